@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   install, build the seed index if missing, serve on http://127.0.0.1:8000
+#   make test  install, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+INDEX  ?= models/seeds
+CATALOG ?= seeds/films.jsonl
+
+.PHONY: install build run test lint clean
+
+install: $(VENV)/.installed
+
+# torch is installed first and on its own: with torch==2.13.0 in place, pip
+# takes the CPU build on this disk instead of pulling a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(INDEX)/current: $(CATALOG) | $(VENV)/.installed
+	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX)
+
+build: install
+	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX)
+
+run: install $(INDEX)/current
+	$(BIN)/recommender serve --index $(INDEX) --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check recommender tests scripts
+
+clean:
+	rm -rf $(VENV) models/seeds .pytest_cache

@@ -1,0 +1,266 @@
+"""Films and their validation: reading a catalog from JSON Lines or CSV.
+
+A catalog is refused whole at the first bad line, with the line and field
+named, so nothing is ever built from half a catalog.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recommender.errors import CatalogError
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MIN_YEAR, MAX_YEAR = 1870, 2100
+_SLUG_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss", "đ": "d", "ł": "l"})
+
+
+@dataclass(frozen=True)
+class Film:
+    id: str
+    title: str
+    synopsis: str
+    year: int | None = None
+    original_title: str | None = None
+    aliases: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
+    language: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["aliases"] = list(self.aliases)
+        d["genres"] = list(self.genres)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Film:
+        """Rebuild a film already validated (e.g. from an index's films.jsonl)."""
+        return cls(
+            id=d["id"], title=d["title"], synopsis=d["synopsis"], year=d.get("year"),
+            original_title=d.get("original_title"), aliases=tuple(d.get("aliases") or ()),
+            genres=tuple(d.get("genres") or ()), language=d.get("language"),
+        )
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """Which CSV column holds which field. ``id`` None: ids are derived."""
+
+    title: str = "title"
+    text: str = "synopsis"
+    id: str | None = None
+    year: str | None = None
+    genres: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Catalog:
+    films: list[Film]
+    source: str
+    sha256: str
+    """Checksum of the file's bytes and of how it was read (the CSV columns)."""
+    by_id: dict[str, Film] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {f.id: f for f in self.films}
+
+    def __len__(self) -> int:
+        return len(self.films)
+
+
+def slugify(text: str) -> str:
+    """A URL-safe id part: ``"Rocky II"`` -> ``"rocky-ii"``; Danish letters spelled out."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_SLUG_FOLD)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def load_catalog(path: str | Path, columns: CsvColumns | None = None,
+                 language: str | None = None) -> Catalog:
+    """Read and validate a catalog; ``.csv`` files are read with ``columns``.
+
+    Args:
+        path: a ``.jsonl`` (or ``.json``) or ``.csv`` file.
+        columns: CSV column mapping; ignored for JSON Lines.
+        language: the synopses' language where the file doesn't say.
+
+    Raises:
+        CatalogError: naming the line and field of the first problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(str(path), "no such catalog file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if path.suffix.lower() == ".csv":
+        columns = columns or CsvColumns()
+        films = list(_read_csv(str(path), text, columns, language))
+        how = json.dumps(asdict(columns), sort_keys=True)
+    else:
+        films = list(_read_jsonl(str(path), text, language))
+        how = "jsonl"
+    if not films:
+        raise CatalogError(str(path), "the catalog holds no films")
+    digest = hashlib.sha256(raw + b"\0" + how.encode()).hexdigest()
+    return Catalog(films=films, source=str(path), sha256=digest)
+
+
+def _read_jsonl(path: str, text: str, language: str | None) -> Iterator[Film]:
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CatalogError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
+        if not isinstance(obj, dict):
+            raise CatalogError(path, "each line must be a JSON object", line=lineno)
+        film = _film_from_fields(path, lineno, obj, language)
+        if film.id in seen:
+            raise CatalogError(
+                path, f"duplicate id {film.id!r} (first on line {seen[film.id]})",
+                line=lineno, field="id",
+            )
+        seen[film.id] = lineno
+        yield film
+
+
+def _read_csv(path: str, text: str, cols: CsvColumns,
+              language: str | None) -> Iterator[Film]:
+    reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise CatalogError(path, f"malformed CSV header ({exc})", line=1) from None
+    for flag, column in (("--title-col", cols.title), ("--text-col", cols.text),
+                         ("--id-col", cols.id), ("--year-col", cols.year),
+                         ("--genres-col", cols.genres), ("--language-col", cols.language)):
+        if column is not None and column not in header:
+            raise CatalogError(
+                path, f"unknown column {column!r} given by {flag}; "
+                f"the header has: {', '.join(header)}", line=1, field=column,
+            )
+    seen: dict[str, int] = {}
+    taken_slugs: set[str] = set()
+    rows: Iterable[dict[str, str]] = reader
+    try:
+        for row in rows:
+            lineno = reader.line_num
+            if None in row or any(v is None for v in row.values()):
+                raise CatalogError(path, f"expected {len(header)} fields", line=lineno)
+            obj: dict[str, Any] = {"title": row[cols.title], "synopsis": row[cols.text]}
+            if cols.year and row[cols.year].strip():
+                obj["year"] = _parse_year(path, lineno, cols.year, row[cols.year])
+            if cols.genres:
+                obj["genres"] = [g.strip() for g in row[cols.genres].split(",") if g.strip()]
+            if cols.language and row[cols.language].strip():
+                obj["language"] = row[cols.language].strip()
+            if cols.id:
+                obj["id"] = row[cols.id].strip()
+            else:
+                obj["id"] = _derive_id(obj, taken_slugs)
+            film = _film_from_fields(path, lineno, obj, language,
+                                     field_names={"title": cols.title, "synopsis": cols.text,
+                                                  "id": cols.id or "id"})
+            if film.id in seen:
+                raise CatalogError(
+                    path, f"duplicate id {film.id!r} (first on line {seen[film.id]})",
+                    line=lineno, field=cols.id or "id",
+                )
+            seen[film.id] = lineno
+            yield film
+    except csv.Error as exc:
+        raise CatalogError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+
+
+def _derive_id(obj: dict[str, Any], taken: set[str]) -> str:
+    base = slugify(str(obj.get("title") or "")) or "film"
+    if obj.get("year") is not None:
+        base = f"{base}-{obj['year']}"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _parse_year(path: str, lineno: int, field_name: str, raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise CatalogError(path, f"year must be an integer, got {raw!r}", lineno, field_name)
+    try:
+        year = int(str(raw).strip())
+    except ValueError:
+        raise CatalogError(path, f"year must be an integer, got {raw!r}",
+                           lineno, field_name) from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise CatalogError(path, f"year {year} is outside {MIN_YEAR}..{MAX_YEAR}",
+                           lineno, field_name)
+    return year
+
+
+def _film_from_fields(path: str, lineno: int, obj: dict[str, Any], language: str | None,
+                      field_names: dict[str, str] | None = None) -> Film:
+    names = field_names or {}
+
+    def text(key: str, required: bool) -> str | None:
+        value = obj.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            raise CatalogError(path, f"{key} must be a string", lineno, names.get(key, key))
+        if not value.strip():
+            if required:
+                raise CatalogError(path, f"{key} is empty", lineno, names.get(key, key))
+            return None
+        return value
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = obj.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CatalogError(path, f"{key} must be a list of strings", lineno, key)
+        return tuple(v.strip() for v in value if v.strip())
+
+    film_id = obj.get("id")
+    if film_id is None:
+        raise CatalogError(path, "id is missing", lineno, names.get("id", "id"))
+    if not isinstance(film_id, str) or not ID_PATTERN.match(film_id):
+        raise CatalogError(
+            path, f"id {film_id!r} is not URL-safe: use lowercase letters, digits and "
+            "single hyphens ([a-z0-9-]+)", lineno, names.get("id", "id"),
+        )
+    title = text("title", required=True)
+    synopsis = obj.get("synopsis")
+    # The synopsis is embedded as it is, never altered: it is only checked.
+    if not isinstance(synopsis, str):
+        raise CatalogError(path, "synopsis must be a string", lineno,
+                           names.get("synopsis", "synopsis"))
+    if not synopsis.strip():
+        raise CatalogError(path, "synopsis is empty", lineno, names.get("synopsis", "synopsis"))
+    year = obj.get("year")
+    if year is not None:
+        if isinstance(year, str) or isinstance(year, bool):
+            raise CatalogError(path, f"year must be an integer, got {year!r}", lineno, "year")
+        year = _parse_year(path, lineno, "year", year)
+    lang = text("language", required=False) or language
+    assert title is not None
+    return Film(
+        id=film_id, title=title.strip(), synopsis=synopsis, year=year,
+        original_title=(text("original_title", required=False) or None),
+        aliases=strings("aliases"), genres=strings("genres"),
+        language=lang.strip().lower() if lang else None,
+    )

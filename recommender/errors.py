@@ -1,0 +1,120 @@
+"""The named errors of the service.
+
+Every error a user can cause is one of these. Each carries its HTTP status and
+the contract's error code, so the API renders all of them in one handler and
+the command line prints the same message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RecommenderError(Exception):
+    """Base class: an error with a message meant for the user who caused it."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class InvalidParameter(RecommenderError):
+    status = 400
+    code = "invalid_parameter"
+
+    def __init__(self, parameter: str, message: str, **details: Any) -> None:
+        super().__init__(message, parameter=parameter, **details)
+        self.parameter = parameter
+
+
+class NotFound(RecommenderError):
+    status = 404
+    code = "not_found"
+
+
+class FilmNotFound(NotFound):
+    def __init__(self, film_id: str) -> None:
+        super().__init__(
+            f"No film with id {film_id!r}. List the ids with GET /films.", id=film_id
+        )
+
+
+class TitleNotFound(RecommenderError):
+    status = 404
+    code = "title_not_found"
+
+    def __init__(self, title: str, suggestions: list[dict[str, Any]]) -> None:
+        hint = (
+            " Did you mean: " + "; ".join(s["title"] for s in suggestions) + "?"
+            if suggestions
+            else ""
+        )
+        super().__init__(
+            f"No film is titled {title!r}.{hint}", title=title, suggestions=suggestions
+        )
+        self.suggestions = suggestions
+
+
+class AmbiguousTitle(RecommenderError):
+    status = 409
+    code = "ambiguous_title"
+
+    def __init__(self, title: str, candidates: list[dict[str, Any]]) -> None:
+        years = ", ".join(str(c["year"]) for c in candidates)
+        super().__init__(
+            f"{len(candidates)} films are titled {title!r} ({years}); "
+            "add year= to pick one, or ask by id.",
+            title=title,
+            candidates=candidates,
+        )
+        self.candidates = candidates
+
+
+class MethodNotAllowed(RecommenderError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(RecommenderError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(RecommenderError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class IndexUnavailable(RecommenderError):
+    """No usable index is loaded (missing, unreadable or refused)."""
+
+    status = 503
+    code = "index_unavailable"
+
+
+class IndexMismatch(IndexUnavailable):
+    """The index on disk was built differently from what this process expects
+    (another model, dimension or format), so its vectors can't be compared."""
+
+
+class CatalogError(RecommenderError):
+    """A catalog file is refused; names the line and the field."""
+
+    status = 400
+    code = "invalid_catalog"
+
+    def __init__(self, path: str, message: str, line: int | None = None,
+                 field: str | None = None) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        if field:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}", line=line, field=field)
+        self.line = line
+        self.field = field

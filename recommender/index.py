@@ -1,0 +1,333 @@
+"""The FAISS index on disk and in memory.
+
+On disk an index is a folder of versions and a ``current`` pointer::
+
+    models/seeds/
+      current -> versions/20261125T120000Z-1a2b3c
+      versions/20261125T120000Z-1a2b3c/
+        manifest.json   how it was built: model, dimension, counts, checksum, versions
+        index.faiss     inner-product index over unit vectors (cosine similarity)
+        films.jsonl     the films, row i of the index is line i
+
+A build writes a hidden temporary folder, fsyncs it, renames it into
+``versions/`` and then swaps ``current`` with an atomic ``rename``; a build
+that dies at any point leaves the previous version current and loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import secrets
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from recommender import __version__
+from recommender.catalog import Catalog, Film
+from recommender.errors import IndexMismatch, IndexUnavailable
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "index.faiss"
+FILMS = "films.jsonl"
+CURRENT = "current"
+VERSIONS = "versions"
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass
+class FilmIndex:
+    """A loaded index: the films, their vectors in FAISS, and the manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+    films: list[Film]
+    faiss_index: Any
+    row_of: dict[str, int] = field(init=False, repr=False)
+    years: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.row_of = {f.id: i for i, f in enumerate(self.films)}
+        self.years = np.array(
+            [np.nan if f.year is None else f.year for f in self.films], dtype=np.float64
+        )
+
+    def __len__(self) -> int:
+        return len(self.films)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.faiss_index.d)
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", self.path.name))
+
+    def vector(self, row: int) -> np.ndarray:
+        """The stored vector of the film at ``row``: no model call needed."""
+        return self.faiss_index.reconstruct(int(row))
+
+    def search(self, query: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` rows with the highest inner product with ``query``, best first.
+
+        ``allowed`` is a boolean mask over rows; the filter is applied inside
+        the FAISS search (an ID selector), so ``k`` rows come back whenever
+        ``k`` rows are allowed, not a post-filtered short list.
+        """
+        n = len(self.films)
+        if allowed is not None:
+            n_allowed = int(allowed.sum())
+            if n_allowed == 0:
+                return []
+            k = min(k, n_allowed)
+        k = min(k, n)
+        if k <= 0:
+            return []
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        params = None
+        if allowed is not None and not allowed.all():
+            bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+            params = faiss.SearchParameters(sel=selector)
+            # bitmap and selector must outlive the search call
+            scores, rows = self.faiss_index.search(q, k, params=params)
+            del selector, bitmap
+        else:
+            scores, rows = self.faiss_index.search(q, k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {
+        "recommender": __version__,
+        "python": platform.python_version(),
+        "faiss": faiss.__version__,
+        "numpy": np.__version__,
+    }
+    for name in ("sentence_transformers", "torch", "transformers"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    return versions
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
+                build_seconds: float, keep_versions: int = 3) -> Path:
+    """Write a new index version under ``out`` and make it current; returns its folder.
+
+    ``vectors`` are the catalog's films' unit vectors, row for row.
+    """
+    if vectors.shape[0] != len(catalog.films):
+        raise ValueError(f"{vectors.shape[0]} vectors for {len(catalog.films)} films")
+    out = Path(out)
+    versions = out / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(versions)
+
+    stamp = datetime.now(UTC)
+    version = f"{stamp:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    tmp = versions / f"{_TMP_PREFIX}{version}"
+    tmp.mkdir()
+    try:
+        dim = int(vectors.shape[1])
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        _write_file(tmp / VECTORS, faiss.serialize_index(flat).tobytes())
+        films_jsonl = "".join(
+            json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in catalog.films
+        )
+        _write_file(tmp / FILMS, films_jsonl.encode("utf-8"))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "model": model,
+            "dimension": dim,
+            "film_count": len(catalog.films),
+            "metric": "inner_product",
+            "normalized": True,
+            "index_type": "IndexFlatIP",
+            "embedded_field": "synopsis",
+            "catalog": {"source": catalog.source, "sha256": catalog.sha256},
+            "libraries": _library_versions(),
+            "built_at": stamp.isoformat(timespec="seconds"),
+            "build_seconds": round(build_seconds, 3),
+        }
+        # The manifest is written last: a folder with a manifest is complete.
+        _write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        _fsync_dir(tmp)
+        final = versions / version
+        os.rename(tmp, final)
+        _fsync_dir(versions)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_current(out, final)
+    prune_versions(out, keep=keep_versions)
+    return final
+
+
+def _point_current(out: Path, target: Path) -> None:
+    link_tmp = out / f"{_TMP_PREFIX}{CURRENT}-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    os.symlink(os.path.relpath(target, out), link_tmp)
+    os.replace(link_tmp, out / CURRENT)  # atomic: readers see the old or the new
+    _fsync_dir(out)
+
+
+def _remove_stale_temporaries(versions: Path) -> None:
+    for child in versions.iterdir():
+        if child.name.startswith(_TMP_PREFIX):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def prune_versions(out: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` versions (never the current one)."""
+    versions = out / VERSIONS
+    if keep < 1 or not versions.is_dir():
+        return []
+    current = (out / CURRENT).resolve() if (out / CURRENT).exists() else None
+    complete = sorted(
+        (p for p in versions.iterdir()
+         if not p.name.startswith(".") and (p / MANIFEST).is_file()),
+        key=lambda p: p.name,
+    )
+    removed = []
+    for old in complete[:-keep]:
+        if current is not None and old.resolve() == current:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old)
+    return removed
+
+
+def resolve_version_dir(path: str | Path) -> Path:
+    """The version folder that ``path`` names: itself, or what its ``current`` points to."""
+    path = Path(path)
+    if (path / CURRENT).exists():
+        return (path / CURRENT).resolve()
+    if (path / MANIFEST).is_file():
+        return path
+    raise IndexUnavailable(
+        f"No index at {str(path)!r}. Build one with: recommender build --out {path}"
+    )
+
+
+def load_index(path: str | Path, *, expected_model: str | None = None,
+               expected_dimension: int | None = None) -> FilmIndex:
+    """Load and check an index.
+
+    Raises:
+        IndexUnavailable: nothing loadable at ``path``.
+        IndexMismatch: built with another model, dimension or format than expected,
+            or its files disagree with its manifest.
+    """
+    folder = resolve_version_dir(path)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexUnavailable(f"Unreadable manifest in {folder}: {exc}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"Index {folder} has format version {manifest.get('format_version')!r}; this "
+            f"service reads version {FORMAT_VERSION}. Rebuild it with: recommender build"
+        )
+    if expected_model is not None and manifest.get("model") != expected_model:
+        raise IndexMismatch(
+            f"Index {folder} was built with model {manifest.get('model')!r} but the "
+            f"configured model is {expected_model!r}; its vectors are not comparable. "
+            "Rebuild the index with this model, or set --model / RECOMMENDER_MODEL "
+            "to the index's model."
+        )
+    if expected_dimension is not None and manifest.get("dimension") != expected_dimension:
+        raise IndexMismatch(
+            f"Index {folder} holds {manifest.get('dimension')}-dimensional vectors but the "
+            f"model makes {expected_dimension}-dimensional ones. Rebuild the index."
+        )
+    try:
+        started = time.perf_counter()
+        flat = faiss.read_index(str(folder / VECTORS))
+        lines = (folder / FILMS).read_text(encoding="utf-8").splitlines()
+        films = [Film.from_dict(json.loads(line)) for line in lines if line.strip()]
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise IndexUnavailable(f"Unreadable index files in {folder}: {exc}") from None
+    if not (flat.ntotal == len(films) == manifest.get("film_count")) or \
+            flat.d != manifest.get("dimension"):
+        raise IndexMismatch(
+            f"Index {folder} is inconsistent: manifest says {manifest.get('film_count')} "
+            f"films of dimension {manifest.get('dimension')}, files hold {len(films)} films "
+            f"and {flat.ntotal} vectors of dimension {flat.d}. Rebuild it."
+        )
+    log.info("loaded index %s (%d films) in %.2fs", folder, len(films),
+             time.perf_counter() - started)
+    return FilmIndex(path=folder, manifest=manifest, films=films, faiss_index=flat)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    films: int
+    dimension: int
+    model: str
+    seconds: float
+    model_load_seconds: float
+    embed_seconds: float
+
+    @property
+    def films_per_second(self) -> float:
+        """Embedding throughput, model loading excluded."""
+        return self.films / self.embed_seconds if self.embed_seconds > 0 else float("inf")
+
+
+def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
+                keep_versions: int = 3, progress: bool = True) -> BuildReport:
+    """Embed every synopsis of ``catalog`` and write a new current index version.
+
+    ``embedder`` is a :class:`recommender.embedding.Embedder` (or anything with
+    ``name`` and ``encode``). The synopsis is embedded as it is, alone: on the
+    seed catalog, adding the title moved no neighbour list and is left to the
+    search-quality work to decide with measurements.
+    """
+    started = time.perf_counter()
+    embedder.load()
+    loaded = time.perf_counter()
+    vectors = embedder.encode([f.synopsis for f in catalog.films], progress=progress)
+    embedded = time.perf_counter()
+    path = write_index(Path(out), catalog, vectors, model=embedder.name,
+                       build_seconds=embedded - started, keep_versions=keep_versions)
+    return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
+                       model=embedder.name, seconds=time.perf_counter() - started,
+                       model_load_seconds=loaded - started, embed_seconds=embedded - loaded)

@@ -1,0 +1,52 @@
+"""Serving the app with gunicorn, the production WSGI server.
+
+The master process never imports torch: each worker builds its own app after
+the fork (no ``preload_app``), loads the index and the model once, and caps
+torch and FAISS at ``cores / workers`` threads, so workers neither hang on a
+lock inherited through ``fork`` nor oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from recommender.config import Settings
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        for key, value in {
+            "bind": f"{s.host}:{s.port}",
+            "workers": s.workers,
+            "worker_class": "gthread",
+            "threads": 4,
+            "timeout": 120,
+            "graceful_timeout": 20,
+            "accesslog": "-",
+            "loglevel": s.log_level,
+            "limit_request_line": 8190,
+        }.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        threads = self.settings.effective_torch_threads()
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        from recommender.api import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run the API under gunicorn until interrupted."""
+    _Server(settings).run()
