@@ -135,13 +135,7 @@ def _text_arg(name: str) -> str:
 
 @bp.get("/health")
 def health() -> Any:
-    state = current_app.extensions[EXTENSION]
-    engine: Engine | None = state["engine"]
-    if engine is None:
-        body = {"status": "unavailable", "films": 0, "model": state["settings"].model,
-                "index": None, "error": {"code": "index_unavailable",
-                                         "message": f"No index is loaded: {state['error']}"}}
-        return jsonify(body), 503
+    engine = _engine()  # 503 index_unavailable, in the error shape, while none is loaded
     m = engine.index.manifest
     return jsonify({
         "status": "ok",

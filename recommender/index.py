@@ -3,8 +3,8 @@
 On disk an index is a folder of versions and a ``current`` pointer::
 
     models/seeds/
-      current -> versions/20261125T120000Z-1a2b3c
-      versions/20261125T120000Z-1a2b3c/
+      current -> versions/20261125T120000.123456Z-1a2b3c
+      versions/20261125T120000.123456Z-1a2b3c/
         manifest.json   how it was built: model, dimension, counts, checksum, versions
         index.faiss     inner-product index over unit vectors (cosine similarity)
         films.jsonl     the films, row i of the index is line i
@@ -158,7 +158,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
     _remove_stale_temporaries(versions)
 
     stamp = datetime.now(UTC)
-    version = f"{stamp:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    version = f"{stamp:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"  # sorts by time
     tmp = versions / f"{_TMP_PREFIX}{version}"
     tmp.mkdir()
     try:

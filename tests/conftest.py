@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite: one real model and one real seed index
+per test session, and the Flask app / client ladder on top of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from recommender.api import create_app
+from recommender.catalog import Catalog, load_catalog
+from recommender.config import Settings
+from recommender.embedding import Embedder
+from recommender.engine import Engine
+from recommender.index import build_index, load_index
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds" / "films.jsonl"
+SHARED = ROOT.parent / "shared"
+NETFLIX = SHARED / "datasets" / "netflix_titles.csv"
+ROCKY_IDS = ["rocky-1976", "rocky-ii-1979", "rocky-iii-1982", "rocky-iv-1985", "rocky-v-1990"]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the session."""
+    return Embedder().load()
+
+
+@pytest.fixture(scope="session")
+def seed_catalog() -> Catalog:
+    return load_catalog(SEEDS)
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, seed_catalog: Catalog,
+                   embedder: Embedder) -> Path:
+    out = tmp_path_factory.mktemp("index") / "seeds"
+    build_index(seed_catalog, embedder, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(seed_index_dir: Path) -> Settings:
+    return Settings(index=seed_index_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings, embedder: Embedder) -> Engine:
+    return Engine(load_index(settings.index, expected_model=embedder.name), embedder, settings)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine):
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def write_catalog(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Write films (dicts) as a JSONL catalog file and return its path."""
+
+    def write(films: list[dict], name: str = "catalog.jsonl") -> Path:
+        path = tmp_path_factory.mktemp("catalog") / name
+        path.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n" for f in films),
+                        encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,138 @@
+import json
+
+import pytest
+
+from recommender.catalog import CsvColumns, load_catalog, slugify
+from recommender.errors import CatalogError
+from tests.conftest import SEEDS, SHARED
+
+
+def test_seed_catalog_has_the_eight_films(seed_catalog):
+    assert len(seed_catalog) == 8
+    titles = [f.title for f in seed_catalog.films]
+    assert titles == ["Rocky", "Rocky II", "The Karate Kid", "Rocky IV", "Rocky III",
+                      "Chariots of Fire", "Rocky V", "Lucky You"]
+    assert all(f.language == "da" for f in seed_catalog.films)
+    assert seed_catalog.by_id["chariots-of-fire-1981"].aliases == ("Triumfens timer",)
+    assert seed_catalog.by_id["the-karate-kid-1984"].aliases == ("Karate Kid",)
+
+
+def test_seed_synopses_are_word_for_word():
+    source = SHARED / "seeds" / "000_f9a23bdac72408c3.txt"
+    if not source.exists():
+        pytest.skip(f"{source} is absent")
+    paragraphs = [p.strip() for p in source.read_text("utf-8").split("\n\n") if p.strip()]
+    films = load_catalog(SEEDS).films
+    assert [f.synopsis for f in films] == paragraphs
+    assert "Eric Lindell" in films[5].synopsis  # not silently corrected
+
+
+def test_checksum_changes_with_content(tmp_path):
+    a = tmp_path / "a.jsonl"
+    a.write_text(SEEDS.read_text("utf-8"), "utf-8")
+    first = load_catalog(a).sha256
+    assert load_catalog(a).sha256 == first
+    a.write_text(SEEDS.read_text("utf-8").replace("Rocky", "Rocki", 1), "utf-8")
+    assert load_catalog(a).sha256 != first
+
+
+@pytest.mark.parametrize("text, slug", [
+    ("The Karate Kid", "the-karate-kid"), ("Rocky II", "rocky-ii"),
+    ("Triumfens timer", "triumfens-timer"), ("Blå mænd & Ørkenen", "blaa-maend-oerkenen"),
+    ("Amélie!", "amelie"), ("  ", ""),
+])
+def test_slugify(text, slug):
+    assert slugify(text) == slug
+
+
+def test_csv_ids_are_derived_from_title_and_year_and_made_unique(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "name,plot,yr,tags\n"
+        "The Karate Kid,A boy learns karate.,1984,\"Action, Drama\"\n"
+        "The Karate Kid,A remake in Beijing.,2010,Action\n"
+        "The Karate Kid,A mistaken duplicate.,1984,\n"
+        "Untitled,No year.,,\n", "utf-8")
+    films = load_catalog(path, CsvColumns(title="name", text="plot", year="yr",
+                                          genres="tags")).films
+    assert [f.id for f in films] == ["the-karate-kid-1984", "the-karate-kid-2010",
+                                     "the-karate-kid-1984-2", "untitled"]
+    assert films[0].genres == ("Action", "Drama")
+    assert films[3].year is None
+
+
+def test_csv_id_column_is_used_when_given(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("id,title,synopsis\ns1,Rocky,A boxer.\n", "utf-8")
+    assert load_catalog(path, CsvColumns(id="id")).films[0].id == "s1"
+
+
+def _jsonl(tmp_path, lines):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines),
+                    "utf-8")
+    return path
+
+
+GOOD = {"id": "a-1", "title": "A", "synopsis": "Some text."}
+
+
+@pytest.mark.parametrize("lines, line, field, message", [
+    ([GOOD, {**GOOD, "title": "B"}], 2, "id", "duplicate id 'a-1' (first on line 1)"),
+    ([GOOD, {"id": "b", "title": "B", "synopsis": "  "}], 2, "synopsis", "synopsis is empty"),
+    ([GOOD, {"id": "b", "title": "", "synopsis": "x"}], 2, "title", "title is empty"),
+    ([GOOD, '{"id": "b", "title": '], 2, None, "malformed JSON"),
+    ([GOOD, "[1, 2]"], 2, None, "must be a JSON object"),
+    ([{"title": "A", "synopsis": "x"}], 1, "id", "id is missing"),
+    ([{**GOOD, "id": "Not Safe"}], 1, "id", "not URL-safe"),
+    ([{**GOOD, "year": "1976"}], 1, "year", "year must be an integer"),
+    ([{**GOOD, "year": 20000}], 1, "year", "outside"),
+    ([{**GOOD, "aliases": "Rocky"}], 1, "aliases", "list of strings"),
+])
+def test_bad_jsonl_is_refused_naming_line_and_field(tmp_path, lines, line, field, message):
+    with pytest.raises(CatalogError) as info:
+        load_catalog(_jsonl(tmp_path, lines))
+    assert info.value.line == line
+    assert info.value.field == field
+    assert message in info.value.message
+    assert f"line {line}" in info.value.message
+
+
+def test_csv_unknown_column_is_refused_naming_the_flag(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("title,description\nA,b\n", "utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path, CsvColumns(title="Movie", text="description"))
+    assert info.value.field == "Movie"
+    assert "--title-col" in info.value.message
+    assert "title, description" in info.value.message
+
+
+def test_csv_bad_year_and_empty_text_name_the_line(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("title,plot,yr\nA,text,1999\nB,text,soon\n", "utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path, CsvColumns(text="plot", year="yr"))
+    assert (info.value.line, info.value.field) == (3, "yr")
+    path.write_text("title,plot\nA,text\nB,\n", "utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path, CsvColumns(text="plot"))
+    assert (info.value.line, info.value.field) == (3, "plot")
+
+
+def test_csv_row_with_too_many_fields_is_refused(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("title,synopsis\nA,text,extra\n", "utf-8")
+    with pytest.raises(CatalogError, match="line 2"):
+        load_catalog(path)
+
+
+def test_missing_empty_and_non_utf8_files(tmp_path):
+    with pytest.raises(CatalogError, match="no such catalog file"):
+        load_catalog(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n", "utf-8")
+    with pytest.raises(CatalogError, match="holds no films"):
+        load_catalog(tmp_path / "empty.jsonl")
+    (tmp_path / "latin1.jsonl").write_bytes('{"title": "Bl\xe5"}'.encode("latin-1"))
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        load_catalog(tmp_path / "latin1.jsonl")

@@ -1,0 +1,83 @@
+import pytest
+
+from recommender.engine import QueryOptions
+from recommender.errors import FilmNotFound, InvalidParameter, TitleNotFound
+from tests.conftest import ROCKY_IDS
+
+
+@pytest.mark.parametrize("rocky", ROCKY_IDS)
+def test_every_rocky_film_has_rocky_films_as_nearest_neighbours(engine, rocky):
+    top4 = [r.film.id for r in engine.similar(rocky, QueryOptions(k=4)).results]
+    assert len(top4) == 4
+    assert rocky not in top4
+    assert len(set(top4) & set(ROCKY_IDS)) >= 3
+
+
+def test_a_film_is_never_in_its_own_results(engine):
+    for film in engine.index.films:
+        ids = [r.film.id for r in engine.similar(film.id, QueryOptions(k=100)).results]
+        assert film.id not in ids
+        assert len(ids) == len(engine.index) - 1
+
+
+def test_scores_are_cosine_similarities_best_first(engine):
+    results = engine.similar("rocky-1976", QueryOptions(k=7)).results
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("karate", "the-karate-kid-1984"),
+    ("poker", "lucky-you-2007"),
+    ("a boxer fights a Russian", "rocky-iv-1985"),
+    ("løb olympisk guld", "chariots-of-fire-1981"),
+])
+def test_search_puts_the_matching_film_first(engine, query, expected):
+    assert engine.search(query, QueryOptions(k=3)).results[0].film.id == expected
+
+
+def test_title_query_echoes_the_resolution(engine):
+    page = engine.similar_by_title("rocky 2", options=QueryOptions(k=3))
+    assert page.query["resolved"]["id"] == "rocky-ii-1979"
+    assert page.query["match"] == "exact"
+    assert "rocky-ii-1979" not in [r.film.id for r in page.results]
+
+
+def test_year_filters_are_applied_inside_the_search(engine):
+    page = engine.similar("rocky-1976", QueryOptions(k=10, year_min=1980, year_max=1989))
+    years = [r.film.year for r in page.results]
+    assert years and all(1980 <= y <= 1989 for y in years)
+    # every 1980s film of the catalog is there: the filter didn't trim a short list
+    assert len(years) == sum(1 for f in engine.index.films if 1980 <= (f.year or 0) <= 1989)
+
+
+def test_offset_pages_through_the_same_ranking(engine):
+    everything = [r.film.id for r in engine.similar("rocky-1976", QueryOptions(k=7)).results]
+    first = engine.similar("rocky-1976", QueryOptions(k=3))
+    second = engine.similar("rocky-1976", QueryOptions(k=3, offset=3))
+    last = engine.similar("rocky-1976", QueryOptions(k=3, offset=6))
+    assert [r.film.id for r in first.results + second.results + last.results] == everything
+    assert first.has_more and second.has_more and not last.has_more
+    assert engine.similar("rocky-1976", QueryOptions(k=3, offset=50)).results == []
+
+
+@pytest.mark.parametrize("options, parameter", [
+    (QueryOptions(k=0), "k"), (QueryOptions(k=101), "k"), (QueryOptions(offset=-1), "offset"),
+    (QueryOptions(year_min=1990, year_max=1980), "year_min"),
+])
+def test_bad_options(engine, options, parameter):
+    with pytest.raises(InvalidParameter) as info:
+        engine.similar("rocky-1976", options)
+    assert info.value.parameter == parameter
+
+
+def test_bad_queries(engine):
+    with pytest.raises(FilmNotFound):
+        engine.similar("no-such-film")
+    with pytest.raises(TitleNotFound):
+        engine.similar_by_title("Zzyzx")
+    with pytest.raises(InvalidParameter, match="non-empty"):
+        engine.search("   ")
+    with pytest.raises(InvalidParameter, match="limit is 1000"):
+        engine.search("x" * 1001)

@@ -1,0 +1,172 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from recommender import index as index_module
+from recommender.catalog import load_catalog
+from recommender.embedding import Embedder
+from recommender.errors import IndexMismatch, IndexUnavailable
+from recommender.index import CURRENT, MANIFEST, build_index, load_index, prune_versions
+from tests.conftest import ROOT, SEEDS
+
+
+def test_built_index_round_trips(seed_index_dir, seed_catalog, embedder):
+    idx = load_index(seed_index_dir, expected_model=embedder.name,
+                     expected_dimension=embedder.dimension)
+    assert [f.id for f in idx.films] == [f.id for f in seed_catalog.films]
+    assert idx.films[0] == seed_catalog.films[0]
+    m = idx.manifest
+    assert m["format_version"] == 1
+    assert m["model"] == "all-MiniLM-L6-v2"
+    assert m["dimension"] == 384 == idx.dimension
+    assert m["film_count"] == 8
+    assert m["catalog"]["sha256"] == seed_catalog.sha256
+    assert {"faiss", "numpy", "torch", "sentence_transformers", "python"} <= set(m["libraries"])
+    assert m["built_at"].endswith("+00:00")
+    norms = np.linalg.norm([idx.vector(i) for i in range(len(idx))], axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_stored_vectors_are_the_models_vectors(engine, embedder):
+    film = engine.index.films[2]
+    np.testing.assert_allclose(engine.index.vector(2), embedder.encode([film.synopsis])[0],
+                               atol=1e-5)
+
+
+def test_search_matches_brute_force_with_and_without_a_filter(engine):
+    idx = engine.index
+    vectors = np.stack([idx.vector(i) for i in range(len(idx))])
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        q = rng.normal(size=idx.dimension).astype(np.float32)
+        q /= np.linalg.norm(q)
+        brute = np.argsort(-(vectors @ q))
+        assert [r for r, _ in idx.search(q, 8)] == list(brute)
+        mask = rng.random(len(idx)) < 0.5
+        mask[0] = True
+        got = idx.search(q, 8, allowed=mask)
+        assert [r for r, _ in got] == [r for r in brute if mask[r]]
+        np.testing.assert_allclose([s for _, s in got], (vectors @ q)[[r for r, _ in got]],
+                                   atol=1e-5)
+    assert idx.search(q, 3, allowed=np.zeros(len(idx), bool)) == []
+
+
+def test_version_folders_current_pointer_and_pruning(tmp_path, seed_catalog, embedder):
+    out = tmp_path / "idx"
+    paths = [build_index(seed_catalog, embedder, out, progress=False, keep_versions=2).path
+             for _ in range(3)]
+    assert (out / CURRENT).resolve() == paths[-1].resolve()
+    remaining = sorted(p.name for p in (out / "versions").iterdir())
+    assert remaining == sorted(p.name for p in paths[1:])
+    assert prune_versions(out, keep=1) == [paths[1]]
+    assert load_index(out).path == paths[-1].resolve()
+    assert load_index(paths[-1]).path == paths[-1]  # a version folder loads directly
+
+
+class _FailingEmbedder:
+    """The real model, which raises after its first batch: a build interrupted mid-way."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real = real
+        self.name = real.name
+
+    def load(self):
+        return self
+
+    def encode(self, texts, progress=False):
+        self.real.encode(texts[:2])
+        raise KeyboardInterrupt
+
+
+def test_interrupted_build_leaves_the_previous_index(tmp_path, seed_catalog, embedder,
+                                                     monkeypatch):
+    out = tmp_path / "idx"
+    first = build_index(seed_catalog, embedder, out, progress=False).path
+    with pytest.raises(KeyboardInterrupt):
+        build_index(seed_catalog, _FailingEmbedder(embedder), out, progress=False)
+    assert load_index(out).path == first.resolve()
+
+    # A failure while writing the files: the temporary folder is removed.
+    real_write = index_module._write_file
+
+    def failing_write(path, data):
+        if path.name == MANIFEST:
+            raise OSError("disk full")
+        real_write(path, data)
+
+    monkeypatch.setattr(index_module, "_write_file", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        build_index(seed_catalog, embedder, out, progress=False)
+    assert load_index(out).path == first.resolve()
+    assert [p.name for p in (out / "versions").iterdir()] == [first.name]
+
+
+def test_build_killed_mid_way_leaves_the_previous_index(tmp_path, seed_catalog, embedder):
+    """A real build process, killed with SIGKILL while it embeds."""
+    out = tmp_path / "idx"
+    first = build_index(seed_catalog, embedder, out, progress=False).path
+    big = tmp_path / "big.jsonl"
+    films = load_catalog(SEEDS).films
+    with big.open("w", encoding="utf-8") as fh:
+        for i in range(3000):
+            f = films[i % len(films)]
+            fh.write(json.dumps({"id": f"film-{i}", "title": f"{f.title} {i}",
+                                 "synopsis": f"{f.synopsis} ({i})"}) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
+         "--out", str(out), "--batch-size", "16"],
+        cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "Embedding:" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.read(1)
+    assert "Embedding:" in seen, seen
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    idx = load_index(out)
+    assert idx.path == first.resolve()
+    assert len(idx) == 8
+    # the next build cleans up whatever the killed one left behind
+    second = build_index(seed_catalog, embedder, out, progress=False).path
+    assert not [p for p in (out / "versions").iterdir() if p.name.startswith(".")]
+    assert load_index(out).path == second.resolve()
+
+
+def _copy_with_manifest(src, dst, **changes):
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    manifest = json.loads((dst / MANIFEST).read_text())
+    manifest.update(changes)
+    (dst / MANIFEST).write_text(json.dumps(manifest))
+    return dst
+
+
+@pytest.mark.parametrize("changes, kwargs, message", [
+    ({"model": "intfloat/multilingual-e5-small"}, {"expected_model": "all-MiniLM-L6-v2"},
+     "built with model 'intfloat/multilingual-e5-small'"),
+    ({"dimension": 768}, {"expected_dimension": 384}, "768-dimensional"),
+    ({"format_version": 99}, {}, "format version 99"),
+    ({"film_count": 9}, {}, "inconsistent"),
+])
+def test_mismatched_manifest_is_refused(tmp_path, seed_index_dir, changes, kwargs, message):
+    src = load_index(seed_index_dir).path
+    bad = _copy_with_manifest(src, tmp_path / "bad", **changes)
+    with pytest.raises(IndexMismatch, match=message):
+        load_index(bad, **kwargs)
+
+
+def test_missing_index_is_unavailable_with_the_fix(tmp_path):
+    with pytest.raises(IndexUnavailable, match="recommender build --out"):
+        load_index(tmp_path / "nothing")
