@@ -103,7 +103,9 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CatalogError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise CatalogError(
+            str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     if path.suffix.lower() == ".csv":
         columns = columns or CsvColumns()
         films = list(_read_csv(str(path), text, columns, language))
@@ -253,7 +255,7 @@ def _film_from_fields(path: str, lineno: int, obj: dict[str, Any], language: str
         raise CatalogError(path, "synopsis is empty", lineno, names.get("synopsis", "synopsis"))
     year = obj.get("year")
     if year is not None:
-        if isinstance(year, str) or isinstance(year, bool):
+        if isinstance(year, (str, bool)):
             raise CatalogError(path, f"year must be an integer, got {year!r}", lineno, "year")
         year = _parse_year(path, lineno, "year", year)
     lang = text("language", required=False) or language

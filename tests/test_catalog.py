@@ -69,7 +69,7 @@ def test_csv_id_column_is_used_when_given(tmp_path):
 
 def _jsonl(tmp_path, lines):
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines),
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines),
                     "utf-8")
     return path
 
