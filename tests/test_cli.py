@@ -1,0 +1,77 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from recommender.cli import main
+from recommender.index import load_index
+from tests.conftest import ROOT, SEEDS
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "idx"
+    assert main(["build", "--catalog", str(SEEDS), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_build_prints_a_summary(cli_index, capsys):
+    assert len(load_index(cli_index)) == 8
+
+
+def test_similar_table(cli_index, capsys):
+    assert main(["similar", "rocky 2", "--index", str(cli_index), "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Films like Rocky II (1979):")
+    assert len(out.strip().splitlines()) == 4
+    assert "Rocky II (1979)  [" not in out  # never itself
+
+
+def test_similar_json_by_id(cli_index, capsys):
+    assert main(["similar", "--id", "rocky-iv-1985", "--index", str(cli_index), "--json",
+                 "-k", "2"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["query"]["resolved"]["id"] == "rocky-iv-1985"
+    assert len(body["results"]) == 2
+
+
+def test_search(cli_index, capsys):
+    assert main(["search", "karate", "--index", str(cli_index), "-k", "1"]) == 0
+    assert "The Karate Kid (1984)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["similar", "Zzyzx"], "No film is titled 'Zzyzx'"),
+    (["similar", "Rocky 6"], "Did you mean: Rocky"),
+    (["search", "karate", "-k", "0"], "k must be an integer from 1 to 100"),
+    (["similar"], "give a TITLE or --id"),
+])
+def test_errors_exit_1_with_a_message(cli_index, capsys, argv, message):
+    assert main([*argv, "--index", str(cli_index)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_build_refuses_a_bad_catalog_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "title": "A", "synopsis": "x"}\n{"id": "a", "title": "B", '
+                   '"synopsis": "y"}\n', "utf-8")
+    out = tmp_path / "idx"
+    assert main(["build", "--catalog", str(bad), "--out", str(out)]) == 1
+    assert "line 2, field 'id': duplicate id 'a'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_index_says_how_to_build_one(tmp_path, capsys):
+    assert main(["similar", "Rocky", "--index", str(tmp_path / "none")]) == 1
+    assert "recommender build --out" in capsys.readouterr().err
+
+
+def test_build_script_is_the_same_step(tmp_path):
+    out = tmp_path / "idx"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_index.py"), "--catalog", str(SEEDS),
+         "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "films      8" in result.stdout
+    assert len(load_index(out)) == 8

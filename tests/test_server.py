@@ -1,0 +1,95 @@
+"""The real server: `recommender serve` under gunicorn on loopback."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def server(seed_index_dir):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
+         "--port", str(port), "--workers", "2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RECOMMENDER_LOG_LEVEL": "warning"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if _get(base + "/health")[0] == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start (exit code {proc.poll()})")
+        time.sleep(0.3)
+    yield base, proc
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_serves_similar_and_search_concurrently(server):
+    base, _ = server
+    urls = [base + "/similar?" + urllib.parse.urlencode({"title": "rocky 2", "k": 4}),
+            base + "/search?q=karate&k=3"] * 10
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(_get, urls))
+    assert all(status == 200 for status, _ in answers)
+    for (_, body), url in zip(answers, urls, strict=True):
+        if "search" in url:
+            assert body["results"][0]["id"] == "the-karate-kid-1984"
+        else:
+            assert body["query"]["resolved"]["id"] == "rocky-ii-1979"
+
+
+def test_errors_over_real_http(server):
+    base, _ = server
+    status, body = _get(base + "/search?q=karate&k=abc")
+    assert (status, body["error"]["code"]) == (400, "invalid_parameter")
+    status, body = _get(base + "/films/nope")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_master_process_never_loads_torch(server):
+    """Workers import torch after the fork; the gunicorn master must not have it."""
+    _, proc = server
+    with open(f"/proc/{proc.pid}/maps") as fh:
+        maps = fh.read()
+    assert "libtorch" not in maps
+    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+        workers = fh.read().split()
+    assert len(workers) == 2
+    for pid in workers:  # ...while each worker has loaded it, with the model
+        with open(f"/proc/{pid}/maps") as fh:
+            assert "libtorch" in fh.read()
