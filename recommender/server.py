@@ -33,6 +33,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
             "accesslog": "-",
             "loglevel": s.log_level,
             "limit_request_line": 8190,
+            # one shared default path would make two servers on a machine collide
+            "control_socket_disable": True,
         }.items():
             self.cfg.set(key, value)
 
