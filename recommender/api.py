@@ -33,7 +33,7 @@ EXTENSION = "recommender"
 
 bp = Blueprint("api", __name__)
 
-_COMMON = ("k", "offset", "year_min", "year_max")
+_COMMON = ("k", "offset", "year_min", "year_max", "mode")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
@@ -120,7 +120,8 @@ def _options() -> QueryOptions:
     if k is None or not 1 <= k <= max_k:
         raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {k}")
     return QueryOptions(k=k, offset=_int_arg("offset", 0) or 0,
-                        year_min=_int_arg("year_min"), year_max=_int_arg("year_max"))
+                        year_min=_int_arg("year_min"), year_max=_int_arg("year_max"),
+                        mode=request.args.get("mode") or _settings().search_mode)
 
 
 def _text_arg(name: str) -> str:

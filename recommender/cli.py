@@ -29,6 +29,9 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offset", type=int, default=0, help="skip this many results first")
     p.add_argument("--year-min", type=int, help="only films from this year on")
     p.add_argument("--year-max", type=int, help="only films up to this year")
+    p.add_argument("--mode", choices=("semantic", "lexical", "hybrid"),
+                   help="ranking: vectors, words (BM25) or both fused (default: hybrid; "
+                   "env RECOMMENDER_SEARCH_MODE)")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
 
 
@@ -134,11 +137,11 @@ def _engine(settings: Settings) -> Any:
     return Engine(load_index(settings.index, expected_model=embedder.name), embedder, settings)
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _options(args: argparse.Namespace, settings: Settings) -> Any:
     from recommender.engine import QueryOptions
 
     return QueryOptions(k=args.k, offset=args.offset, year_min=args.year_min,
-                        year_max=args.year_max)
+                        year_max=args.year_max, mode=args.mode or settings.search_mode)
 
 
 def _similar(args: argparse.Namespace, settings: Settings) -> int:
@@ -146,16 +149,16 @@ def _similar(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = _engine(settings)
     if args.film_id:
-        page = engine.similar(args.film_id, _options(args))
+        page = engine.similar(args.film_id, _options(args, settings))
     elif args.title:
-        page = engine.similar_by_title(args.title, args.year, _options(args))
+        page = engine.similar_by_title(args.title, args.year, _options(args, settings))
     else:
         raise InvalidParameter("title", "give a TITLE or --id ID")
     return _print_page(page, args.json)
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    return _print_page(_engine(settings).search(args.text, _options(args)), args.json)
+    return _print_page(_engine(settings).search(args.text, _options(args, settings)), args.json)
 
 
 def _print_page(page: Any, as_json: bool) -> int:

@@ -31,6 +31,8 @@ class Settings:
     workers: int = 2
     torch_threads: int = 0
     """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
+    search_mode: str = "hybrid"
+    """semantic | lexical | hybrid, where a query doesn't say (``mode=``)."""
     batch_size: int = 64
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""

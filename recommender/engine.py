@@ -8,6 +8,7 @@ the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,17 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.errors import FilmNotFound, IndexMismatch, InvalidParameter
 from recommender.index import FilmIndex
+from recommender.lexical import lexical_text
+from recommender.ranking import reciprocal_rank_fusion, top_k
 from recommender.titles import TitleResolver, film_summary
 
 DEFAULT_K = 10
 SCORE_DECIMALS = 4
+MODES = ("semantic", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
+"""The mode ``recommender eval`` measured best on the shipped labelled sets."""
+HYBRID_CANDIDATES = 100
+"""Candidates each ranking contributes to a hybrid fusion (at least; more for deep pages)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +40,13 @@ class QueryOptions:
     offset: int = 0
     year_min: int | None = None
     year_max: int | None = None
+    mode: str = DEFAULT_MODE
 
     def validate(self, max_k: int = 100) -> QueryOptions:
+        if self.mode not in MODES:
+            raise InvalidParameter(
+                "mode", f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+            )
         if not 1 <= self.k <= max_k:
             raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
         if self.offset < 0:
@@ -46,7 +59,7 @@ class QueryOptions:
         return self
 
     def echo(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"k": self.k, "offset": self.offset}
+        d: dict[str, Any] = {"mode": self.mode, "k": self.k, "offset": self.offset}
         if self.year_min is not None:
             d["year_min"] = self.year_min
         if self.year_max is not None:
@@ -56,12 +69,22 @@ class QueryOptions:
 
 @dataclass(frozen=True)
 class ScoredFilm:
+    """A film in a result list. ``score`` is the mode's own score (see README);
+    ``semantic`` (cosine) and ``lexical`` (BM25) are its parts, where computed."""
+
     film: Film
     score: float
+    semantic: float | None = None
+    lexical: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
-                "genres": list(self.film.genres)}
+        d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
+             "genres": list(self.film.genres)}
+        parts = {name: round(value, SCORE_DECIMALS) for name, value in
+                 (("semantic", self.semantic), ("lexical", self.lexical)) if value is not None}
+        if parts:
+            d["scores"] = parts
+        return d
 
 
 @dataclass
@@ -120,7 +143,10 @@ class Engine:
         options = (options or QueryOptions()).validate(self.settings.max_k)
         film = self.film(film_id)
         row = self.index.row_of[film.id]
-        results, more = self._ranked(self.index.vector(row), options, exclude_row=row)
+        terms = [] if options.mode == "semantic" else \
+            self.index.lexical.distinctive_terms(lexical_text(film))
+        results, more = self._ranked(lambda: self.index.vector(row), terms, options,
+                                     exclude_row=row)
         return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo()},
                           results, more)
 
@@ -139,25 +165,62 @@ class Engine:
         """The films whose synopsis best matches a free-text description."""
         options = (options or QueryOptions()).validate(self.settings.max_k)
         text = self._check_text("q", text, self.settings.max_query_chars)
+        terms = [] if options.mode == "semantic" else self.index.lexical.analyzer.terms(text)
+        results, more = self._ranked(lambda: self._embed(text), terms, options)
+        return ResultPage({"q": text, **options.echo()}, results, more)
+
+    def _embed(self, text: str) -> np.ndarray:
         vector = self.embedder.encode_query(text)
         if vector.shape[0] != self.index.dimension:
             raise IndexMismatch(
                 f"The model makes {vector.shape[0]}-dimensional vectors; the index holds "
                 f"{self.index.dimension}-dimensional ones. Rebuild the index."
             )
-        results, more = self._ranked(vector, options)
-        return ResultPage({"q": text, **options.echo()}, results, more)
+        return vector
 
     # -- helpers -------------------------------------------------------------------
 
-    def _ranked(self, vector: np.ndarray, options: QueryOptions,
-                exclude_row: int | None = None) -> tuple[list[ScoredFilm], bool]:
+    def _ranked(self, vector: Callable[[], np.ndarray], terms: list[str],
+                options: QueryOptions, exclude_row: int | None = None,
+                ) -> tuple[list[ScoredFilm], bool]:
+        """One page of films, ranked by ``options.mode``.
+
+        ``vector`` is called only where the mode needs it, so a lexical query
+        never calls the model.
+        """
         allowed = self._allowed(options, exclude_row)
         available = len(self.index) if allowed is None else int(allowed.sum())
-        hits = self.index.search(vector, options.offset + options.k, allowed)
-        page = hits[options.offset:]
-        results = [ScoredFilm(self.index.films[r], s) for r, s in page]
-        return results, available > options.offset + options.k
+        wanted = options.offset + options.k
+        films = self.index.films
+        if options.mode == "semantic":
+            hits = self.index.search(vector(), wanted, allowed)
+            page = [ScoredFilm(films[r], s, semantic=s) for r, s in hits[options.offset:]]
+            return page, available > wanted
+
+        lexical_scores = self.index.lexical.scores(terms)
+        if options.mode == "lexical":
+            hits = top_k(lexical_scores, wanted, allowed, min_score=0.0)
+            matching = int(np.count_nonzero(
+                lexical_scores > 0 if allowed is None else (lexical_scores > 0) & allowed))
+            page = [ScoredFilm(films[r], s, lexical=s) for r, s in hits[options.offset:]]
+            return page, matching > wanted
+
+        depth = max(HYBRID_CANDIDATES, 2 * wanted)
+        query_vector = vector()
+        semantic_hits = self.index.search(query_vector, depth, allowed)
+        lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
+        fused = reciprocal_rank_fusion([[r for r, _ in semantic_hits],
+                                        [r for r, _ in lexical_hits]])
+        cosine = dict(semantic_hits)
+        page = []
+        for row, score in fused[options.offset:wanted]:
+            semantic = cosine.get(row)
+            if semantic is None:  # found by its words only: its cosine, for the record
+                semantic = float(self.index.vector(row) @ query_vector)
+            lexical = float(lexical_scores[row])
+            page.append(ScoredFilm(films[row], score, semantic=semantic,
+                                   lexical=lexical if lexical > 0 else None))
+        return page, available > wanted
 
     def _allowed(self, options: QueryOptions, exclude_row: int | None) -> np.ndarray | None:
         if exclude_row is None and options.year_min is None and options.year_max is None:

@@ -8,6 +8,7 @@ On disk an index is a folder of versions and a ``current`` pointer::
         manifest.json   how it was built: model, dimension, counts, checksum, versions
         index.faiss     inner-product index over unit vectors (cosine similarity)
         films.jsonl     the films, row i of the index is line i
+        bm25/, lexical.json   the BM25 index over stemmed words (see lexical.py)
 
 A build writes a hidden temporary folder, fsyncs it, renames it into
 ``versions/`` and then swaps ``current`` with an atomic ``rename``; a build
@@ -35,7 +36,9 @@ import numpy as np
 
 from recommender import __version__
 from recommender.catalog import Catalog, Film
+from recommender.embedding import DEFAULT_EMBED_FIELDS, document_text
 from recommender.errors import IndexMismatch, IndexUnavailable
+from recommender.lexical import LexicalIndex, catalog_language
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class FilmIndex:
     manifest: dict[str, Any]
     films: list[Film]
     faiss_index: Any
+    lexical: LexicalIndex
     row_of: dict[str, int] = field(init=False, repr=False)
     years: np.ndarray = field(init=False, repr=False)
 
@@ -137,6 +141,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(root: Path) -> None:
+    """fsync every file and folder under ``root``, deepest first, then ``root``."""
+    for folder, _dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            fd = os.open(Path(folder) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
 def _write_file(path: Path, data: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
@@ -145,7 +161,8 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
-                build_seconds: float, keep_versions: int = 3) -> Path:
+                lexical: LexicalIndex, build_seconds: float, keep_versions: int = 3,
+                embedded_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS) -> Path:
     """Write a new index version under ``out`` and make it current; returns its folder.
 
     ``vectors`` are the catalog's films' unit vectors, row for row.
@@ -170,6 +187,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
             json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in catalog.films
         )
         _write_file(tmp / FILMS, films_jsonl.encode("utf-8"))
+        lexical_info = lexical.save(tmp)
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -179,7 +197,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
             "metric": "inner_product",
             "normalized": True,
             "index_type": "IndexFlatIP",
-            "embedded_field": "synopsis",
+            "embedded_fields": list(embedded_fields),
+            "lexical": lexical_info,
             "catalog": {"source": catalog.source, "sha256": catalog.sha256},
             "libraries": _library_versions(),
             "built_at": stamp.isoformat(timespec="seconds"),
@@ -187,7 +206,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
         }
         # The manifest is written last: a folder with a manifest is complete.
         _write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-        _fsync_dir(tmp)
+        _fsync_tree(tmp)
         final = versions / version
         os.rename(tmp, final)
         _fsync_dir(versions)
@@ -282,9 +301,10 @@ def load_index(path: str | Path, *, expected_model: str | None = None,
         flat = faiss.read_index(str(folder / VECTORS))
         lines = (folder / FILMS).read_text(encoding="utf-8").splitlines()
         films = [Film.from_dict(json.loads(line)) for line in lines if line.strip()]
+        lexical = LexicalIndex.load(folder)
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise IndexUnavailable(f"Unreadable index files in {folder}: {exc}") from None
-    if not (flat.ntotal == len(films) == manifest.get("film_count")) or \
+    if not (flat.ntotal == len(films) == lexical.n_docs == manifest.get("film_count")) or \
             flat.d != manifest.get("dimension"):
         raise IndexMismatch(
             f"Index {folder} is inconsistent: manifest says {manifest.get('film_count')} "
@@ -293,7 +313,8 @@ def load_index(path: str | Path, *, expected_model: str | None = None,
         )
     log.info("loaded index %s (%d films) in %.2fs", folder, len(films),
              time.perf_counter() - started)
-    return FilmIndex(path=folder, manifest=manifest, films=films, faiss_index=flat)
+    return FilmIndex(path=folder, manifest=manifest, films=films, faiss_index=flat,
+                     lexical=lexical)
 
 
 @dataclass(frozen=True)
@@ -313,21 +334,26 @@ class BuildReport:
 
 
 def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
-                keep_versions: int = 3, progress: bool = True) -> BuildReport:
-    """Embed every synopsis of ``catalog`` and write a new current index version.
+                keep_versions: int = 3, progress: bool = True, language: str | None = None,
+                embed_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS) -> BuildReport:
+    """Embed every film of ``catalog``, index its words, and write a new current version.
 
-    ``embedder`` is a :class:`recommender.embedding.Embedder` (or anything with
-    ``name`` and ``encode``). The synopsis is embedded as it is, alone: on the
-    seed catalog, adding the title moved no neighbour list and is left to the
-    search-quality work to decide with measurements.
+    Args:
+        embedder: a :class:`recommender.embedding.Embedder` (or anything with
+            ``name``, ``load`` and ``encode``).
+        language: the language to stem in; default: the catalog's own.
+        embed_fields: what is embedded (see :func:`recommender.embedding.document_text`).
     """
     started = time.perf_counter()
     embedder.load()
     loaded = time.perf_counter()
-    vectors = embedder.encode([f.synopsis for f in catalog.films], progress=progress)
+    vectors = embedder.encode([document_text(f, embed_fields) for f in catalog.films],
+                              progress=progress)
     embedded = time.perf_counter()
-    path = write_index(Path(out), catalog, vectors, model=embedder.name,
-                       build_seconds=embedded - started, keep_versions=keep_versions)
+    lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
+    path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
+                       build_seconds=embedded - started, keep_versions=keep_versions,
+                       embedded_fields=embed_fields)
     return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
                        model=embedder.name, seconds=time.perf_counter() - started,
                        model_load_seconds=loaded - started, embed_seconds=embedded - loaded)

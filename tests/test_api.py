@@ -63,7 +63,7 @@ def test_similar_by_title(client, title, film_id, match):
 def test_search(client):
     body = client.get("/search?q=karate").get_json()
     assert body["results"][0]["id"] == "the-karate-kid-1984"
-    assert body["query"] == {"q": "karate", "k": 10, "offset": 0}
+    assert body["query"] == {"q": "karate", "mode": "hybrid", "k": 10, "offset": 0}
     assert len(body["results"]) == 8
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -144,9 +145,7 @@ def test_build_killed_mid_way_leaves_the_previous_index(tmp_path, seed_catalog, 
 
 
 def _copy_with_manifest(src, dst, **changes):
-    dst.mkdir()
-    for f in src.iterdir():
-        (dst / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(src, dst)
     manifest = json.loads((dst / MANIFEST).read_text())
     manifest.update(changes)
     (dst / MANIFEST).write_text(json.dumps(manifest))
