@@ -35,6 +35,21 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
 
 
+def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.jsonl") -> None:
+    p.add_argument("--catalog", help=f"JSONL or CSV catalog (default: {default or 'none'}"
+                   + ("" if default else "; given, it is built into a temporary index") + ")")
+    for flag, column in (("--id-col", None), ("--title-col", "title"),
+                         ("--text-col", "synopsis"), ("--year-col", None),
+                         ("--genres-col", None), ("--language-col", None)):
+        p.add_argument(flag, default=column, metavar="C",
+                       help=f"CSV column of the {flag[2:-4]} (default: {column or 'none'})")
+    p.add_argument("--language", help="ISO 639-1 language of the synopses, where the "
+                   "catalog doesn't say (e.g. da, en); it picks the stemmer")
+    p.add_argument("--embed-fields", default="synopsis",
+                   help="what is embedded: comma-separated title, genres, synopsis "
+                   "(default: synopsis)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recommender", description="Content-based film recommendations.")
@@ -42,21 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="embed a catalog and write a FAISS index")
-    b.add_argument("--catalog", help="JSONL or CSV catalog (default: seeds/films.jsonl)")
     b.add_argument("--out", help="index folder (default: models/seeds)")
     b.add_argument("--model", help="sentence-transformers model: a path or hub name")
     b.add_argument("--batch-size", type=int, help="films embedded per batch (default 64)")
     b.add_argument("--keep", type=int, dest="keep_versions",
                    help="index versions kept after the build (default 3)")
-    for flag, default in (("--id-col", None), ("--title-col", "title"),
-                          ("--text-col", "synopsis"), ("--year-col", None),
-                          ("--genres-col", None), ("--language-col", None)):
-        b.add_argument(flag, default=default, metavar="C",
-                       help=f"CSV column of the {flag[2:-4]} (default: "
-                       f"{default or 'none'})")
-    b.add_argument("--language", help="ISO 639-1 language of the synopses, where the "
-                   "catalog doesn't say (e.g. da, en)")
+    _add_catalog(b)
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("eval", help="score each search mode on a labelled set")
+    e.add_argument("--labels", required=True, help="labelled queries and groups (JSON)")
+    e.add_argument("--index", help="evaluate this built index (default: models/seeds)")
+    e.add_argument("--model", help="sentence-transformers model: a path or hub name")
+    _add_catalog(e, default=None)
+    e.add_argument("--modes", default="semantic,lexical,hybrid",
+                   help="comma-separated modes to compare (default: all three)")
+    e.add_argument("--out", dest="report", help="also write the figures to this JSON file")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("serve", help="serve the HTTP API with gunicorn")
     _add_common(s)
@@ -83,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env(
-            index=getattr(args, "out", None) or getattr(args, "index", None),
+            index=(getattr(args, "out", None) if args.command == "build" else None)
+            or getattr(args, "index", None),
             catalog=getattr(args, "catalog", None), model=getattr(args, "model", None),
             batch_size=getattr(args, "batch_size", None),
             keep_versions=getattr(args, "keep_versions", None),
@@ -99,25 +117,75 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _build(args: argparse.Namespace, settings: Settings) -> int:
+def _load_catalog(args: argparse.Namespace, path: Any) -> Any:
     from recommender.catalog import CsvColumns, load_catalog
-    from recommender.embedding import Embedder
-    from recommender.index import build_index
 
     columns = CsvColumns(title=args.title_col, text=args.text_col, id=args.id_col,
                          year=args.year_col, genres=args.genres_col,
                          language=args.language_col)
-    catalog = load_catalog(settings.catalog, columns, language=args.language)
-    print(f"catalog {settings.catalog}: {len(catalog)} films", file=sys.stderr)
+    catalog = load_catalog(path, columns, language=args.language)
+    print(f"catalog {path}: {len(catalog)} films", file=sys.stderr)
+    return catalog
+
+
+def _embed_fields(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(f.strip() for f in args.embed_fields.split(",") if f.strip())
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.embedding import Embedder
+    from recommender.index import build_index
+
+    catalog = _load_catalog(args, settings.catalog)
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
-    report = build_index(catalog, embedder, settings.index,
-                         keep_versions=settings.keep_versions, progress=not args.quiet)
+    report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
+                         progress=not args.quiet, language=args.language,
+                         embed_fields=_embed_fields(args))
     print(f"built {report.path}\n"
           f"  films      {report.films}\n"
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s "
           f"({report.films_per_second:.0f} films/s)")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from recommender.embedding import Embedder
+    from recommender.engine import MODES, Engine
+    from recommender.errors import InvalidParameter
+    from recommender.evaluation import evaluate, format_table, load_labels
+    from recommender.index import build_index, load_index
+
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not modes or set(modes) - set(MODES):
+        raise InvalidParameter("modes", f"--modes takes {', '.join(MODES)}, got {args.modes!r}")
+    embedder = Embedder(settings.model, batch_size=settings.batch_size)
+    with tempfile.TemporaryDirectory(prefix="recommender-eval-") as tmp:
+        index_path = settings.index
+        if args.catalog:
+            index_path = build_index(_load_catalog(args, args.catalog), embedder, tmp,
+                                     progress=not args.quiet, language=args.language,
+                                     embed_fields=_embed_fields(args)).path
+        index = load_index(index_path, expected_model=embedder.name)
+        labels = load_labels(args.labels, known_ids=set(index.row_of))
+        report = evaluate(Engine(index, embedder, settings), labels, modes)
+    report["index"] = {"catalog": index.manifest["catalog"]["source"],
+                       "films": len(index), "model": index.model,
+                       "embedded_fields": index.manifest.get("embedded_fields"),
+                       "lexical": index.manifest.get("lexical")}
+    report["labels"] = str(args.labels)
+    print(f"{args.labels}: {report['counts']['queries']} queries, "
+          f"{report['counts']['group_members']} group members; {len(index)} films, "
+          f"embedded: {'+'.join(index.manifest.get('embedded_fields', []))}\n")
+    print(format_table(report))
+    if args.report:
+        from recommender.index import write_json_atomically
+
+        write_json_atomically(args.report, report)
+        print(f"\nwritten to {args.report}")
     return 0
 
 
@@ -179,7 +247,8 @@ def _print_page(page: Any, as_json: bool) -> int:
     return 0
 
 
-_COMMANDS = {"build": _build, "serve": _serve, "similar": _similar, "search": _search}
+_COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
+             "search": _search}
 
 
 if __name__ == "__main__":

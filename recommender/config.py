@@ -33,6 +33,10 @@ class Settings:
     """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
     search_mode: str = "hybrid"
     """semantic | lexical | hybrid, where a query doesn't say (``mode=``)."""
+    rrf_k: int = 10
+    """Rank constant of the hybrid fusion; small, because catalogs here are small."""
+    semantic_weight: float = 0.4
+    """Weight of the vector ranking in the hybrid fusion (the words get the rest)."""
     batch_size: int = 64
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""
@@ -72,6 +76,13 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
         except ValueError:
             raise ValueError(
                 f"{ENV_PREFIX}{name.upper()} must be an integer, got {raw!r}"
+            ) from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(
+                f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}"
             ) from None
     if kind == "Path":
         return Path(raw)

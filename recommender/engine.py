@@ -165,7 +165,8 @@ class Engine:
         """The films whose synopsis best matches a free-text description."""
         options = (options or QueryOptions()).validate(self.settings.max_k)
         text = self._check_text("q", text, self.settings.max_query_chars)
-        terms = [] if options.mode == "semantic" else self.index.lexical.analyzer.terms(text)
+        terms = [] if options.mode == "semantic" else \
+            self.index.lexical.analyzer.query_terms(text)
         results, more = self._ranked(lambda: self._embed(text), terms, options)
         return ResultPage({"q": text, **options.echo()}, results, more)
 
@@ -209,8 +210,10 @@ class Engine:
         query_vector = vector()
         semantic_hits = self.index.search(query_vector, depth, allowed)
         lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
-        fused = reciprocal_rank_fusion([[r for r, _ in semantic_hits],
-                                        [r for r, _ in lexical_hits]])
+        weight = self.settings.semantic_weight
+        fused = reciprocal_rank_fusion(
+            [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
+            weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)
         cosine = dict(semantic_hits)
         page = []
         for row, score in fused[options.offset:wanted]:

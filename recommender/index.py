@@ -160,6 +160,18 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
+def write_json_atomically(path: str | Path, data: Any) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        _write_file(tmp, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
                 lexical: LexicalIndex, build_seconds: float, keep_versions: int = 3,
                 embedded_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS) -> Path:

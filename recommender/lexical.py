@@ -23,7 +23,7 @@ from recommender.catalog import Film
 # ISO 639-1 code -> (Snowball stemmer, stopword list of bm25s)
 LANGUAGES: dict[str, tuple[str, Any]] = {
     "da": ("danish", bm25s_stopwords.STOPWORDS_DANISH),
-    "en": ("english", bm25s_stopwords.STOPWORDS_EN),
+    "en": ("english", bm25s_stopwords.STOPWORDS_EN_PLUS),
     "de": ("german", bm25s_stopwords.STOPWORDS_GERMAN),
     "es": ("spanish", bm25s_stopwords.STOPWORDS_SPANISH),
     "fr": ("french", bm25s_stopwords.STOPWORDS_FRENCH),
@@ -35,6 +35,7 @@ LANGUAGES: dict[str, tuple[str, Any]] = {
     "sv": ("swedish", bm25s_stopwords.STOPWORDS_SWEDISH),
 }
 DEFAULT_LANGUAGE = "en"
+QUERY_LANGUAGE = "en"
 _WORD = re.compile(r"\w+")
 SETTINGS_FILE = "lexical.json"
 BM25_DIR = "bm25"
@@ -69,9 +70,21 @@ class Analyzer:
         self.stemmer_name = stemmer_name
         self._stemmer = Stemmer.Stemmer(stemmer_name) if stemmer_name != "none" else None
         self._stopwords = frozenset(w.casefold() for w in stopwords)
+        # A query's language is unknown and often English whatever the catalog's:
+        # its English stopwords ("a", "to", "his") must not match Danish words.
+        self._query_stopwords = self._stopwords | {
+            w.casefold() for w in LANGUAGES[QUERY_LANGUAGE][1]}
 
     def terms(self, text: str) -> list[str]:
-        words = [w for w in _WORD.findall(text.casefold()) if w not in self._stopwords]
+        """A document's terms: the catalog language's stopwords dropped, the rest stemmed."""
+        return self._stem([w for w in _WORD.findall(text.casefold()) if w not in self._stopwords])
+
+    def query_terms(self, text: str) -> list[str]:
+        """A free-text query's terms: English stopwords are dropped too."""
+        return self._stem(
+            [w for w in _WORD.findall(text.casefold()) if w not in self._query_stopwords])
+
+    def _stem(self, words: list[str]) -> list[str]:
         return self._stemmer.stemWords(words) if self._stemmer else words
 
 

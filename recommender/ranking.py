@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 RRF_K = 60
-"""The rank constant of reciprocal rank fusion (Cormack et al., 2009)."""
+"""The rank constant of reciprocal rank fusion in Cormack et al. (2009)."""
 
 
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
@@ -51,28 +51,3 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]],
             fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
     items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     return [(row, score / best) for row, score in items]
-
-
-def weighted_fusion(scores: Sequence[dict[int, float]],
-                    weights: Sequence[float]) -> list[tuple[int, float]]:
-    """Fuse scored candidates by a weighted sum of min-max normalised scores.
-
-    Each list's scores are scaled to [0, 1] over its own candidates (the best
-    is 1); a candidate missing from a list gets 0 there. The result lies in
-    [0, 1] when the weights sum to 1.
-    """
-    fused: dict[int, float] = {}
-    for candidates, weight in zip(scores, weights, strict=True):
-        if not candidates:
-            continue
-        values = np.fromiter(candidates.values(), dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        span = high - low
-        for row, score in candidates.items():
-            scaled = (score - low) / span if span > 0 else 1.0
-            fused[row] = fused.get(row, 0.0) + weight * scaled
-    for candidates in scores:
-        for row in candidates:
-            fused.setdefault(row, 0.0)
-    items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-    return items

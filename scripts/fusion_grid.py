@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Sweep the hybrid fusion's parameters on labelled sets, side by side.
+
+For each (rrf_k, semantic_weight) it scores hybrid search with the real
+engine, next to semantic and lexical alone, and prints one table per set;
+the figures also go to a JSON file. This is how the defaults in
+``recommender/config.py`` were chosen.
+
+    python scripts/fusion_grid.py                      # seeds, and Netflix if present
+    python scripts/fusion_grid.py --out fusion.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+
+from recommender.catalog import CsvColumns, load_catalog
+from recommender.config import Settings
+from recommender.embedding import Embedder
+from recommender.engine import Engine
+from recommender.evaluation import METRICS, evaluate, load_labels
+from recommender.index import build_index, load_index, write_json_atomically
+
+ROOT = Path(__file__).resolve().parent.parent
+NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
+NETFLIX_COLUMNS = CsvColumns(title="Movie", text="description", year="release_year",
+                             genres="genre")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rrf-k", default="5,10,20,60")
+    parser.add_argument("--weights", default="0.3,0.4,0.5,0.6")
+    parser.add_argument("--netflix", default=str(NETFLIX))
+    parser.add_argument("--out", default="fusion-grid.json")
+    args = parser.parse_args()
+    ks = [int(k) for k in args.rrf_k.split(",")]
+    weights = [float(w) for w in args.weights.split(",")]
+
+    embedder = Embedder().load()
+    sets = [("seeds", load_catalog(ROOT / "seeds" / "films.jsonl"),
+             ROOT / "seeds" / "labels" / "seeds.json")]
+    if Path(args.netflix).exists():
+        sets.append(("netflix", load_catalog(args.netflix, NETFLIX_COLUMNS, language="en"),
+                     ROOT / "seeds" / "labels" / "netflix.json"))
+    else:
+        print(f"skipping Netflix: {args.netflix} is absent", file=sys.stderr)
+
+    report: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, catalog, labels_path in sets:
+            build_index(catalog, embedder, Path(tmp) / name, progress=True)
+            index = load_index(Path(tmp) / name)
+            labels = load_labels(labels_path, set(index.row_of))
+            rows = {}
+            base = evaluate(Engine(index, embedder, Settings()), labels, ("semantic", "lexical"))
+            for mode in ("semantic", "lexical"):
+                rows[mode] = base["modes"][mode]["all"]
+            for k in ks:
+                for w in weights:
+                    settings = dataclasses.replace(Settings(), rrf_k=k, semantic_weight=w)
+                    result = evaluate(Engine(index, embedder, settings), labels, ("hybrid",))
+                    rows[f"hybrid k={k} w={w}"] = result["modes"]["hybrid"]["all"]
+            report[name] = rows
+            best_single = {m: max(rows["semantic"][m], rows["lexical"][m]) for m in METRICS}
+            print(f"\n{name}: {labels_path.name}, all questions "
+                  "(* = at least the better single mode on every metric)")
+            print("| ranking | " + " | ".join(METRICS) + " | |")
+            print("|---|" + "---|" * (len(METRICS) + 1))
+            for label, metrics in rows.items():
+                ok = label.startswith("hybrid") and all(
+                    metrics[m] >= best_single[m] for m in METRICS)
+                print(f"| {label} | " + " | ".join(f"{metrics[m]:.3f}" for m in METRICS)
+                      + f" | {'*' if ok else ''} |")
+    write_json_atomically(args.out, report)
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
