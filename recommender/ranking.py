@@ -28,9 +28,10 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None,
     if rows.size == 0 or k <= 0:
         return []
     if rows.size > k:
-        part = np.argpartition(-scores[rows], k - 1)[:k]
-        rows = rows[part]
-    order = np.lexsort((rows, -scores[rows]))
+        # keep every row tied with the k-th best, so ties break by row below
+        kth_best = -np.partition(-scores[rows], k - 1)[k - 1]
+        rows = rows[scores[rows] >= kth_best]
+    order = np.lexsort((rows, -scores[rows]))[:k]
     return [(int(rows[i]), float(scores[rows[i]])) for i in order]
 
 

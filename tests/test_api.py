@@ -67,6 +67,23 @@ def test_search(client):
     assert len(body["results"]) == 8
 
 
+@pytest.mark.parametrize("mode", ["semantic", "lexical", "hybrid"])
+def test_search_modes(client, mode):
+    body = client.get(f"/search?q=poker&mode={mode}&k=3").get_json()
+    assert body["query"]["mode"] == mode
+    assert body["results"][0]["id"] == "lucky-you-2007"
+    parts = {"semantic": {"semantic"}, "lexical": {"lexical"},
+             "hybrid": {"semantic", "lexical"}}[mode]
+    assert set(body["results"][0]["scores"]) == parts
+
+
+def test_similar_by_title_takes_a_mode(client):
+    body = client.get("/similar?title=Rocky IV&mode=lexical&k=2").get_json()
+    assert body["query"]["mode"] == "lexical"
+    assert {f["id"] for f in body["results"]} <= {"rocky-1976", "rocky-ii-1979",
+                                                   "rocky-iii-1982", "rocky-v-1990"}
+
+
 def test_year_filter_on_http(client):
     body = client.get("/search?q=boxer&year_min=1980&year_max=1989").get_json()
     assert {f["year"] for f in body["results"]} <= set(range(1980, 1990))
@@ -98,6 +115,7 @@ def _error(response, status, code):
     ("/similar?title=Rocky&year=abc", "year"),
     ("/films/rocky-1976/similar?k=-3", "k"),
     ("/films?limit=0", "limit"),
+    ("/search?q=karate&mode=fuzzy", "mode"),
 ])
 def test_bad_parameters_are_400_naming_the_parameter(client, url, parameter):
     error = _error(client.get(url), 400, "invalid_parameter")

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from recommender.engine import QueryOptions
+from recommender.lexical import Analyzer, LexicalIndex, catalog_language
+from tests.conftest import ROCKY_IDS
+
+
+def test_danish_inflections_share_a_stem():
+    da = Analyzer("da")
+    assert da.terms("bokser") == da.terms("boksere") == da.terms("bokseren") == ["boks"]
+    assert da.terms("og i at den") == []  # stopwords only
+
+
+def test_english_stopwords_are_dropped_from_queries_on_a_danish_catalog():
+    da = Analyzer("da")
+    assert da.query_terms("a boy moves to California") == ["boy", "mov", "california"]
+
+
+def test_language_without_a_stemmer_still_indexes_words():
+    assert Analyzer("ja").terms("Tokyo Drift") == ["tokyo", "drift"]
+
+
+def test_catalog_language(seed_catalog):
+    assert catalog_language(seed_catalog.films) == "da"
+    assert catalog_language(seed_catalog.films, "EN") == "en"
+    assert catalog_language([]) == "en"
+
+
+def test_saved_index_scores_like_the_built_one(tmp_path, seed_catalog):
+    built = LexicalIndex.build(seed_catalog.films, "da")
+    built.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    terms = built.analyzer.terms("Apollo Creed bokser")
+    np.testing.assert_allclose(built.scores(terms), loaded.scores(terms))
+    assert loaded.analyzer.language == "da"
+
+
+@pytest.mark.parametrize("word", ["bokser", "boksere", "bokseren"])
+def test_inflections_find_the_films_with_the_word(engine, word):
+    results = engine.search(word, QueryOptions(k=2, mode="lexical")).results
+    assert {r.film.id for r in results} == {"rocky-iv-1985", "rocky-v-1990"}  # "bokser"
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+@pytest.mark.parametrize("query, expected", [
+    ("Apollo Creed", ROCKY_IDS),  # named in Rocky, II, III and IV
+    ("Ivan Drago", ["rocky-iv-1985"]),
+    ("mr. Miyagi", ["the-karate-kid-1984"]),
+])
+def test_a_character_name_puts_a_film_naming_it_first(engine, mode, query, expected):
+    first = engine.search(query, QueryOptions(k=3, mode=mode)).results[0].film
+    assert first.id in expected
+    assert query.split()[-1].lower() in first.synopsis.lower()
+
+
+@pytest.mark.parametrize("query", ["ok", "a", "og i at den", "the of and", "xyzzy qwerty",
+                                   "!!!", "12"])
+@pytest.mark.parametrize("mode", ["semantic", "lexical", "hybrid"])
+def test_odd_queries_give_a_valid_result(engine, query, mode):
+    page = engine.search(query, QueryOptions(k=5, mode=mode))
+    assert len(page.results) <= 5
+    if mode == "lexical" and not engine.index.lexical.known_terms(query):
+        assert page.results == [] and not page.has_more
+
+
+def test_english_query_about_danish_synopses(engine):
+    top3 = [r.film.id for r in engine.search("a boxer fights a Russian",
+                                             QueryOptions(k=3)).results]
+    assert "rocky-iv-1985" in top3
+
+
+def test_hybrid_results_carry_both_scores(engine):
+    results = engine.search("Ivan Drago bokser", QueryOptions(k=8)).results
+    first = results[0].to_dict()
+    assert first["id"] == "rocky-iv-1985"
+    assert set(first["scores"]) == {"semantic", "lexical"}
+    assert 0 < first["score"] <= 1
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_lexical_similar_films_share_words(engine):
+    results = engine.similar("rocky-iv-1985", QueryOptions(k=4, mode="lexical")).results
+    assert {r.film.id for r in results} <= set(ROCKY_IDS)
