@@ -20,13 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-$(INDEX)/current: $(CATALOG) | $(VENV)/.installed
-	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX)
-
 build: install
 	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX)
 
-run: install $(INDEX)/current
+# --if-stale: builds when the index is missing, of an older format, or from
+# another catalog; otherwise starts at once.
+run: install
+	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX) --if-stale
 	$(BIN)/recommender serve --index $(INDEX) --host 127.0.0.1 --port 8000
 
 test: install

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--keep", type=int, dest="keep_versions",
                    help="index versions kept after the build (default 3)")
     _add_catalog(b)
+    b.add_argument("--if-stale", action="store_true",
+                   help="build only if the index is missing, unreadable, of another format "
+                   "or model, or built from another catalog or with other fields")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("eval", help="score each search mode on a labelled set")
@@ -138,6 +141,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
     catalog = _load_catalog(args, settings.catalog)
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
+    if args.if_stale and _up_to_date(settings, catalog, embedder.name, _embed_fields(args)):
+        print(f"{settings.index} is up to date with {settings.catalog}; nothing to build")
+        return 0
     report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
                          progress=not args.quiet, language=args.language,
                          embed_fields=_embed_fields(args))
@@ -148,6 +154,20 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s "
           f"({report.films_per_second:.0f} films/s)")
     return 0
+
+
+def _up_to_date(settings: Settings, catalog: Any, model: str,
+                embed_fields: tuple[str, ...]) -> bool:
+    from recommender.errors import IndexUnavailable
+    from recommender.index import load_index
+
+    try:
+        manifest = load_index(settings.index, expected_model=model).manifest
+    except IndexUnavailable as exc:
+        print(f"rebuilding: {exc.message}", file=sys.stderr)
+        return False
+    return bool(manifest["catalog"]["sha256"] == catalog.sha256
+                and tuple(manifest.get("embedded_fields", ())) == embed_fields)
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -42,7 +42,7 @@ from recommender.lexical import LexicalIndex, catalog_language
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "index.faiss"
 FILMS = "films.jsonl"

@@ -9,6 +9,7 @@ one word.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import Stemmer
 from bm25s import stopwords as bm25s_stopwords
 
 from recommender.catalog import Film
+
+# bm25s sets its own logger to DEBUG at import, which floods any root handler.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 # ISO 639-1 code -> (Snowball stemmer, stopword list of bm25s)
 LANGUAGES: dict[str, tuple[str, Any]] = {

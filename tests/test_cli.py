@@ -75,3 +75,15 @@ def test_build_script_is_the_same_step(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "films      8" in result.stdout
     assert len(load_index(out)) == 8
+
+
+def test_build_if_stale_skips_an_up_to_date_index(cli_index, capsys, tmp_path):
+    before = load_index(cli_index).path
+    assert main(["build", "--catalog", str(SEEDS), "--out", str(cli_index), "--if-stale"]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert load_index(cli_index).path == before
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(SEEDS.read_text("utf-8").replace("Philadelphia", "Philly"), "utf-8")
+    assert main(["build", "--catalog", str(changed), "--out", str(cli_index), "--if-stale",
+                 "--quiet"]) == 0
+    assert load_index(cli_index).path != before

@@ -23,7 +23,10 @@ def test_built_index_round_trips(seed_index_dir, seed_catalog, embedder):
     assert [f.id for f in idx.films] == [f.id for f in seed_catalog.films]
     assert idx.films[0] == seed_catalog.films[0]
     m = idx.manifest
-    assert m["format_version"] == 1
+    assert m["format_version"] == 2
+    assert m["embedded_fields"] == ["synopsis"]
+    assert m["lexical"]["language"] == "da" and m["lexical"]["stemmer"] == "danish"
+    assert m["lexical"]["documents"] == 8
     assert m["model"] == "all-MiniLM-L6-v2"
     assert m["dimension"] == 384 == idx.dimension
     assert m["film_count"] == 8
