@@ -7,6 +7,7 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,13 +28,15 @@ from recommender.errors import (
     UnsupportedMediaType,
 )
 from recommender.index import load_index
+from recommender.schemas import BatchRequest, RecommendRequest, parse
 
 log = logging.getLogger(__name__)
 EXTENSION = "recommender"
 
 bp = Blueprint("api", __name__)
 
-_COMMON = ("k", "offset", "year_min", "year_max", "mode")
+_COMMON = ("k", "offset", "year_min", "year_max", "mode", "genres", "language", "exclude",
+           "min_score", "diversity", "explain")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
@@ -114,14 +117,76 @@ def _int_arg(name: str, default: int | None = None) -> int | None:
         raise InvalidParameter(name, f"{name} must be an integer, got {raw[:50]!r}") from None
 
 
+def _float_arg(name: str, default: float | None = None) -> float | None:
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise InvalidParameter(name, f"{name} must be a number, got {raw[:50]!r}") from None
+    if not math.isfinite(value):
+        raise InvalidParameter(name, f"{name} must be a finite number, got {raw[:50]!r}")
+    return value
+
+
+def _bool_arg(name: str) -> bool:
+    raw = (request.args.get(name) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise InvalidParameter(name, f"{name} must be true or false, got {raw[:50]!r}")
+    return raw in ("true", "1")
+
+
+def _list_arg(name: str) -> tuple[str, ...]:
+    """A comma-separated list; the parameter may also be repeated."""
+    return tuple(v.strip() for raw in request.args.getlist(name) for v in raw.split(",")
+                 if v.strip())
+
+
 def _options() -> QueryOptions:
-    max_k = _settings().max_k
-    k = _int_arg("k", 10)
-    if k is None or not 1 <= k <= max_k:
-        raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {k}")
-    return QueryOptions(k=k, offset=_int_arg("offset", 0) or 0,
-                        year_min=_int_arg("year_min"), year_max=_int_arg("year_max"),
-                        mode=request.args.get("mode") or _settings().search_mode)
+    return QueryOptions(
+        k=_int_arg("k", 10) or 0, offset=_int_arg("offset", 0) or 0,
+        year_min=_int_arg("year_min"), year_max=_int_arg("year_max"),
+        mode=request.args.get("mode") or _settings().search_mode,
+        genres=_list_arg("genres"), language=request.args.get("language") or None,
+        exclude=_list_arg("exclude"), min_score=_float_arg("min_score"),
+        diversity=_float_arg("diversity", 0.0) or 0.0, explain=_bool_arg("explain"),
+    )
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"Send the body as JSON with Content-Type: application/json "
+            f"(got {request.content_type or 'no Content-Type'!r}).")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidParameter("body", "the body is not valid JSON")
+    return body
+
+
+def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
+    req = parse(RecommendRequest, body)
+    settings = _settings()
+    for name in ("positive", "negative"):
+        if len(getattr(req, name)) > settings.max_items:
+            raise InvalidParameter(
+                name, f"{name} holds {len(getattr(req, name))} items; the limit is "
+                f"{settings.max_items}")
+    if len(req.exclude) > settings.max_exclude:
+        raise InvalidParameter("exclude", f"exclude holds {len(req.exclude)} ids; the limit is "
+                               f"{settings.max_exclude}")
+    if not req.positive and req.query is None:
+        raise InvalidParameter("positive", "give at least one liked film in positive, "
+                               "or a query text")
+    options = QueryOptions(
+        k=req.k, offset=req.offset, year_min=req.filters.year_min,
+        year_max=req.filters.year_max, mode=req.mode or settings.search_mode,
+        genres=tuple(req.filters.genres), language=req.filters.language,
+        exclude=tuple(req.exclude), min_score=req.min_score, diversity=float(req.diversity),
+        explain=req.explain)
+    return engine.recommend(req.positive, req.negative, req.query, req.strategy,
+                            options).to_dict()
 
 
 def _text_arg(name: str) -> str:
@@ -171,6 +236,31 @@ def film_similar(film_id: str) -> Any:
     return jsonify(_engine().similar(film_id, _options()).to_dict())
 
 
+@bp.post("/recommend")
+def recommend() -> Any:
+    _check_params(())
+    return jsonify(_recommend(_engine(), _json_body()))
+
+
+@bp.post("/recommend/batch")
+def recommend_batch() -> Any:
+    _check_params(())
+    engine = _engine()
+    batch = parse(BatchRequest, _json_body())
+    limit = _settings().max_batch
+    if not 1 <= len(batch.requests) <= limit:
+        raise InvalidParameter(
+            "requests", f"a batch holds 1 to {limit} requests; got {len(batch.requests)}. "
+            "Split it into several batches.", max_items=limit)
+    responses = []
+    for body in batch.requests:
+        try:
+            responses.append({"status": 200, "body": _recommend(engine, body)})
+        except RecommenderError as exc:
+            responses.append({"status": exc.status, "body": {"error": exc.to_dict()}})
+    return jsonify({"responses": responses})
+
+
 @bp.get("/similar")
 def similar() -> Any:
     _check_params(("title", "year", *_COMMON))
@@ -209,7 +299,7 @@ def _render_http_exception(exc: HTTPException) -> Any:
     if status == 404:
         error: RecommenderError = NotFound(
             f"No route {request.path!r}. Routes: /health, /films, /films/<id>, "
-            "/films/<id>/similar, /similar, /search."
+            "/films/<id>/similar, /similar, /search, /recommend, /recommend/batch."
         )
     elif status == 405:
         error = MethodNotAllowed(

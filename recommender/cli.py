@@ -32,6 +32,13 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("semantic", "lexical", "hybrid"),
                    help="ranking: vectors, words (BM25) or both fused (default: hybrid; "
                    "env RECOMMENDER_SEARCH_MODE)")
+    p.add_argument("--genres", help="only films with any of these genres (comma-separated)")
+    p.add_argument("--language", help="only films whose synopsis is in this language")
+    p.add_argument("--exclude", help="ids never to return (comma-separated)")
+    p.add_argument("--min-score", type=float, help="only films scoring at least this")
+    p.add_argument("--diversity", type=float, default=0.0,
+                   help="0..1: re-rank so that similar films don't crowd the list (MMR)")
+    p.add_argument("--explain", action="store_true", help="say why each film was chosen")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
 
 
@@ -93,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     se = sub.add_parser("search", help="films matching a free-text description")
     se.add_argument("text", help="the description, in any words")
     _add_query(se)
+
+    r = sub.add_parser("recommend", help="films like several liked films, unlike disliked ones")
+    r.add_argument("--like", action="append", default=[], metavar="TITLE",
+                   help="a liked film's title (repeat for several); id:ID for an id")
+    r.add_argument("--dislike", action="append", default=[], metavar="TITLE",
+                   help="a disliked film's title (repeat); id:ID for an id")
+    r.add_argument("--query", help="free text that steers the result")
+    r.add_argument("--strategy", choices=("average", "best_score"), default="average")
+    _add_query(r)
     return parser
 
 
@@ -228,8 +244,14 @@ def _engine(settings: Settings) -> Any:
 def _options(args: argparse.Namespace, settings: Settings) -> Any:
     from recommender.engine import QueryOptions
 
+    def split(value: str | None) -> tuple[str, ...]:
+        return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
     return QueryOptions(k=args.k, offset=args.offset, year_min=args.year_min,
-                        year_max=args.year_max, mode=args.mode or settings.search_mode)
+                        year_max=args.year_max, mode=args.mode or settings.search_mode,
+                        genres=split(args.genres), language=args.language,
+                        exclude=split(args.exclude), min_score=args.min_score,
+                        diversity=args.diversity, explain=args.explain)
 
 
 def _similar(args: argparse.Namespace, settings: Settings) -> int:
@@ -249,6 +271,18 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     return _print_page(_engine(settings).search(args.text, _options(args, settings)), args.json)
 
 
+def _recommend(args: argparse.Namespace, settings: Settings) -> int:
+    def item(text: str) -> Any:
+        return {"id": text[3:]} if text.startswith("id:") else text
+
+    page = _engine(settings).recommend([item(t) for t in args.like],
+                                       [item(t) for t in args.dislike], args.query,
+                                       args.strategy, _options(args, settings))
+    for u in page.query["unresolved"]:
+        print(f"warning: {u['list']} {u['item']!r} left out: {u['message']}", file=sys.stderr)
+    return _print_page(page, args.json)
+
+
 def _print_page(page: Any, as_json: bool) -> int:
     body = page.to_dict()
     if as_json:
@@ -262,13 +296,20 @@ def _print_page(page: Any, as_json: bool) -> int:
     for rank, film in enumerate(body["results"], start=body["query"]["offset"] + 1):
         year = f" ({film['year']})" if film["year"] is not None else ""
         print(f"{rank:3d}. {film['score']:.4f}  {film['title']}{year}  [{film['id']}]")
+        why = film.get("explanation")
+        if why:
+            closest = why.get("closest_liked")
+            words = why.get("shared_words") or why.get("query_words") or []
+            print("       " + "; ".join(filter(None, [
+                f"closest to {closest['title']} ({closest['similarity']:.2f})" if closest
+                else "", f"shares: {', '.join(words)}" if words else ""])))
     if not body["results"]:
         print("no films match")
     return 0
 
 
 _COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
-             "search": _search}
+             "search": _search, "recommend": _recommend}
 
 
 if __name__ == "__main__":

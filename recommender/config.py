@@ -43,7 +43,12 @@ class Settings:
     max_k: int = 100
     max_query_chars: int = 1000
     max_title_chars: int = 300
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = 256 * 1024
+    max_batch: int = 32
+    """Requests in one POST /recommend/batch."""
+    max_items: int = 50
+    """Liked or disliked films in one recommendation request."""
+    max_exclude: int = 1000
     log_level: str = "info"
 
     @classmethod

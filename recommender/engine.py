@@ -1,112 +1,125 @@
 """The recommendation logic: a plain object over a loaded index, no HTTP.
 
-``Engine.similar`` and ``Engine.search`` answer the two questions of the
-service; both return a :class:`ResultPage` that echoes what was understood.
-A title or id query reuses the film's stored vector, so only free text calls
-the model.
+Three questions, one pipeline (:meth:`Engine._rank`):
+
+- :meth:`Engine.similar` / :meth:`Engine.similar_by_title`: films like one film;
+- :meth:`Engine.search`: films matching a free-text description;
+- :meth:`Engine.recommend`: films like several liked films, unlike disliked
+  ones, optionally steered by text.
+
+Each returns a :class:`ResultPage` that echoes what was understood. A title or
+id reuses the film's stored vector, so only free text calls the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from recommender.catalog import Film
 from recommender.config import Settings
 from recommender.embedding import Embedder
-from recommender.errors import FilmNotFound, IndexMismatch, InvalidParameter
+from recommender.errors import (
+    AmbiguousTitle,
+    FilmNotFound,
+    IndexMismatch,
+    InvalidParameter,
+    NothingToRecommendFrom,
+    TitleNotFound,
+)
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
-from recommender.ranking import reciprocal_rank_fusion, top_k
-from recommender.titles import TitleResolver, film_summary
+from recommender.query import (
+    DEFAULT_K,
+    DEFAULT_MODE,
+    MODES,
+    SCORE_DECIMALS,
+    STRATEGIES,
+    QueryOptions,
+    ResultPage,
+    ScoredFilm,
+)
+from recommender.ranking import maximal_marginal_relevance, reciprocal_rank_fusion, top_k
+from recommender.titles import Resolution, TitleResolver, film_summary
 
-DEFAULT_K = 10
-SCORE_DECIMALS = 4
-MODES = ("semantic", "lexical", "hybrid")
-DEFAULT_MODE = "hybrid"
-"""The mode ``recommender eval`` measured best on the shipped labelled sets."""
+__all__ = ["DEFAULT_K", "DEFAULT_MODE", "MODES", "Engine", "QueryOptions", "ResultPage",
+           "ScoredFilm"]
+
 HYBRID_CANDIDATES = 100
 """Candidates each ranking contributes to a hybrid fusion (at least; more for deep pages)."""
+DIVERSITY_POOL = 30
+"""Least number of candidates that diversity re-ranks (more for deep pages)."""
+Item = str | dict[str, Any]
 
 
-@dataclass(frozen=True)
-class QueryOptions:
-    """What every query takes: how many, from where, and which years."""
+class _Semantic(Protocol):
+    """The vector side of a query: its best rows, and any row's score."""
 
-    k: int = DEFAULT_K
-    offset: int = 0
-    year_min: int | None = None
-    year_max: int | None = None
-    mode: str = DEFAULT_MODE
+    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]: ...
 
-    def validate(self, max_k: int = 100) -> QueryOptions:
-        if self.mode not in MODES:
-            raise InvalidParameter(
-                "mode", f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
-            )
-        if not 1 <= self.k <= max_k:
-            raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
-        if self.offset < 0:
-            raise InvalidParameter("offset", f"offset must be 0 or more, got {self.offset}")
-        if (self.year_min is not None and self.year_max is not None
-                and self.year_min > self.year_max):
-            raise InvalidParameter(
-                "year_min", f"year_min ({self.year_min}) is after year_max ({self.year_max})"
-            )
-        return self
-
-    def echo(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"mode": self.mode, "k": self.k, "offset": self.offset}
-        if self.year_min is not None:
-            d["year_min"] = self.year_min
-        if self.year_max is not None:
-            d["year_max"] = self.year_max
-        return d
+    def score(self, row: int) -> float: ...
 
 
-@dataclass(frozen=True)
-class ScoredFilm:
-    """A film in a result list. ``score`` is the mode's own score (see README);
-    ``semantic`` (cosine) and ``lexical`` (BM25) are its parts, where computed."""
+class _VectorQuery:
+    """Cosine similarity to one query vector, computed on first use."""
 
-    film: Film
-    score: float
-    semantic: float | None = None
-    lexical: float | None = None
+    def __init__(self, index: FilmIndex, make_vector: Callable[[], np.ndarray]) -> None:
+        self.index = index
+        self._make = make_vector
+        self._vector: np.ndarray | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
-             "genres": list(self.film.genres)}
-        parts = {name: round(value, SCORE_DECIMALS) for name, value in
-                 (("semantic", self.semantic), ("lexical", self.lexical)) if value is not None}
-        if parts:
-            d["scores"] = parts
-        return d
+    @property
+    def vector(self) -> np.ndarray:
+        if self._vector is None:
+            self._vector = self._make()
+        return self._vector
+
+    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        return self.index.search(self.vector, depth, allowed)
+
+    def score(self, row: int) -> float:
+        return float(self.index.vector(row) @ self.vector)
 
 
-@dataclass
-class ResultPage:
-    query: dict[str, Any]
-    results: list[ScoredFilm]
-    has_more: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+class _BestScoreQuery:
+    """Each film scored by its best similarity to a liked vector minus its best
+    similarity to a disliked one."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "results": [r.to_dict() for r in self.results],
-                "has_more": self.has_more, **self.extra}
+    def __init__(self, index: FilmIndex, liked: np.ndarray, disliked: np.ndarray) -> None:
+        self.index = index
+        self.liked = liked
+        self.disliked = disliked
+
+    def _scores(self, rows: Sequence[int]) -> np.ndarray:
+        vectors = np.stack([self.index.vector(r) for r in rows])
+        scores = (vectors @ self.liked.T).max(axis=1)
+        if len(self.disliked):
+            scores -= (vectors @ self.disliked.T).max(axis=1)
+        return scores
+
+    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        # A film's best liked similarity puts it in that liked film's own top list,
+        # so the union of those lists holds the best films (exact when depth >= n).
+        candidates = sorted(
+            {r for v in self.liked for r, _ in self.index.search(v, depth, allowed)})
+        if not candidates:
+            return []
+        return [(candidates[i], s) for i, s in top_k(self._scores(candidates), depth)]
+
+    def score(self, row: int) -> float:
+        return float(self._scores([row])[0])
 
 
 class Engine:
-    """Similar films and free-text search over one loaded :class:`FilmIndex`.
+    """Similar films, search and recommendations over one loaded :class:`FilmIndex`.
 
     Args:
         index: the loaded index.
         embedder: the model for free-text queries, loaded on first use; it must
             be the model the index was built with.
-        settings: limits (``max_k``, ``max_query_chars``).
+        settings: limits and the hybrid fusion's parameters.
     """
 
     def __init__(self, index: FilmIndex, embedder: Embedder,
@@ -120,6 +133,8 @@ class Engine:
                 f"Index {index.path} was built with model {index.model!r} but the engine "
                 f"was given {embedder.name!r}. Rebuild the index or configure its model."
             )
+        self._genres = [frozenset(g.casefold() for g in f.genres) for f in index.films]
+        self._languages = np.array([f.language or "" for f in index.films])
 
     # -- the catalog -------------------------------------------------------------
 
@@ -136,6 +151,26 @@ class Engine:
             raise InvalidParameter("limit", f"limit must be from 1 to 1000, got {limit}")
         return len(self.index.films), self.index.films[offset:offset + limit]
 
+    def resolve_item(self, item: Item,
+                     parameter: str = "positive") -> tuple[Film, Resolution | None]:
+        """A film named by a title (``"Rocky"``), ``{"id": ...}`` or ``{"title", "year"}``."""
+        if isinstance(item, str):
+            resolution = self.titles.resolve(self._check_text(parameter, item,
+                                                              self.settings.max_title_chars))
+            return resolution.film, resolution
+        if isinstance(item, dict) and set(item) <= {"id", "title", "year"}:
+            if isinstance(item.get("id"), str) and set(item) == {"id"}:
+                return self.film(item["id"]), None
+            year = item.get("year")
+            if isinstance(item.get("title"), str) and "id" not in item and (
+                    year is None or (isinstance(year, int) and not isinstance(year, bool))):
+                title = self._check_text(parameter, item["title"], self.settings.max_title_chars)
+                resolution = self.titles.resolve(title, year)
+                return resolution.film, resolution
+        raise InvalidParameter(
+            parameter, f"each item of {parameter} must be a title (string), {{\"id\": str}} "
+            f"or {{\"title\": str, \"year\": int}}; got {str(item)[:80]}")
+
     # -- queries -------------------------------------------------------------------
 
     def similar(self, film_id: str, options: QueryOptions | None = None) -> ResultPage:
@@ -145,10 +180,11 @@ class Engine:
         row = self.index.row_of[film.id]
         terms = [] if options.mode == "semantic" else \
             self.index.lexical.distinctive_terms(lexical_text(film))
-        results, more = self._ranked(lambda: self.index.vector(row), terms, options,
-                                     exclude_row=row)
-        return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo()},
-                          results, more)
+        semantic = _VectorQuery(self.index, lambda: self.index.vector(row))
+        results, more = self._rank(semantic, terms, options, exclude_rows={row},
+                                   liked_rows=[row])
+        return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo(),
+                           **self._unknown_excludes(options)}, results, more)
 
     def similar_by_title(self, title: str, year: int | None = None,
                          options: QueryOptions | None = None) -> ResultPage:
@@ -158,7 +194,7 @@ class Engine:
         page = self.similar(resolution.film.id, options)
         page.query = {"title": title, **({"year": year} if year is not None else {}),
                       "resolved": film_summary(resolution.film), **resolution.to_dict(),
-                      **(options or QueryOptions()).echo()}
+                      **{k: v for k, v in page.query.items() if k not in ("id", "resolved")}}
         return page
 
     def search(self, text: str, options: QueryOptions | None = None) -> ResultPage:
@@ -167,8 +203,180 @@ class Engine:
         text = self._check_text("q", text, self.settings.max_query_chars)
         terms = [] if options.mode == "semantic" else \
             self.index.lexical.analyzer.query_terms(text)
-        results, more = self._ranked(lambda: self._embed(text), terms, options)
-        return ResultPage({"q": text, **options.echo()}, results, more)
+        semantic = _VectorQuery(self.index, lambda: self._embed(text))
+        results, more = self._rank(semantic, terms, options, query_text=text)
+        return ResultPage({"q": text, **options.echo(), **self._unknown_excludes(options)},
+                          results, more)
+
+    def recommend(self, positive: Sequence[Item] = (), negative: Sequence[Item] = (),
+                  query: str | None = None, strategy: str = "average",
+                  options: QueryOptions | None = None) -> ResultPage:
+        """Films like the ``positive`` ones, unlike the ``negative`` ones, steered by ``query``.
+
+        Strategies: ``average`` moves one query vector toward the liked films and
+        away from the disliked ones (``2 * mean(liked) - mean(disliked)``);
+        ``best_score`` scores each film by its best similarity to a liked film
+        minus its best similarity to a disliked one. Query text counts as one
+        more liked item. Items that don't resolve are listed under
+        ``query.unresolved``; only when nothing usable remains is it a 404.
+        """
+        options = (options or QueryOptions()).validate(self.settings.max_k)
+        if strategy not in STRATEGIES:
+            raise InvalidParameter(
+                "strategy", f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if query is not None:
+            query = self._check_text("query", query, self.settings.max_query_chars)
+        liked, disliked, unresolved = [], [], []
+        for name, items, out in (("positive", positive, liked), ("negative", negative, disliked)):
+            for i, item in enumerate(items):
+                try:
+                    film, resolution = self.resolve_item(item, name)
+                except (TitleNotFound, AmbiguousTitle, FilmNotFound) as exc:
+                    unresolved.append({"list": name, "index": i, "item": item, **exc.to_dict()})
+                    continue
+                out.append((film, resolution))
+        if not liked and not query:
+            raise NothingToRecommendFrom(unresolved)
+        liked_rows = list(dict.fromkeys(self.index.row_of[f.id] for f, _ in liked))
+        disliked_rows = list(dict.fromkeys(self.index.row_of[f.id] for f, _ in disliked))
+
+        terms: list[str] = []
+        if options.mode != "semantic":
+            for row in liked_rows:
+                terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+            if query:
+                terms += self.index.lexical.analyzer.query_terms(query)
+        semantic = self._preference(liked_rows, disliked_rows, query, strategy)
+        results, more = self._rank(semantic, terms, options,
+                                   exclude_rows=set(liked_rows) | set(disliked_rows),
+                                   liked_rows=liked_rows, query_text=query)
+
+        def echo(pairs: list[tuple[Film, Resolution | None]]) -> list[dict[str, Any]]:
+            return [{**film_summary(f), **(r.to_dict() if r else {"match": "id"})}
+                    for f, r in pairs]
+
+        echoed: dict[str, Any] = {"positive": echo(liked), "negative": echo(disliked)}
+        if query:
+            echoed["query"] = query
+        echoed |= {"strategy": strategy, **options.echo(), **self._unknown_excludes(options),
+                   "unresolved": unresolved}
+        return ResultPage(echoed, results, more)
+
+    # -- the pipeline --------------------------------------------------------------
+
+    def _preference(self, liked_rows: list[int], disliked_rows: list[int],
+                    query: str | None, strategy: str) -> _Semantic:
+        def liked_vectors() -> list[np.ndarray]:
+            vectors = [self.index.vector(r) for r in liked_rows]
+            return vectors + ([self._embed(query)] if query else [])
+
+        disliked = np.stack([self.index.vector(r) for r in disliked_rows]) \
+            if disliked_rows else np.empty((0, self.index.dimension), dtype=np.float32)
+        if strategy == "best_score":
+            return _LazyBestScore(self.index, liked_vectors, disliked)
+
+        def average() -> np.ndarray:
+            mean_liked = np.mean(liked_vectors(), axis=0)
+            vector = mean_liked if not len(disliked) else \
+                2 * mean_liked - disliked.mean(axis=0)
+            norm = float(np.linalg.norm(vector))
+            return (vector / norm if norm > 0 else mean_liked).astype(np.float32)
+
+        return _VectorQuery(self.index, average)
+
+    def _rank(self, semantic: _Semantic, terms: list[str], options: QueryOptions, *,
+              exclude_rows: set[int] | None = None, liked_rows: Sequence[int] = (),
+              query_text: str | None = None) -> tuple[list[ScoredFilm], bool]:
+        """One page of films, ranked by ``options.mode``, filtered inside the search.
+
+        The vector side is asked only where the mode needs it, so a lexical query
+        never calls the model. Returns the page and whether more films follow.
+        """
+        allowed = self._allowed(options, exclude_rows or set())
+        wanted = options.offset + options.k
+        pool = wanted + 1  # one more than the page tells whether more follow
+        if options.diversity > 0:
+            pool = max(pool, 3 * wanted, DIVERSITY_POOL)
+        films = self.index.films
+        hits: list[ScoredFilm]
+        if options.mode == "semantic":
+            hits = [ScoredFilm(films[r], s, semantic=s)
+                    for r, s in semantic.search(pool, allowed)]
+        else:
+            lexical_scores = self.index.lexical.scores(terms)
+            if options.mode == "lexical":
+                hits = [ScoredFilm(films[r], s, lexical=s)
+                        for r, s in top_k(lexical_scores, pool, allowed, min_score=0.0)]
+            else:
+                depth = max(HYBRID_CANDIDATES, pool)
+                semantic_hits = semantic.search(depth, allowed)
+                lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
+                weight = self.settings.semantic_weight
+                fused = reciprocal_rank_fusion(
+                    [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
+                    weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)
+                cosine = dict(semantic_hits)
+                hits = [ScoredFilm(films[r], s,
+                                   semantic=cosine[r] if r in cosine else semantic.score(r),
+                                   lexical=float(lexical_scores[r]) or None)
+                        for r, s in fused[:pool]]
+        if options.min_score is not None:
+            hits = [h for h in hits if h.score >= options.min_score]
+        if options.diversity > 0 and hits:
+            vectors = np.stack([self.index.vector(self.index.row_of[h.film.id]) for h in hits])
+            order = maximal_marginal_relevance(np.array([h.score for h in hits]), vectors,
+                                               len(hits), options.diversity)
+            hits = [hits[i] for i in order]
+        page = hits[options.offset:wanted]
+        if options.explain:
+            for hit in page:
+                hit.explanation = self._explain(hit, liked_rows, query_text)
+        return page, len(hits) > wanted
+
+    def _allowed(self, options: QueryOptions, exclude_rows: set[int]) -> np.ndarray | None:
+        if not options.filtered and not exclude_rows:
+            return None
+        mask = np.ones(len(self.index), dtype=bool)
+        years = self.index.years
+        # Films without a year can't be said to fall in a year range: left out.
+        if options.year_min is not None:
+            mask &= years >= options.year_min
+        if options.year_max is not None:
+            mask &= years <= options.year_max
+        if options.genres:
+            wanted = {g.casefold() for g in options.genres}
+            mask &= np.fromiter((bool(g & wanted) for g in self._genres), dtype=bool,
+                                count=len(self._genres))
+        if options.language:
+            mask &= self._languages == options.language.lower()
+        for film_id in options.exclude:
+            row = self.index.row_of.get(film_id)
+            if row is not None:
+                mask[row] = False
+        for row in exclude_rows:
+            mask[row] = False
+        return mask
+
+    def _explain(self, hit: ScoredFilm, liked_rows: Sequence[int],
+                 query_text: str | None) -> dict[str, Any]:
+        """Why ``hit`` was chosen: its scores, its closest liked film, the words shared."""
+        row = self.index.row_of[hit.film.id]
+        lexical = self.index.lexical
+        out: dict[str, Any] = {
+            "semantic": None if hit.semantic is None else round(hit.semantic, SCORE_DECIMALS),
+            "lexical": None if hit.lexical is None else round(hit.lexical, SCORE_DECIMALS),
+        }
+        if liked_rows:
+            vector = self.index.vector(row)
+            sims = [float(vector @ self.index.vector(r)) for r in liked_rows]
+            best = int(np.argmax(sims))
+            closest = self.index.films[liked_rows[best]]
+            out["closest_liked"] = {**film_summary(closest),
+                                    "similarity": round(sims[best], SCORE_DECIMALS)}
+            out["shared_words"] = lexical.shared_words(hit.film.synopsis, closest.synopsis)
+        if query_text:
+            out["query_words"] = lexical.shared_words(hit.film.synopsis, query_text, query=True)
+        return out
 
     def _embed(self, text: str) -> np.ndarray:
         vector = self.embedder.encode_query(text)
@@ -179,65 +387,9 @@ class Engine:
             )
         return vector
 
-    # -- helpers -------------------------------------------------------------------
-
-    def _ranked(self, vector: Callable[[], np.ndarray], terms: list[str],
-                options: QueryOptions, exclude_row: int | None = None,
-                ) -> tuple[list[ScoredFilm], bool]:
-        """One page of films, ranked by ``options.mode``.
-
-        ``vector`` is called only where the mode needs it, so a lexical query
-        never calls the model.
-        """
-        allowed = self._allowed(options, exclude_row)
-        available = len(self.index) if allowed is None else int(allowed.sum())
-        wanted = options.offset + options.k
-        films = self.index.films
-        if options.mode == "semantic":
-            hits = self.index.search(vector(), wanted, allowed)
-            page = [ScoredFilm(films[r], s, semantic=s) for r, s in hits[options.offset:]]
-            return page, available > wanted
-
-        lexical_scores = self.index.lexical.scores(terms)
-        if options.mode == "lexical":
-            hits = top_k(lexical_scores, wanted, allowed, min_score=0.0)
-            matching = int(np.count_nonzero(
-                lexical_scores > 0 if allowed is None else (lexical_scores > 0) & allowed))
-            page = [ScoredFilm(films[r], s, lexical=s) for r, s in hits[options.offset:]]
-            return page, matching > wanted
-
-        depth = max(HYBRID_CANDIDATES, 2 * wanted)
-        query_vector = vector()
-        semantic_hits = self.index.search(query_vector, depth, allowed)
-        lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
-        weight = self.settings.semantic_weight
-        fused = reciprocal_rank_fusion(
-            [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
-            weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)
-        cosine = dict(semantic_hits)
-        page = []
-        for row, score in fused[options.offset:wanted]:
-            semantic = cosine.get(row)
-            if semantic is None:  # found by its words only: its cosine, for the record
-                semantic = float(self.index.vector(row) @ query_vector)
-            lexical = float(lexical_scores[row])
-            page.append(ScoredFilm(films[row], score, semantic=semantic,
-                                   lexical=lexical if lexical > 0 else None))
-        return page, available > wanted
-
-    def _allowed(self, options: QueryOptions, exclude_row: int | None) -> np.ndarray | None:
-        if exclude_row is None and options.year_min is None and options.year_max is None:
-            return None
-        mask = np.ones(len(self.index), dtype=bool)
-        years = self.index.years
-        # Films without a year can't be said to fall in a year range: left out.
-        if options.year_min is not None:
-            mask &= years >= options.year_min
-        if options.year_max is not None:
-            mask &= years <= options.year_max
-        if exclude_row is not None:
-            mask[exclude_row] = False
-        return mask
+    def _unknown_excludes(self, options: QueryOptions) -> dict[str, Any]:
+        unknown = [i for i in options.exclude if i not in self.index.row_of]
+        return {"exclude_unknown": unknown} if unknown else {}
 
     @staticmethod
     def _check_text(name: str, value: str, max_chars: int) -> str:
@@ -250,3 +402,23 @@ class Engine:
                 max_length=max_chars,
             )
         return value
+
+
+class _LazyBestScore:
+    """:class:`_BestScoreQuery` whose liked vectors (maybe a model call) come on first use."""
+
+    def __init__(self, index: FilmIndex, liked: Callable[[], list[np.ndarray]],
+                 disliked: np.ndarray) -> None:
+        self._index, self._liked, self._disliked = index, liked, disliked
+        self._query: _BestScoreQuery | None = None
+
+    def _get(self) -> _BestScoreQuery:
+        if self._query is None:
+            self._query = _BestScoreQuery(self._index, np.stack(self._liked()), self._disliked)
+        return self._query
+
+    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        return self._get().search(depth, allowed)
+
+    def score(self, row: int) -> float:
+        return self._get().score(row)

@@ -77,6 +77,22 @@ class AmbiguousTitle(RecommenderError):
         self.candidates = candidates
 
 
+class NothingToRecommendFrom(RecommenderError):
+    """No liked item resolved and no query text: nothing left to recommend from."""
+
+    status = 404
+
+    def __init__(self, unresolved: list[dict[str, Any]]) -> None:
+        # title_not_found when a title failed, not_found when only ids did
+        self.code = "title_not_found" if any(
+            u.get("code") != "not_found" for u in unresolved) or not unresolved else "not_found"
+        super().__init__(
+            "None of the liked films could be found and no query text was given: "
+            "nothing to recommend from. See unresolved for suggestions.",
+            unresolved=unresolved,
+        )
+
+
 class MethodNotAllowed(RecommenderError):
     status = 405
     code = "method_not_allowed"

@@ -154,6 +154,24 @@ class LexicalIndex:
         ranked = sorted(counts, key=lambda t: (-counts[t] * idf(t), t))
         return ranked[:limit]
 
+    def shared_words(self, text: str, other: str, *, query: bool = False,
+                     limit: int = 10) -> list[str]:
+        """Words of ``text`` whose stem also occurs in ``other``, rarest first.
+
+        Words are given as ``text`` spells them ("bokseren" may match "bokser").
+        ``query=True`` reads ``other`` as a query (English stopwords dropped too).
+        """
+        other_terms = set(self.analyzer.query_terms(other) if query
+                          else self.analyzer.terms(other))
+        words: dict[str, str] = {}
+        for word in _WORD.findall(text.casefold()):
+            terms = self.analyzer.terms(word)
+            if terms and terms[0] in other_terms and terms[0] not in words.values():
+                words[word] = terms[0]
+        known = {w: t for w, t in words.items() if t in self._vocab}
+        rare_first = sorted(known, key=lambda w: (self._doc_freq(known[w]), w))
+        return rare_first[:limit]
+
     def _doc_freq(self, term: str) -> int:
         term_id = self._vocab[term]
         return int(self._df[term_id]) if term_id < self._df.shape[0] else 0

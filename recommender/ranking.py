@@ -52,3 +52,42 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]],
             fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
     items = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     return [(row, score / best) for row, score in items]
+
+
+def maximal_marginal_relevance(relevance: np.ndarray, vectors: np.ndarray, k: int,
+                               diversity: float) -> list[int]:
+    """Reorder candidates so that each next one is relevant *and* unlike those above.
+
+    Picks, one at a time, the candidate maximising
+    ``(1 - diversity) * relevance - diversity * max_similarity_to_picked``
+    (Carbonell and Goldstein, 1998). ``relevance`` is scaled to [0, 1] first,
+    so that it weighs like a cosine whatever the mode's score. The first pick
+    is always the most relevant.
+
+    Args:
+        relevance: one score per candidate, higher is better.
+        vectors: unit vectors of the candidates, row for row.
+        k: how many to pick.
+        diversity: 0 keeps the relevance order; 1 maximises dissimilarity.
+
+    Returns:
+        Candidate positions, in the order picked.
+    """
+    n = relevance.shape[0]
+    if n == 0 or k <= 0:
+        return []
+    span = float(relevance.max() - relevance.min())
+    rel = (relevance - relevance.min()) / span if span > 0 else np.ones(n)
+    picked = [int(np.argmax(rel))]
+    max_sim = vectors @ vectors[picked[0]]
+    available = np.ones(n, dtype=bool)
+    available[picked[0]] = False
+    while len(picked) < min(k, n):
+        gain = (1.0 - diversity) * rel - diversity * max_sim
+        gain[~available] = -np.inf
+        # ties go to the more relevant candidate, then the earlier one
+        best = int(np.lexsort((np.arange(n), -rel, -gain))[0])
+        picked.append(best)
+        available[best] = False
+        max_sim = np.maximum(max_sim, vectors @ vectors[best])
+    return picked

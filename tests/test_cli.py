@@ -87,3 +87,22 @@ def test_build_if_stale_skips_an_up_to_date_index(cli_index, capsys, tmp_path):
     assert main(["build", "--catalog", str(changed), "--out", str(cli_index), "--if-stale",
                  "--quiet"]) == 0
     assert load_index(cli_index).path != before
+
+
+def test_recommend_command(cli_index, capsys):
+    assert main(["recommend", "--like", "Rocky", "--like", "id:rocky-ii-1979", "--like",
+                 "Rocky 9", "--dislike", "Lucky You", "-k", "2", "--explain",
+                 "--index", str(cli_index)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: positive 'Rocky 9' left out" in captured.err
+    lines = captured.out.splitlines()
+    assert "Rocky" in lines[0] and "closest to Rocky" in lines[1]
+
+
+def test_options_on_the_command_line(cli_index, capsys):
+    assert main(["similar", "Rocky", "--index", str(cli_index), "-k", "3", "--diversity", "1",
+                 "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["query"]["diversity"] == 1.0
+    assert main(["search", "kamp", "--genres", "Romance", "--index", str(cli_index)]) == 0
+    assert "Lucky You" in capsys.readouterr().out

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from recommender.ranking import reciprocal_rank_fusion, top_k
+from recommender.ranking import maximal_marginal_relevance, reciprocal_rank_fusion, top_k
 
 
 def test_top_k_known_answer():
@@ -56,3 +56,40 @@ def test_rrf_matches_brute_force(seed):
     for row, score in got:
         assert score == pytest.approx(expected[row] / (1.0 / 11))
     assert all(a[1] >= b[1] for a, b in itertools.pairwise(got))
+
+
+def _unit(rows):
+    v = np.asarray(rows, dtype=float)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_mmr_without_diversity_keeps_the_relevance_order():
+    rng = np.random.default_rng(3)
+    rel = rng.random(10)
+    assert maximal_marginal_relevance(rel, _unit(rng.normal(size=(10, 4))), 10, 0.0) == \
+        list(np.argsort(-rel))
+
+
+def test_mmr_known_answer():
+    # two near-duplicates and one different film
+    vectors = _unit([[1, 0], [0.99, 0.14], [0, 1]])
+    rel = np.array([1.0, 0.95, 0.5])
+    assert maximal_marginal_relevance(rel, vectors, 3, 0.0) == [0, 1, 2]
+    assert maximal_marginal_relevance(rel, vectors, 3, 0.7) == [0, 2, 1]
+    assert maximal_marginal_relevance(rel, vectors, 2, 1.0) == [0, 2]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_mmr_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    rel = rng.random(8)
+    vectors = _unit(rng.normal(size=(8, 5)))
+    d = 0.5
+    scaled = (rel - rel.min()) / (rel.max() - rel.min())
+    picked = [int(np.argmax(scaled))]
+    while len(picked) < 8:
+        rest = [i for i in range(8) if i not in picked]
+        gain = {i: (1 - d) * scaled[i] - d * max(vectors[i] @ vectors[j] for j in picked)
+                for i in rest}
+        picked.append(max(rest, key=lambda i: (gain[i], scaled[i], -i)))
+    assert maximal_marginal_relevance(rel, vectors, 8, d) == picked

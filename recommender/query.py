@@ -1,0 +1,120 @@
+"""What a query asks (:class:`QueryOptions`) and what it answers (:class:`ResultPage`).
+
+Shared by the engine, the HTTP layer and the command line, so the same limits
+and the same error messages hold everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from recommender.catalog import Film
+from recommender.errors import InvalidParameter
+from recommender.titles import film_summary
+
+DEFAULT_K = 10
+SCORE_DECIMALS = 4
+MODES = ("semantic", "lexical", "hybrid")
+DEFAULT_MODE = "hybrid"
+"""The mode ``recommender eval`` measured best on the shipped labelled sets."""
+STRATEGIES = ("average", "best_score")
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """How many, from where, ranked how, and which films may appear."""
+
+    k: int = DEFAULT_K
+    offset: int = 0
+    year_min: int | None = None
+    year_max: int | None = None
+    mode: str = DEFAULT_MODE
+    genres: tuple[str, ...] = ()
+    """Only films with any of these genres (case-insensitive)."""
+    language: str | None = None
+    exclude: tuple[str, ...] = ()
+    """Ids never to return, e.g. films the user has seen."""
+    min_score: float | None = None
+    diversity: float = 0.0
+    """0: by relevance only; 1: each next film as unlike the ones above as possible (MMR)."""
+    explain: bool = False
+
+    def validate(self, max_k: int = 100) -> QueryOptions:
+        if self.mode not in MODES:
+            raise InvalidParameter(
+                "mode", f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+            )
+        if not 1 <= self.k <= max_k:
+            raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
+        if self.offset < 0:
+            raise InvalidParameter("offset", f"offset must be 0 or more, got {self.offset}")
+        if (self.year_min is not None and self.year_max is not None
+                and self.year_min > self.year_max):
+            raise InvalidParameter(
+                "year_min", f"year_min ({self.year_min}) is after year_max ({self.year_max})"
+            )
+        if not 0.0 <= self.diversity <= 1.0:
+            raise InvalidParameter(
+                "diversity", f"diversity must be a number from 0 to 1, got {self.diversity}")
+        if self.min_score is not None and not math.isfinite(self.min_score):
+            raise InvalidParameter("min_score", "min_score must be a finite number")
+        if any(not g.strip() for g in self.genres):
+            raise InvalidParameter("genres", "genres must be non-empty names")
+        return self
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.year_min is not None or self.year_max is not None or self.genres
+                    or self.language or self.exclude)
+
+    def echo(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"mode": self.mode, "k": self.k, "offset": self.offset}
+        for name in ("year_min", "year_max", "language", "min_score"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        if self.genres:
+            d["genres"] = list(self.genres)
+        if self.exclude:
+            d["exclude"] = list(self.exclude)
+        if self.diversity:
+            d["diversity"] = self.diversity
+        if self.explain:
+            d["explain"] = True
+        return d
+
+
+@dataclass
+class ScoredFilm:
+    """A film in a result list. ``score`` is the mode's own score (see README);
+    ``semantic`` (cosine) and ``lexical`` (BM25) are its parts, where computed."""
+
+    film: Film
+    score: float
+    semantic: float | None = None
+    lexical: float | None = None
+    explanation: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
+             "genres": list(self.film.genres)}
+        parts = {name: round(value, SCORE_DECIMALS) for name, value in
+                 (("semantic", self.semantic), ("lexical", self.lexical)) if value is not None}
+        if parts:
+            d["scores"] = parts
+        if self.explanation is not None:
+            d["explanation"] = self.explanation
+        return d
+
+
+@dataclass
+class ResultPage:
+    query: dict[str, Any]
+    results: list[ScoredFilm]
+    has_more: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "results": [r.to_dict() for r in self.results],
+                "has_more": self.has_more, **self.extra}
