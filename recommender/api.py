@@ -18,7 +18,6 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine, QueryOptions
 from recommender.errors import (
-    IndexMismatch,
     IndexUnavailable,
     InvalidParameter,
     MethodNotAllowed,
@@ -27,7 +26,7 @@ from recommender.errors import (
     RecommenderError,
     UnsupportedMediaType,
 )
-from recommender.index import load_index
+from recommender.live import LiveIndex
 from recommender.schemas import BatchRequest, RecommendRequest, parse
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,8 @@ _COMMON = ("k", "offset", "year_min", "year_max", "mode", "genres", "language", 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
                embedder: Embedder | None = None, load_model: bool = True) -> Flask:
-    """Build the app. The index is loaded here, once per process.
+    """Build the app. The index is loaded here, once per process, and followed:
+    when ``current`` moves, the app swaps to the new version (see :mod:`recommender.live`).
 
     Args:
         settings: configuration; defaults plus ``RECOMMENDER_*`` when omitted.
@@ -55,14 +55,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Danish titles stay readable
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    state: dict[str, Any] = {"settings": settings, "engine": engine, "error": None}
+    embedder = embedder or (engine.embedder if engine else None) or Embedder(
+        settings.model, batch_size=settings.batch_size,
+        torch_threads=settings.effective_torch_threads())
+    live = LiveIndex(settings, embedder, load_model=load_model, engine=engine)
     if engine is None:
-        try:
-            state["engine"] = _load_engine(settings, embedder, load_model)
-        except (RecommenderError, OSError) as exc:
-            # Serve anyway: /health says 503 with the reason, instead of a crash loop.
-            log.error("no index loaded: %s", exc)
-            state["error"] = str(getattr(exc, "message", exc))
+        live.start()
+    live.watch(settings.reload_poll_seconds)
+    state: dict[str, Any] = {"settings": settings, "live": live}
     app.extensions[EXTENSION] = state
     app.register_blueprint(bp)
     app.register_error_handler(RecommenderError, _render_error)
@@ -71,26 +71,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
-def _load_engine(settings: Settings, embedder: Embedder | None, load_model: bool) -> Engine:
-    embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size,
-                                    torch_threads=settings.effective_torch_threads())
-    index = load_index(settings.index, expected_model=embedder.name)
-    if load_model and embedder.load().dimension != index.dimension:
-        raise IndexMismatch(
-            f"Index {index.path} holds {index.dimension}-dimensional vectors but model "
-            f"{embedder.name!r} makes {embedder.dimension}-dimensional ones. Rebuild the index."
-        )
-    return Engine(index, embedder, settings)
-
-
 # -- helpers -----------------------------------------------------------------------
 
 
+def _live() -> LiveIndex:
+    return current_app.extensions[EXTENSION]["live"]
+
+
 def _engine() -> Engine:
-    state = current_app.extensions[EXTENSION]
-    if state["engine"] is None:
-        raise IndexUnavailable(f"No index is loaded: {state['error']}")
-    return state["engine"]
+    return _live().engine()
 
 
 def _settings() -> Settings:
@@ -213,6 +202,26 @@ def health() -> Any:
             "built_at": m.get("built_at"), "catalog_sha256": m.get("catalog", {}).get("sha256"),
         },
     })
+
+
+@bp.get("/ready")
+def ready() -> Any:
+    """Readiness: an index is loaded and answers a query (by vector; no model call)."""
+    engine = _engine()
+    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic"))
+    if len(engine.index) > 1 and not probe.results:
+        raise IndexUnavailable("The index is loaded but answered no query.")
+    return jsonify({"status": "ready", "films": len(engine.index), "model": engine.index.model,
+                    "version": engine.index.version})
+
+
+@bp.post("/admin/reload")
+def admin_reload() -> Any:
+    """Swap to the version ``current`` points to; the old one serves until then."""
+    _check_params(())
+    result = _live().reload()
+    return jsonify({"reloaded": result.changed, "version": result.version,
+                    "previous": result.previous})
 
 
 @bp.get("/films")

@@ -49,6 +49,8 @@ class Settings:
     max_items: int = 50
     """Liked or disliked films in one recommendation request."""
     max_exclude: int = 1000
+    reload_poll_seconds: float = 2.0
+    """How often each server process checks whether ``current`` moved (0: never)."""
     log_level: str = "info"
 
     @classmethod

@@ -219,6 +219,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
         # The manifest is written last: a folder with a manifest is complete.
         _write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
         _fsync_tree(tmp)
+        # Read it back as a server would: a version that doesn't load never becomes current.
+        load_index(tmp, expected_model=model, expected_dimension=dim)
         final = versions / version
         os.rename(tmp, final)
         _fsync_dir(versions)
@@ -245,19 +247,23 @@ def _remove_stale_temporaries(versions: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
+def complete_versions(out: str | Path) -> list[Path]:
+    """The complete version folders under ``out``, oldest first (names sort by time)."""
+    versions = Path(out) / VERSIONS
+    if not versions.is_dir():
+        return []
+    return sorted((p for p in versions.iterdir()
+                   if not p.name.startswith(".") and (p / MANIFEST).is_file()),
+                  key=lambda p: p.name)
+
+
 def prune_versions(out: Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` versions (never the current one)."""
-    versions = out / VERSIONS
-    if keep < 1 or not versions.is_dir():
+    if keep < 1:
         return []
     current = (out / CURRENT).resolve() if (out / CURRENT).exists() else None
-    complete = sorted(
-        (p for p in versions.iterdir()
-         if not p.name.startswith(".") and (p / MANIFEST).is_file()),
-        key=lambda p: p.name,
-    )
     removed = []
-    for old in complete[:-keep]:
+    for old in complete_versions(out)[:-keep]:
         if current is not None and old.resolve() == current:
             continue
         shutil.rmtree(old, ignore_errors=True)

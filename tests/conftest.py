@@ -44,7 +44,7 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, seed_catalog: Catal
 
 @pytest.fixture(scope="session")
 def settings(seed_index_dir: Path) -> Settings:
-    return Settings(index=seed_index_dir)
+    return Settings(index=seed_index_dir, reload_poll_seconds=0)
 
 
 @pytest.fixture(scope="session")

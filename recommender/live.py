@@ -1,0 +1,150 @@
+"""The live index of a server process: loaded once, swapped without downtime.
+
+:class:`LiveIndex` holds the current :class:`Engine`. A request takes the
+engine once (:meth:`LiveIndex.engine`) and uses that object to the end, so a
+swap never changes an index under a request in flight: it finishes on the old
+one. :meth:`LiveIndex.reload` loads and checks the version that ``current``
+points to, and swaps only if it passes; otherwise the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from recommender.config import Settings
+from recommender.embedding import Embedder
+from recommender.engine import Engine
+from recommender.errors import IndexMismatch, IndexUnavailable, RecommenderError
+from recommender.index import complete_versions, load_index, resolve_version_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    changed: bool
+    version: str
+    previous: str | None
+
+
+class LiveIndex:
+    """The engine a process serves, and the lock that serialises swaps.
+
+    Args:
+        settings: where the index is (``settings.index``) and the limits.
+        embedder: the model; kept across reloads (an index of another model is refused).
+        load_model: load the model at start, so a dimension mismatch shows at once.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder, *, load_model: bool = True,
+                 engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.load_model = load_model
+        self._engine = engine
+        self._lock = threading.Lock()
+        self.error: str | None = None
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- what requests use -------------------------------------------------------
+
+    def engine(self) -> Engine:
+        engine = self._engine  # one read: a request keeps this engine to its end
+        if engine is None:
+            raise IndexUnavailable(f"No index is loaded: {self.error}")
+        return engine
+
+    @property
+    def loaded(self) -> bool:
+        return self._engine is not None
+
+    # -- loading -----------------------------------------------------------------
+
+    def _open(self, folder: Path) -> Engine:
+        index = load_index(folder, expected_model=self.embedder.name)
+        if self.load_model and self.embedder.load().dimension != index.dimension:
+            raise IndexMismatch(
+                f"Index {index.path} holds {index.dimension}-dimensional vectors but model "
+                f"{self.embedder.name!r} makes {self.embedder.dimension}-dimensional ones. "
+                "Rebuild the index.")
+        return Engine(index, self.embedder, self.settings)
+
+    def start(self) -> None:
+        """Load at start-up: the current version, or else the newest version that loads.
+
+        A process that can load nothing still starts, answering 503 with the reason,
+        rather than crash-looping under its supervisor.
+        """
+        try:
+            candidates = [resolve_version_dir(self.settings.index)]
+        except IndexUnavailable as exc:
+            self.error = exc.message
+            log.error("no index loaded: %s", exc.message)
+            return
+        candidates += [v for v in complete_versions(self.settings.index)[::-1]
+                       if v.resolve() != candidates[0].resolve()]
+        errors = []
+        for folder in candidates:
+            try:
+                self._engine = self._open(folder)
+            except (RecommenderError, OSError) as exc:
+                errors.append(str(getattr(exc, "message", exc)))
+                log.error("index version %s refused: %s", folder.name, errors[-1])
+                continue
+            if errors:
+                log.warning("serving %s: the current version was refused", folder.name)
+            self.error = None
+            return
+        self.error = errors[0]
+
+    def reload(self) -> ReloadResult:
+        """Swap in the version ``current`` now points to, if it differs and passes.
+
+        Raises:
+            IndexUnavailable: the new version is missing or refused; the old one
+                keeps serving (the message names both).
+        """
+        with self._lock:
+            old = self._engine
+            previous = old.index.version if old else None
+            try:
+                target = resolve_version_dir(self.settings.index)
+                if old is not None and target.resolve() == old.index.path.resolve():
+                    return ReloadResult(False, old.index.version, previous)
+                new = self._open(target)
+            except (RecommenderError, OSError) as exc:
+                message = str(getattr(exc, "message", exc))
+                log.error("reload refused: %s", message)
+                still = f" Still serving version {previous}." if previous else ""
+                raise IndexUnavailable(f"Reload refused: {message}{still}",
+                                       serving=previous) from None
+            self._engine = new  # one assignment: requests see the old or the new
+            self.error = None
+            log.info("reloaded: serving version %s (was %s)", new.index.version, previous)
+            return ReloadResult(True, new.index.version, previous)
+
+    # -- following the pointer ---------------------------------------------------
+
+    def watch(self, interval: float) -> None:
+        """Reload in the background whenever ``current`` changes (every worker does)."""
+        if interval <= 0 or self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload()
+                except IndexUnavailable:
+                    pass  # logged; keep serving and try again at the next change
+                except Exception:  # never let the watcher die silently
+                    log.exception("index watcher")
+
+        self._watcher = threading.Thread(target=loop, name="index-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,120 @@
+"""Hot index swaps: reload, refusal of a bad version, fall-back at start, the watcher."""
+
+import json
+import os
+import time
+
+import pytest
+
+from recommender.api import create_app
+from recommender.catalog import load_catalog
+from recommender.config import Settings
+from recommender.errors import IndexUnavailable
+from recommender.index import CURRENT, MANIFEST, build_index
+from recommender.live import LiveIndex
+from tests.conftest import SEEDS
+
+
+@pytest.fixture
+def two_versions(tmp_path, embedder, write_catalog):
+    """An index folder whose current version is the seeds; a second catalog to build."""
+    out = tmp_path / "idx"
+    build_index(load_catalog(SEEDS), embedder, out, progress=False)
+    films = [json.loads(line) for line in SEEDS.read_text("utf-8").splitlines()]
+    bigger = write_catalog([*films, {"id": "creed-2015", "title": "Creed", "year": 2015,
+                                     "synopsis": "Apollo Creeds søn Adonis bliver trænet af "
+                                     "Rocky Balboa."}])
+    return out, load_catalog(bigger)
+
+
+def _point(out, folder):
+    link = out / ".tmp-link"
+    os.symlink(os.path.relpath(folder, out), link)
+    os.replace(link, out / CURRENT)
+
+
+def test_reload_swaps_and_in_flight_requests_finish_on_the_old_index(two_versions, embedder):
+    out, bigger = two_versions
+    live = LiveIndex(Settings(index=out, reload_poll_seconds=0), embedder)
+    live.start()
+    in_flight = live.engine()
+    assert live.reload().changed is False  # nothing moved
+    build_index(bigger, embedder, out, progress=False)
+    result = live.reload()
+    assert result.changed and result.previous == in_flight.index.version
+    assert len(live.engine().index) == 9
+    # the request that took the old engine still answers from it, unchanged
+    assert len(in_flight.index) == 8
+    assert in_flight.similar("rocky-1976").results
+
+
+def test_a_version_that_fails_validation_is_refused(two_versions, embedder):
+    out, bigger = two_versions
+    app = create_app(Settings(index=out, reload_poll_seconds=0), embedder=embedder)
+    client = app.test_client()
+    before = client.get("/health").get_json()["index"]["version"]
+    bad = build_index(bigger, embedder, out, progress=False).path
+    manifest = json.loads((bad / MANIFEST).read_text())
+    manifest["film_count"] = 99
+    (bad / MANIFEST).write_text(json.dumps(manifest))
+    r = client.post("/admin/reload")
+    assert r.status_code == 503
+    error = r.get_json()["error"]
+    assert error["code"] == "index_unavailable" and error["serving"] == before
+    assert "Reload refused" in error["message"] and "inconsistent" in error["message"]
+    assert client.get("/health").get_json()["index"]["version"] == before
+    assert client.get("/similar?title=Rocky").status_code == 200
+
+
+def test_admin_reload_over_http(two_versions, embedder):
+    out, bigger = two_versions
+    client = create_app(Settings(index=out, reload_poll_seconds=0),
+                        embedder=embedder).test_client()
+    assert client.post("/admin/reload").get_json()["reloaded"] is False
+    new = build_index(bigger, embedder, out, progress=False).path
+    body = client.post("/admin/reload").get_json()
+    assert body == {"reloaded": True, "version": new.name, "previous": body["previous"]}
+    assert client.get("/films/creed-2015").status_code == 200
+    assert client.get("/admin/reload").status_code == 405
+
+
+def test_start_falls_back_to_the_newest_version_that_loads(two_versions, embedder):
+    out, bigger = two_versions
+    good = build_index(bigger, embedder, out, progress=False).path
+    broken = out / "versions" / "99990101T000000.000000Z-broken"
+    broken.mkdir()
+    (broken / MANIFEST).write_text("{not json")
+    _point(out, broken)
+    live = LiveIndex(Settings(index=out, reload_poll_seconds=0), embedder)
+    live.start()
+    assert live.engine().index.path.resolve() == good.resolve()
+
+
+def test_nothing_loadable_starts_unavailable(tmp_path, embedder):
+    live = LiveIndex(Settings(index=tmp_path / "none"), embedder)
+    live.start()
+    with pytest.raises(IndexUnavailable, match="No index"):
+        live.engine()
+
+
+def test_ready(client, tmp_path, embedder):
+    body = client.get("/ready").get_json()
+    assert body["status"] == "ready" and body["films"] == 8
+    app = create_app(Settings(index=tmp_path / "none", reload_poll_seconds=0),
+                     embedder=embedder, load_model=False)
+    assert app.test_client().get("/ready").status_code == 503
+
+
+def test_watcher_follows_the_current_pointer(two_versions, embedder):
+    out, bigger = two_versions
+    live = LiveIndex(Settings(index=out), embedder)
+    live.start()
+    live.watch(0.1)
+    try:
+        build_index(bigger, embedder, out, progress=False)
+        deadline = time.monotonic() + 10
+        while len(live.engine().index) != 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(live.engine().index) == 9
+    finally:
+        live.stop()
