@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from recommender import access, observability
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine, QueryOptions
@@ -27,6 +28,7 @@ from recommender.errors import (
     UnsupportedMediaType,
 )
 from recommender.live import LiveIndex
+from recommender.observability import Metrics
 from recommender.schemas import BatchRequest, RecommendRequest, parse
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     embedder = embedder or (engine.embedder if engine else None) or Embedder(
         settings.model, batch_size=settings.batch_size,
         torch_threads=settings.effective_torch_threads())
-    live = LiveIndex(settings, embedder, load_model=load_model, engine=engine)
+    metrics = Metrics()
+    live = LiveIndex(settings, embedder, load_model=load_model, engine=engine,
+                     on_swap=lambda e: metrics.index_loaded(
+                         e.index.version, e.index.model, len(e.index), e.index.dimension),
+                     on_reload=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
     if engine is None:
         live.start()
     live.watch(settings.reload_poll_seconds)
-    state: dict[str, Any] = {"settings": settings, "live": live}
+    state: dict[str, Any] = {"settings": settings, "live": live, "metrics": metrics}
+    access.init_app(app, settings)
+    observability.init_app(app, metrics)
     app.extensions[EXTENSION] = state
     app.register_blueprint(bp)
     app.register_error_handler(RecommenderError, _render_error)
@@ -215,6 +223,12 @@ def ready() -> Any:
                     "version": engine.index.version})
 
 
+@bp.get("/metrics")
+def metrics() -> Any:
+    """Prometheus metrics: requests by route and status, latency, the index served."""
+    return current_app.extensions[EXTENSION]["metrics"].exposition()
+
+
 @bp.post("/admin/reload")
 def admin_reload() -> Any:
     """Swap to the version ``current`` points to; the old one serves until then."""
@@ -291,7 +305,12 @@ def search() -> Any:
 
 
 def _error_response(error: RecommenderError) -> Any:
-    return jsonify({"error": error.to_dict()}), error.status
+    response = jsonify({"error": error.to_dict()})
+    if "retry_after" in error.details:
+        response.headers["Retry-After"] = str(error.details["retry_after"])
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="recommender"'
+    return response, error.status
 
 
 def _render_error(error: RecommenderError) -> Any:

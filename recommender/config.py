@@ -49,6 +49,12 @@ class Settings:
     max_items: int = 50
     """Liked or disliked films in one recommendation request."""
     max_exclude: int = 1000
+    api_keys: str = ""
+    """Comma-separated keys for queries; empty: queries need no key."""
+    admin_keys: str = ""
+    """Comma-separated keys for /admin routes; empty: they need no key."""
+    rate_limit_per_minute: int = 0
+    """Requests a minute per client (key, else address), per worker; 0: no limit."""
     reload_poll_seconds: float = 2.0
     """How often each server process checks whether ``current`` moved (0: never)."""
     log_level: str = "info"

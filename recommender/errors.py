@@ -93,6 +93,21 @@ class NothingToRecommendFrom(RecommenderError):
         )
 
 
+class Unauthorized(RecommenderError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(RecommenderError):
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(RecommenderError):
+    status = 429
+    code = "rate_limited"
+
+
 class MethodNotAllowed(RecommenderError):
     status = 405
     code = "method_not_allowed"

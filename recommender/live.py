@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,12 @@ class LiveIndex:
     """
 
     def __init__(self, settings: Settings, embedder: Embedder, *, load_model: bool = True,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None,
+                 on_swap: Callable[[Engine], None] | None = None,
+                 on_reload: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self._on_swap = on_swap or (lambda engine: None)
+        self._on_reload = on_reload or (lambda outcome: None)
         self.embedder = embedder
         self.load_model = load_model
         self._engine = engine
@@ -49,6 +54,8 @@ class LiveIndex:
         self.error: str | None = None
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
+        if engine is not None:
+            self._on_swap(engine)
 
     # -- what requests use -------------------------------------------------------
 
@@ -98,6 +105,7 @@ class LiveIndex:
             if errors:
                 log.warning("serving %s: the current version was refused", folder.name)
             self.error = None
+            self._on_swap(self._engine)
             return
         self.error = errors[0]
 
@@ -119,11 +127,14 @@ class LiveIndex:
             except (RecommenderError, OSError) as exc:
                 message = str(getattr(exc, "message", exc))
                 log.error("reload refused: %s", message)
+                self._on_reload("refused")
                 still = f" Still serving version {previous}." if previous else ""
                 raise IndexUnavailable(f"Reload refused: {message}{still}",
                                        serving=previous) from None
             self._engine = new  # one assignment: requests see the old or the new
             self.error = None
+            self._on_swap(new)
+            self._on_reload("swapped")
             log.info("reloaded: serving version %s (was %s)", new.index.version, previous)
             return ReloadResult(True, new.index.version, previous)
 
@@ -134,8 +145,19 @@ class LiveIndex:
         if interval <= 0 or self._watcher is not None:
             return
 
+        def target() -> Path | None:
+            try:
+                return resolve_version_dir(self.settings.index).resolve()
+            except IndexUnavailable:
+                return None
+
         def loop() -> None:
+            seen = target()
             while not self._stop.wait(interval):
+                now = target()
+                if now == seen:  # act on a move of the pointer, once
+                    continue
+                seen = now
                 try:
                     self.reload()
                 except IndexUnavailable:

@@ -8,12 +8,15 @@ lock inherited through ``fork`` nor oversubscribe the cores.
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from recommender.config import Settings
+from recommender.observability import JsonFormatter
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -30,7 +33,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
             "threads": 4,
             "timeout": 120,
             "graceful_timeout": 20,
-            "accesslog": "-",
+            # one JSON line per request comes from the app itself (observability.py)
+            "accesslog": None,
+            "child_exit": _child_exit,
             "loglevel": s.log_level,
             "limit_request_line": 8190,
             # one shared default path would make two servers on a machine collide
@@ -39,6 +44,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=self.settings.log_level.upper(), handlers=[handler],
+                            force=True)
         threads = self.settings.effective_torch_threads()
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import faiss
@@ -49,6 +58,18 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def serve(settings: Settings) -> None:
-    """Run the API under gunicorn until interrupted."""
-    _Server(settings).run()
+    """Run the API under gunicorn until interrupted.
+
+    Workers share their metrics through a fresh folder (prometheus-client's
+    multiprocess mode), so ``/metrics`` counts every worker's requests.
+    """
+    with tempfile.TemporaryDirectory(prefix="recommender-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        _Server(settings).run()
