@@ -19,7 +19,7 @@ from flask import Flask, request
 from recommender.config import Settings
 from recommender.errors import Forbidden, RateLimited, Unauthorized
 
-OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs"})
 
 
 def _keys(raw: str) -> tuple[bytes, ...]:

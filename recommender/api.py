@@ -7,11 +7,10 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from recommender import access, observability
@@ -29,16 +28,22 @@ from recommender.errors import (
 )
 from recommender.live import LiveIndex
 from recommender.observability import Metrics
-from recommender.schemas import BatchRequest, RecommendRequest, parse
+from recommender.openapi import build_openapi, docs_page
+from recommender.schemas import (
+    BatchRequest,
+    ListParams,
+    QueryParams,
+    RecommendRequest,
+    SearchParams,
+    SimilarParams,
+    parse,
+    parse_args,
+)
 
 log = logging.getLogger(__name__)
 EXTENSION = "recommender"
 
 bp = Blueprint("api", __name__)
-
-_COMMON = ("k", "offset", "year_min", "year_max", "mode", "genres", "language", "exclude",
-           "min_score", "diversity", "explain")
-
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
                embedder: Embedder | None = None, load_model: bool = True) -> Flask:
@@ -104,51 +109,12 @@ def _check_params(allowed: Iterable[str]) -> None:
             )
 
 
-def _int_arg(name: str, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidParameter(name, f"{name} must be an integer, got {raw[:50]!r}") from None
-
-
-def _float_arg(name: str, default: float | None = None) -> float | None:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise InvalidParameter(name, f"{name} must be a number, got {raw[:50]!r}") from None
-    if not math.isfinite(value):
-        raise InvalidParameter(name, f"{name} must be a finite number, got {raw[:50]!r}")
-    return value
-
-
-def _bool_arg(name: str) -> bool:
-    raw = (request.args.get(name) or "false").strip().lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise InvalidParameter(name, f"{name} must be true or false, got {raw[:50]!r}")
-    return raw in ("true", "1")
-
-
-def _list_arg(name: str) -> tuple[str, ...]:
-    """A comma-separated list; the parameter may also be repeated."""
-    return tuple(v.strip() for raw in request.args.getlist(name) for v in raw.split(",")
-                 if v.strip())
-
-
-def _options() -> QueryOptions:
+def _options(params: QueryParams) -> QueryOptions:
     return QueryOptions(
-        k=_int_arg("k", 10) or 0, offset=_int_arg("offset", 0) or 0,
-        year_min=_int_arg("year_min"), year_max=_int_arg("year_max"),
-        mode=request.args.get("mode") or _settings().search_mode,
-        genres=_list_arg("genres"), language=request.args.get("language") or None,
-        exclude=_list_arg("exclude"), min_score=_float_arg("min_score"),
-        diversity=_float_arg("diversity", 0.0) or 0.0, explain=_bool_arg("explain"),
-    )
+        k=params.k, offset=params.offset, year_min=params.year_min, year_max=params.year_max,
+        mode=params.mode or _settings().search_mode, genres=tuple(params.genres),
+        language=params.language, exclude=tuple(params.exclude), min_score=params.min_score,
+        diversity=params.diversity, explain=params.explain)
 
 
 def _json_body() -> Any:
@@ -165,14 +131,6 @@ def _json_body() -> Any:
 def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
     req = parse(RecommendRequest, body)
     settings = _settings()
-    for name in ("positive", "negative"):
-        if len(getattr(req, name)) > settings.max_items:
-            raise InvalidParameter(
-                name, f"{name} holds {len(getattr(req, name))} items; the limit is "
-                f"{settings.max_items}")
-    if len(req.exclude) > settings.max_exclude:
-        raise InvalidParameter("exclude", f"exclude holds {len(req.exclude)} ids; the limit is "
-                               f"{settings.max_exclude}")
     if not req.positive and req.query is None:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
@@ -182,15 +140,8 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
         genres=tuple(req.filters.genres), language=req.filters.language,
         exclude=tuple(req.exclude), min_score=req.min_score, diversity=float(req.diversity),
         explain=req.explain)
-    return engine.recommend(req.positive, req.negative, req.query, req.strategy,
-                            options).to_dict()
-
-
-def _text_arg(name: str) -> str:
-    value = request.args.get(name)
-    if value is None or not value.strip():
-        raise InvalidParameter(name, f"{name} is required and must not be empty")
-    return value
+    return engine.recommend(req.items("positive"), req.items("negative"), req.query,
+                            req.strategy, options).to_dict()
 
 
 # -- routes ------------------------------------------------------------------------
@@ -223,6 +174,16 @@ def ready() -> Any:
                     "version": engine.index.version})
 
 
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(build_openapi(_settings()))
+
+
+@bp.get("/docs")
+def docs() -> Any:
+    return Response(docs_page(build_openapi(_settings())), mimetype="text/html")
+
+
 @bp.get("/metrics")
 def metrics() -> Any:
     """Prometheus metrics: requests by route and status, latency, the index served."""
@@ -240,8 +201,8 @@ def admin_reload() -> Any:
 
 @bp.get("/films")
 def films() -> Any:
-    _check_params(("offset", "limit"))
-    total, page = _engine().films(_int_arg("offset", 0) or 0, _int_arg("limit", 50) or 0)
+    params = parse_args(ListParams, request.args)
+    total, page = _engine().films(params.offset, params.limit)
     return jsonify({"total": total, "films": [
         {"id": f.id, "title": f.title, "year": f.year, "genres": list(f.genres)} for f in page
     ]})
@@ -255,8 +216,8 @@ def film(film_id: str) -> Any:
 
 @bp.get("/films/<film_id>/similar")
 def film_similar(film_id: str) -> Any:
-    _check_params(_COMMON)
-    return jsonify(_engine().similar(film_id, _options()).to_dict())
+    params = parse_args(QueryParams, request.args)
+    return jsonify(_engine().similar(film_id, _options(params)).to_dict())
 
 
 @bp.post("/recommend")
@@ -271,7 +232,7 @@ def recommend_batch() -> Any:
     engine = _engine()
     batch = parse(BatchRequest, _json_body())
     limit = _settings().max_batch
-    if not 1 <= len(batch.requests) <= limit:
+    if len(batch.requests) > limit:
         raise InvalidParameter(
             "requests", f"a batch holds 1 to {limit} requests; got {len(batch.requests)}. "
             "Split it into several batches.", max_items=limit)
@@ -286,19 +247,17 @@ def recommend_batch() -> Any:
 
 @bp.get("/similar")
 def similar() -> Any:
-    _check_params(("title", "year", *_COMMON))
     engine = _engine()
-    options = _options()
-    title = _text_arg("title")
-    return jsonify(engine.similar_by_title(title, _int_arg("year"), options).to_dict())
+    params = parse_args(SimilarParams, request.args)
+    return jsonify(engine.similar_by_title(params.title, params.year,
+                                           _options(params)).to_dict())
 
 
 @bp.get("/search")
 def search() -> Any:
-    _check_params(("q", *_COMMON))
     engine = _engine()
-    options = _options()
-    return jsonify(engine.search(_text_arg("q"), options).to_dict())
+    params = parse_args(SearchParams, request.args)
+    return jsonify(engine.search(params.q, _options(params)).to_dict())
 
 
 # -- errors ------------------------------------------------------------------------
@@ -326,8 +285,7 @@ def _render_http_exception(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status == 404:
         error: RecommenderError = NotFound(
-            f"No route {request.path!r}. Routes: /health, /films, /films/<id>, "
-            "/films/<id>/similar, /similar, /search, /recommend, /recommend/batch."
+            f"No route {request.path!r}. The routes are listed at /docs and /openapi.json."
         )
     elif status == 405:
         error = MethodNotAllowed(

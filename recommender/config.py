@@ -46,9 +46,6 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_batch: int = 32
     """Requests in one POST /recommend/batch."""
-    max_items: int = 50
-    """Liked or disliked films in one recommendation request."""
-    max_exclude: int = 1000
     api_keys: str = ""
     """Comma-separated keys for queries; empty: queries need no key."""
     admin_keys: str = ""

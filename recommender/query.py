@@ -50,11 +50,6 @@ class QueryOptions:
             raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
         if self.offset < 0:
             raise InvalidParameter("offset", f"offset must be 0 or more, got {self.offset}")
-        if (self.year_min is not None and self.year_max is not None
-                and self.year_min > self.year_max):
-            raise InvalidParameter(
-                "year_min", f"year_min ({self.year_min}) is after year_max ({self.year_max})"
-            )
         if not 0.0 <= self.diversity <= 1.0:
             raise InvalidParameter(
                 "diversity", f"diversity must be a number from 0 to 1, got {self.diversity}")

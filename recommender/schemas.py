@@ -6,10 +6,11 @@ the field) and describe them (``model_json_schema``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -25,33 +26,124 @@ from recommender.query import DEFAULT_K
 Number = StrictFloat  # a JSON number: ints are accepted, strings are not
 
 
+# -- query parameters of the GET routes -------------------------------------------------
+# Read in lax mode: a query string holds text, so "5" is the integer 5.
+
+
+class ListParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offset: int = Field(0, ge=0, description="films to skip")
+    limit: int = Field(50, ge=1, le=1000, description="films to return")
+
+
+class QueryParams(BaseModel):
+    """What every query takes (``/similar``, ``/films/{id}/similar``, ``/search``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(DEFAULT_K, ge=1, description="how many films, 1..RECOMMENDER_MAX_K (100)")
+    offset: int = Field(0, ge=0, description="results to skip first (paging)")
+    year_min: int | None = Field(None, description="only films from this year on")
+    year_max: int | None = Field(None, description="only films up to this year")
+    mode: Literal["semantic", "lexical", "hybrid"] | None = Field(
+        None, description="ranking: vectors, words (BM25) or both fused (default hybrid)")
+    genres: list[str] = Field(
+        default_factory=list, description="only films with any of these genres "
+                              "(comma-separated or repeated)")
+    language: str | None = Field(None, description="only films whose synopsis is in this "
+                                 "language (ISO 639-1)")
+    exclude: list[str] = Field(default_factory=list,
+                               description="ids never to return (comma-separated or repeated)")
+    min_score: float | None = Field(None, allow_inf_nan=False,
+                                    description="only films scoring at least this")
+    diversity: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+                             description="re-rank by maximal marginal relevance: 0 off, "
+                             "1 most diverse")
+    explain: bool = Field(False, description="say why each film was chosen")
+
+
+class SimilarParams(QueryParams):
+    title: str = Field(min_length=1, pattern=r"\S",
+                       description="the film's title, alias or original title")
+    year: int | None = Field(None, description="the film's year, where titles are shared")
+
+
+class SearchParams(QueryParams):
+    q: str = Field(min_length=1, pattern=r"\S",
+                   description="a free-text description, in any language the model reads")
+
+
+LIST_FIELDS = frozenset({"genres", "exclude"})
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year_min: StrictInt | None = None
-    year_max: StrictInt | None = None
-    genres: list[StrictStr] = Field(default_factory=list, description="any of these genres")
+    year_min: JsonInt | None = None
+    year_max: JsonInt | None = None
+    genres: list[NonBlank] = Field(default_factory=list, description="any of these genres")
     language: StrictStr | None = None
 
 
-class RecommendRequest(BaseModel):
-    """``POST /recommend``: films like the liked ones, unlike the disliked ones."""
+def _whole_float_to_int(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_whole_float_to_int)]
+"""An integer as JSON Schema means it: 14 and 14.0, but not "14" or 14.5."""
+
+NonBlank = Annotated[StrictStr, Field(min_length=1, max_length=300, pattern=r"\S")]
+"""Text with at least one character that isn't white space."""
+
+
+class FilmById(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    positive: list[Any] = Field(default_factory=list,
-                                description='titles, {"id": ...} or {"title": ..., "year": ...}')
-    negative: list[Any] = Field(default_factory=list)
-    query: StrictStr | None = None
+    id: NonBlank
+
+
+class FilmByTitle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: NonBlank
+    year: JsonInt | None = None
+
+
+FilmItem = NonBlank | FilmById | FilmByTitle
+
+
+class RecommendRequest(BaseModel):
+    """``POST /recommend``: films like the liked ones, unlike the disliked ones.
+
+    At least one of ``positive`` (non-empty) or ``query`` is required.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["query"], "properties": {"query": {"type": "string"}}},
+        {"required": ["positive"], "properties": {"positive": {"minItems": 1}}},
+    ]})
+
+    positive: list[FilmItem] = Field(
+        default_factory=list, max_length=50,
+        description='liked films: titles, {"id": ...} or {"title": ..., "year": ...}')
+    negative: list[FilmItem] = Field(default_factory=list, max_length=50,
+                                     description="disliked films, the same way")
+    query: NonBlank | None = None
     strategy: Literal["average", "best_score"] = "average"
     mode: Literal["semantic", "lexical", "hybrid"] | None = None
-    k: StrictInt = DEFAULT_K
-    offset: StrictInt = 0
+    k: JsonInt = Field(DEFAULT_K, ge=1)
+    offset: JsonInt = Field(0, ge=0)
     filters: Filters = Field(default_factory=Filters)
-    exclude: list[StrictStr] = Field(default_factory=list)
-    min_score: Number | None = None
-    diversity: Number = 0.0
+    exclude: list[StrictStr] = Field(default_factory=list, max_length=1000)
+    min_score: Number | None = Field(None, allow_inf_nan=False)
+    diversity: Number = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)
     explain: StrictBool = False
+
+    def items(self, name: str) -> list[Any]:
+        """``positive`` or ``negative`` as the engine takes them (strings and dicts)."""
+        return [i if isinstance(i, str) else i.model_dump(exclude_none=True)
+                for i in getattr(self, name)]
 
 
 class BatchRequest(BaseModel):
@@ -59,22 +151,148 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requests: list[Any]
+    requests: list[dict[str, Any]] = Field(
+        min_length=1, description="request bodies of POST /recommend; each is validated "
+        "and answered on its own")
 
 
-def parse(model: type[BaseModel], body: Any) -> Any:
+_FIELD_NAMES = frozenset().union(*(m.model_fields for m in (
+    QueryParams, SimilarParams, SearchParams, ListParams, Filters, FilmById, FilmByTitle,
+    RecommendRequest, BatchRequest)))
+
+
+def parse_args(model: type[BaseModel], args: Any) -> Any:
+    """Validate a query string (a werkzeug MultiDict) against ``model``.
+
+    List parameters may be comma-separated or repeated (empty items are skipped);
+    any other empty value is refused like any other invalid one.
+    """
+    data: dict[str, Any] = {}
+    for name in args:
+        if name in LIST_FIELDS:
+            data[name] = [v.strip() for raw in args.getlist(name) for v in raw.split(",")
+                          if v.strip()]
+        elif len(args.getlist(name)) > 1:
+            raise InvalidParameter(name, f"{name} is given {len(args.getlist(name))} times; "
+                                   "give it once")
+        else:
+            data[name] = args.get(name, "").strip()
+    return parse(model, data, lax=True)
+
+
+def parse(model: type[BaseModel], body: Any, *, lax: bool = False) -> Any:
     """Validate ``body`` against ``model``; the first problem becomes an InvalidParameter."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         error = exc.errors()[0]
-        location = ".".join(str(part) for part in error["loc"]) or "body"
-        if error["type"] == "extra_forbidden":
+        loc = error["loc"]
+        # the parameter is the path of field names; indices and union tags go to the message
+        location = ".".join(str(p) for p in loc if isinstance(p, str) and p in _FIELD_NAMES)
+        location = location or "body"
+        what = "parameter" if lax else "field"
+        if loc and loc[0] in ("positive", "negative") and len(loc) > 1:
+            message = (f"{loc[0]}[{loc[1]}] must be a non-blank title, {{\"id\": str}} or "
+                       f"{{\"title\": str, \"year\": int}}: {error['msg']}")
+        elif error["type"] == "extra_forbidden":
             allowed = ", ".join(model.model_fields) if len(error["loc"]) == 1 else \
                 ", ".join(Filters.model_fields)
-            message = f"unknown field {location!r}; allowed: {allowed}"
+            location = ".".join(str(p) for p in loc)
+            message = f"unknown {what} {location!r}; allowed: {allowed}"
+        elif error["type"] == "missing":
+            message = f"{location} is required"
         elif error["type"] == "model_type":
             message = "the body must be a JSON object"
         else:
             message = f"{location}: {error['msg']}"
         raise InvalidParameter(location, message) from None
+
+
+# -- responses (for the OpenAPI document; checked against real answers by schemathesis) --
+
+
+class FilmRef(BaseModel):
+    id: str
+    title: str
+    year: int | None
+
+
+class ScoreParts(BaseModel):
+    semantic: float | None = None
+    lexical: float | None = None
+
+
+class ResultFilm(FilmRef):
+    score: float = Field(description="the mode's score (README: mode)")
+    genres: list[str]
+    scores: ScoreParts | None = None
+    explanation: dict[str, Any] | None = Field(None, description="with explain=true")
+
+
+class ResultPageOut(BaseModel):
+    query: dict[str, Any] = Field(description="what was understood")
+    results: list[ResultFilm]
+    has_more: bool
+
+
+class FilmOut(BaseModel):
+    id: str
+    title: str
+    synopsis: str
+    year: int | None
+    original_title: str | None
+    aliases: list[str]
+    genres: list[str]
+    language: str | None
+
+
+class FilmListItem(FilmRef):
+    genres: list[str]
+
+
+class FilmListOut(BaseModel):
+    total: int
+    films: list[FilmListItem]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    films: int
+    model: str
+    index: dict[str, Any]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    films: int
+    model: str
+    version: str
+
+
+class ReloadOut(BaseModel):
+    reloaded: bool
+    version: str
+    previous: str | None
+
+
+class BatchAnswer(BaseModel):
+    status: int
+    body: dict[str, Any]
+
+
+class BatchOut(BaseModel):
+    responses: list[BatchAnswer]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: Literal["invalid_parameter", "not_found", "title_not_found", "method_not_allowed",
+                  "ambiguous_title", "payload_too_large", "unsupported_media_type",
+                  "rate_limited", "index_unavailable", "unauthorized", "forbidden",
+                  "internal_error"]
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

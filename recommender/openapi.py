@@ -1,0 +1,169 @@
+"""The OpenAPI document, generated from the pydantic models that validate requests.
+
+``build_openapi(settings)`` is served at ``/openapi.json``; ``/docs`` renders
+it as a page with no external assets.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from recommender import __version__, schemas
+from recommender.config import Settings
+
+_REF = "#/components/schemas/{model}"
+_ERRORS = {
+    400: "invalid_parameter: names the parameter and what is allowed",
+    401: "unauthorized: an API key is configured and none was sent",
+    403: "forbidden: the key is not valid (or not an admin key)",
+    404: "not_found / title_not_found (with suggestions)",
+    405: "method_not_allowed",
+    409: "ambiguous_title (with candidates)",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited (Retry-After header)",
+    503: "index_unavailable",
+}
+_RESPONSE_MODELS: list[type[BaseModel]] = [
+    schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,
+    schemas.ReadyOut, schemas.ReloadOut, schemas.BatchOut, schemas.ErrorOut,
+]
+_BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest]
+
+
+def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    limits = {"k": {"maximum": settings.max_k}, "q": {"maxLength": settings.max_query_chars},
+              "title": {"maxLength": settings.max_title_chars}}
+    out = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        description = prop.pop("description", None)
+        prop.update(limits.get(name, {}))
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
+                                 "schema": prop}
+        if description:
+            param["description"] = description
+        if name in schemas.LIST_FIELDS:
+            param |= {"style": "form", "explode": True}
+        out.append(param)
+    return out
+
+
+def _responses(ok: str | None, codes: list[int], ok_status: int = 200) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if ok:
+        responses[str(ok_status)] = {"description": "OK", "content": {
+            "application/json": {"schema": {"$ref": _REF.format(model=ok)}}}}
+    for code in codes:
+        responses[str(code)] = {"description": _ERRORS[code], "content": {
+            "application/json": {"schema": {"$ref": _REF.format(model="ErrorOut")}}}}
+    return responses
+
+
+def build_openapi(settings: Settings) -> dict[str, Any]:
+    """The whole API: every route, parameter, body, response and error."""
+    _, definitions = models_json_schema(
+        [(m, "validation") for m in _BODY_MODELS + _RESPONSE_MODELS], ref_template=_REF)
+    components = definitions.get("$defs", {})
+    # limits that are settings, not constants
+    components["RecommendRequest"]["properties"]["k"]["maximum"] = settings.max_k
+    components["RecommendRequest"]["properties"]["query"]["anyOf"][0]["maxLength"] = \
+        settings.max_query_chars
+    components["BatchRequest"]["properties"]["requests"]["maxItems"] = settings.max_batch
+    keyed = ([401, 403] if settings.api_keys else []) + \
+        ([429] if settings.rate_limit_per_minute else [])
+    film_id = {"name": "film_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    query = _query_parameters(schemas.QueryParams, settings)
+    json_body = {"required": True, "content": {"application/json": {"schema": {"$ref": ""}}}}
+
+    def body(model: str) -> dict[str, Any]:
+        return {**json_body, "content": {"application/json": {
+            "schema": {"$ref": _REF.format(model=model)}}}}
+
+    paths: dict[str, Any] = {
+        "/health": {"get": {"summary": "Liveness, with the index served",
+                            "responses": _responses("HealthOut", [503])}},
+        "/ready": {"get": {"summary": "Readiness: an index is loaded and answers a query",
+                           "responses": _responses("ReadyOut", [503])}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
+            "description": "text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/films": {"get": {"summary": "The catalog, a page at a time",
+                           "parameters": _query_parameters(schemas.ListParams, settings),
+                           "responses": _responses("FilmListOut", [400, *keyed, 503])}},
+        "/films/{film_id}": {"get": {"summary": "One film with its synopsis",
+                                     "parameters": [film_id],
+                                     "responses": _responses("FilmOut", [404, *keyed, 503])}},
+        "/films/{film_id}/similar": {"get": {
+            "summary": "The films most like this one", "parameters": [film_id, *query],
+            "responses": _responses("ResultPageOut", [400, 404, *keyed, 503])}},
+        "/similar": {"get": {
+            "summary": "The films most like the film of this title",
+            "parameters": _query_parameters(schemas.SimilarParams, settings),
+            "responses": _responses("ResultPageOut", [400, 404, 409, *keyed, 503])}},
+        "/search": {"get": {
+            "summary": "The films that best match a free-text description",
+            "parameters": _query_parameters(schemas.SearchParams, settings),
+            "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
+        "/recommend": {"post": {
+            "summary": "Films like several liked films, unlike disliked ones",
+            "requestBody": body("RecommendRequest"),
+            "responses": _responses("ResultPageOut", [400, 404, 413, 415, *keyed, 503])}},
+        "/recommend/batch": {"post": {
+            "summary": f"Up to {settings.max_batch} recommendation requests, each answered "
+                       "as if alone", "requestBody": body("BatchRequest"),
+            "responses": _responses("BatchOut", [400, 413, 415, *keyed, 503])}},
+        "/admin/reload": {"post": {
+            "summary": "Swap to the index version 'current' points to",
+            "responses": _responses("ReloadOut", [
+                *([401, 403] if settings.admin_keys else []), 503])}},
+    }
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "recommender", "version": __version__,
+                 "description": "Content-based 'more like this' film recommendations."},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+    if settings.api_keys or settings.admin_keys:
+        doc["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        doc["security"] = [{"bearer": []}, {"apiKey": []}]
+    return doc
+
+
+def docs_page(doc: dict[str, Any]) -> str:
+    """A plain HTML page describing every route (no scripts, no external assets)."""
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{escape(doc['info']['title'])} API"
+             "</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:auto;"
+             "padding:1rem}code{background:#f3f3f3;padding:0 .2em}table{border-collapse:"
+             "collapse}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left}</style>",
+             f"<h1>{escape(doc['info']['title'])} {escape(doc['info']['version'])}</h1>",
+             f"<p>{escape(doc['info']['description'])} The machine-readable document is "
+             "<a href='/openapi.json'>/openapi.json</a>.</p>"]
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parts.append(f"<h2><code>{method.upper()} {escape(path)}</code></h2>"
+                         f"<p>{escape(op.get('summary', ''))}</p>")
+            params = op.get("parameters", [])
+            if params:
+                parts.append("<table><tr><th>parameter</th><th>in</th><th>required</th>"
+                             "<th>description</th></tr>")
+                for p in params:
+                    parts.append(f"<tr><td><code>{escape(p['name'])}</code></td>"
+                                 f"<td>{p['in']}</td><td>{'yes' if p['required'] else ''}</td>"
+                                 f"<td>{escape(p.get('description', ''))}</td></tr>")
+                parts.append("</table>")
+            if "requestBody" in op:
+                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                parts.append(f"<p>JSON body: <code>{escape(ref.rsplit('/', 1)[-1])}</code></p>")
+            codes = ", ".join(f"{c}" for c in op["responses"])
+            parts.append(f"<p>Responses: {codes}</p>")
+    return "\n".join(parts)
