@@ -197,7 +197,7 @@ def parse(model: type[BaseModel], body: Any, *, lax: bool = False) -> Any:
         elif error["type"] == "extra_forbidden":
             allowed = ", ".join(model.model_fields) if len(error["loc"]) == 1 else \
                 ", ".join(Filters.model_fields)
-            location = ".".join(str(p) for p in loc)
+            location = ".".join(str(p) for p in loc) or "(empty name)"
             message = f"unknown {what} {location!r}; allowed: {allowed}"
         elif error["type"] == "missing":
             message = f"{location} is required"
