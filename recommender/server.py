@@ -16,7 +16,6 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from recommender.config import Settings
-from recommender.observability import JsonFormatter
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -44,6 +43,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        # imported here, in the worker: prometheus-client picks its multiprocess
+        # mode at import, after serve() has set PROMETHEUS_MULTIPROC_DIR
+        from recommender.observability import JsonFormatter
+
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         logging.basicConfig(level=self.settings.log_level.upper(), handlers=[handler],
