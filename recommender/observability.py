@@ -66,13 +66,17 @@ class Metrics:
         self.version = Gauge("recommender_index_version_info",
                              "The index version being served (value 1)", ["version", "model"],
                              registry=registry, multiprocess_mode="livemax")
+        self._served: tuple[str, str] | None = None
         self.reloads = Counter("recommender_index_reloads", "Index reloads by outcome",
                                ["outcome"], registry=registry)
 
     def index_loaded(self, version: str, model: str, films: int, dimension: int) -> None:
         self.films.set(films)
         self.dimension.set(dimension)
-        self.version.clear()
+        # set to 0 rather than removed: in multiprocess mode values live in files
+        if self._served is not None and self._served != (version, model):
+            self.version.labels(*self._served).set(0)
+        self._served = (version, model)
         self.version.labels(version=version, model=model).set(1)
 
     def exposition(self) -> Response:

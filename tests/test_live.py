@@ -75,6 +75,10 @@ def test_admin_reload_over_http(two_versions, embedder):
     body = client.post("/admin/reload").get_json()
     assert body == {"reloaded": True, "version": new.name, "previous": body["previous"]}
     assert client.get("/films/creed-2015").status_code == 200
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f'version="{new.name}"}} 1.0' in metrics
+    assert f'version="{body["previous"]}"}} 0.0' in metrics
+    assert 'recommender_index_reloads_total{outcome="swapped"} 1.0' in metrics
     assert client.get("/admin/reload").status_code == 405
 
 
