@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install build run test lint clean
+.PHONY: install browser build run test lint clean
 
 install: $(VENV)/.installed
 
@@ -29,7 +29,18 @@ run: install
 	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX) --if-stale
 	$(BIN)/recommender serve --index $(INDEX) --host 127.0.0.1 --port 8000
 
-test: install
+# The browser tests drive Debian's chromium (Playwright's own browser download
+# can't work offline). Installed where we can (root and apt-get); otherwise
+# those tests skip, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: the browser tests will be skipped"; \
+	  else echo "no chromium and no root apt-get: the browser tests will be skipped"; fi; }
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

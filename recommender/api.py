@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from recommender import access, observability
+from recommender import access, observability, web
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine, QueryOptions
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     observability.init_app(app, metrics)
     app.extensions[EXTENSION] = state
     app.register_blueprint(bp)
+    app.register_blueprint(web.bp)
     app.register_error_handler(RecommenderError, _render_error)
     app.register_error_handler(HTTPException, _render_http_exception)
     app.register_error_handler(Exception, _render_unexpected)
@@ -115,6 +116,14 @@ def _options(params: QueryParams) -> QueryOptions:
         mode=params.mode or _settings().search_mode, genres=tuple(params.genres),
         language=params.language, exclude=tuple(params.exclude), min_score=params.min_score,
         diversity=params.diversity, explain=params.explain)
+
+
+def _page(engine: Engine, page: Any, params: QueryParams) -> Any:
+    body = page.to_dict()
+    if params.synopsis:  # for the web page's cards: one request instead of k + 1
+        for film in body["results"]:
+            film["synopsis"] = engine.film(film["id"]).synopsis
+    return jsonify(body)
 
 
 def _json_body() -> Any:
@@ -217,7 +226,8 @@ def film(film_id: str) -> Any:
 @bp.get("/films/<film_id>/similar")
 def film_similar(film_id: str) -> Any:
     params = parse_args(QueryParams, request.args)
-    return jsonify(_engine().similar(film_id, _options(params)).to_dict())
+    engine = _engine()
+    return _page(engine, engine.similar(film_id, _options(params)), params)
 
 
 @bp.post("/recommend")
@@ -249,15 +259,15 @@ def recommend_batch() -> Any:
 def similar() -> Any:
     engine = _engine()
     params = parse_args(SimilarParams, request.args)
-    return jsonify(engine.similar_by_title(params.title, params.year,
-                                           _options(params)).to_dict())
+    return _page(engine, engine.similar_by_title(params.title, params.year, _options(params)),
+                 params)
 
 
 @bp.get("/search")
 def search() -> Any:
     engine = _engine()
     params = parse_args(SearchParams, request.args)
-    return jsonify(engine.search(params.q, _options(params)).to_dict())
+    return _page(engine, engine.search(params.q, _options(params)), params)
 
 
 # -- errors ------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class QueryParams(BaseModel):
                              description="re-rank by maximal marginal relevance: 0 off, "
                              "1 most diverse")
     explain: bool = Field(False, description="say why each film was chosen")
+    synopsis: bool = Field(False, description="include each result's synopsis")
 
 
 class SimilarParams(QueryParams):
@@ -227,6 +228,7 @@ class ResultFilm(FilmRef):
     genres: list[str]
     scores: ScoreParts | None = None
     explanation: dict[str, Any] | None = Field(None, description="with explain=true")
+    synopsis: str | None = Field(None, description="with synopsis=true")
 
 
 class ResultPageOut(BaseModel):
