@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.json.sort_keys = False  # type: ignore[attr-defined]
     embedder = embedder or (engine.embedder if engine else None) or Embedder(
         settings.model, batch_size=settings.batch_size,
-        torch_threads=settings.effective_torch_threads())
+        torch_threads=settings.effective_torch_threads(),
+        query_cache_size=settings.query_cache_size)
     metrics = Metrics()
     live = LiveIndex(settings, embedder, load_model=load_model, engine=engine,
                      on_swap=lambda e: metrics.index_loaded(
@@ -196,7 +197,10 @@ def docs() -> Any:
 @bp.get("/metrics")
 def metrics() -> Any:
     """Prometheus metrics: requests by route and status, latency, the index served."""
-    return current_app.extensions[EXTENSION]["metrics"].exposition()
+    metrics = current_app.extensions[EXTENSION]["metrics"]
+    embedder = _live().embedder
+    metrics.query_cache(embedder.cache_hits, embedder.cache_misses)
+    return metrics.exposition()
 
 
 @bp.post("/admin/reload")

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--if-stale", action="store_true",
                    help="build only if the index is missing, unreadable, of another format "
                    "or model, or built from another catalog or with other fields")
+    b.add_argument("--no-reuse", action="store_true",
+                   help="embed every film again, even those unchanged since the current "
+                   "version")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("eval", help="score each search mode on a labelled set")
@@ -162,9 +165,10 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
                          progress=not args.quiet, language=args.language,
-                         embed_fields=_embed_fields(args))
+                         embed_fields=_embed_fields(args), reuse=not args.no_reuse)
     print(f"built {report.path}\n"
-          f"  films      {report.films}\n"
+          f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
+          "from the previous version)\n"
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s "

@@ -37,6 +37,8 @@ class Settings:
     """Rank constant of the hybrid fusion; small, because catalogs here are small."""
     semantic_weight: float = 0.4
     """Weight of the vector ranking in the hybrid fusion (the words get the rest)."""
+    query_cache_size: int = 1024
+    """Free-text query vectors kept per process (LRU); 0: no cache."""
     batch_size: int = 64
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,12 +81,18 @@ class Embedder:
     so that inner product is cosine similarity."""
 
     def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 64,
-                 torch_threads: int | None = None) -> None:
+                 torch_threads: int | None = None, query_cache_size: int = 1024) -> None:
         self.name = canonical_model_name(name)
         self.location = resolve_model_location(name)
         self.batch_size = batch_size
         self.torch_threads = torch_threads
         self._model: Any = None
+        # Repeated free-text queries (a popular search, a page reloaded) skip the model.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     @property
     def loaded(self) -> bool:
@@ -156,5 +164,19 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One free-text query as a ``(dim,)`` unit vector."""
-        return self.encode([text])[0]
+        """One free-text query as a ``(dim,)`` unit vector, from a small LRU cache if seen."""
+        with self._cache_lock:
+            vector = self._cache.get(text)
+            if vector is not None:
+                self._cache.move_to_end(text)
+                self.cache_hits += 1
+                return vector
+            self.cache_misses += 1
+        vector = self.encode([text])[0]
+        vector.flags.writeable = False  # shared between requests: nobody may change it
+        if self._cache_size > 0:
+            with self._cache_lock:
+                self._cache[text] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return vector

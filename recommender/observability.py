@@ -66,6 +66,9 @@ class Metrics:
         self.version = Gauge("recommender_index_version_info",
                              "The index version being served (value 1)", ["version", "model"],
                              registry=registry, multiprocess_mode="livemax")
+        self.cache = Gauge("recommender_query_cache_lookups",
+                           "Free-text query vector cache lookups since start, by result",
+                           ["result"], registry=registry, multiprocess_mode="livesum")
         self._served: tuple[str, str] | None = None
         self.reloads = Counter("recommender_index_reloads", "Index reloads by outcome",
                                ["outcome"], registry=registry)
@@ -78,6 +81,10 @@ class Metrics:
             self.version.labels(*self._served).set(0)
         self._served = (version, model)
         self.version.labels(version=version, model=model).set(1)
+
+    def query_cache(self, hits: int, misses: int) -> None:
+        self.cache.labels(result="hit").set(hits)
+        self.cache.labels(result="miss").set(misses)
 
     def exposition(self) -> Response:
         if self.multiprocess:

@@ -13,7 +13,14 @@ from recommender import index as index_module
 from recommender.catalog import load_catalog
 from recommender.embedding import Embedder
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.index import CURRENT, MANIFEST, build_index, load_index, prune_versions
+from recommender.index import (
+    CURRENT,
+    MANIFEST,
+    build_index,
+    load_index,
+    previous_vectors,
+    prune_versions,
+)
 from tests.conftest import ROOT, SEEDS
 
 
@@ -93,7 +100,7 @@ def test_interrupted_build_leaves_the_previous_index(tmp_path, seed_catalog, emb
     out = tmp_path / "idx"
     first = build_index(seed_catalog, embedder, out, progress=False).path
     with pytest.raises(KeyboardInterrupt):
-        build_index(seed_catalog, _FailingEmbedder(embedder), out, progress=False)
+        build_index(seed_catalog, _FailingEmbedder(embedder), out, progress=False, reuse=False)
     assert load_index(out).path == first.resolve()
 
     # A failure while writing the files: the temporary folder is removed.
@@ -172,3 +179,47 @@ def test_mismatched_manifest_is_refused(tmp_path, seed_index_dir, changes, kwarg
 def test_missing_index_is_unavailable_with_the_fix(tmp_path):
     with pytest.raises(IndexUnavailable, match="recommender build --out"):
         load_index(tmp_path / "nothing")
+
+
+class _CountingEmbedder:
+    """The real model, counting the texts it is asked to embed."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real, self.name, self.texts = real, real.name, []
+
+    def load(self):
+        return self
+
+    def encode(self, texts, progress=False):
+        self.texts += list(texts)
+        return self.real.encode(texts)
+
+
+def test_rebuild_embeds_only_what_changed(tmp_path, seed_catalog, embedder, write_catalog):
+    out = tmp_path / "idx"
+    first = build_index(seed_catalog, embedder, out, progress=False)
+    assert (first.embedded, first.reused) == (8, 0)
+    films = [f.to_dict() for f in seed_catalog.films]
+    films[2]["synopsis"] += " Han vinder turneringen."  # one changed
+    del films[7]  # one removed
+    films.append({"id": "creed-2015", "title": "Creed", "year": 2015,  # one added
+                  "synopsis": "Adonis Creed bliver trænet af Rocky Balboa."})
+    films[0]["title"] = "Rocky (director's cut)"  # not embedded: no new vector
+    counting = _CountingEmbedder(embedder)
+    report = build_index(load_catalog(write_catalog(films)), counting, out, progress=False)
+    assert sorted(counting.texts) == sorted([films[2]["synopsis"], films[-1]["synopsis"]])
+    assert (report.embedded, report.reused) == (2, 6)
+    new, old = load_index(out), load_index(first.path)
+    assert new.manifest["embeddings"] == {"reused": 6, "embedded": 2,
+                                          "from_version": old.version}
+    np.testing.assert_array_equal(new.vector(new.row_of["rocky-iv-1985"]),
+                                  old.vector(old.row_of["rocky-iv-1985"]))
+    np.testing.assert_allclose(new.vector(new.row_of["the-karate-kid-1984"]),
+                               embedder.encode([films[2]["synopsis"]])[0], atol=1e-5)
+    # removing films costs no embedding, and the model isn't even loaded
+    counting.texts.clear()
+    report = build_index(load_catalog(write_catalog(films[:5])), counting, out, progress=False)
+    assert counting.texts == [] and (report.embedded, report.reused) == (0, 5)
+    assert len(load_index(out)) == 5
+    # another model's vectors are never reused
+    assert previous_vectors(out, "another-model", ("synopsis",)) == ({}, None)

@@ -92,3 +92,14 @@ def test_rate_limit(settings, engine):
     assert client.get("/health").status_code == 200  # probes are never limited
     other = client.get("/films/rocky-1976", headers={"X-API-Key": "someone-else"})
     assert other.status_code == 200  # per client
+
+
+def test_repeated_queries_hit_the_cache(settings, engine):
+    client = create_app(settings, engine=engine).test_client()
+    hits = engine.embedder.cache_hits
+    first = client.get("/search?q=a cached query about boxing&k=3").get_json()
+    second = client.get("/search?q=a cached query about boxing&k=3").get_json()
+    assert first == second
+    assert engine.embedder.cache_hits == hits + 1
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'recommender_query_cache_lookups{{result="hit"}} {float(hits + 1)}' in text
