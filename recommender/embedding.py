@@ -144,6 +144,10 @@ class Embedder:
         """
         model = self.load()._model
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        # Longest first, so each batch holds texts of similar length and little
+        # padding: what sentence-transformers does within one call, kept across
+        # our batches (which exist for the progress bar).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         bar = None
         if progress:
             from tqdm import tqdm
@@ -151,13 +155,13 @@ class Embedder:
             bar = tqdm(total=len(texts), desc=desc, unit="film")
         try:
             for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start:start + self.batch_size])
-                out[start:start + len(batch)] = model.encode(
-                    batch, batch_size=self.batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
+                rows = order[start:start + self.batch_size]
+                out[rows] = model.encode(
+                    [texts[i] for i in rows], batch_size=self.batch_size,
+                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
                 )
                 if bar is not None:
-                    bar.update(len(batch))
+                    bar.update(len(rows))
         finally:
             if bar is not None:
                 bar.close()
