@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install browser build run test lint clean
+.PHONY: install browser build run test bench lint clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,11 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
+bench: install
+	$(BIN)/python scripts/bench_build.py --out bench-results/build.json
+	$(BIN)/python scripts/bench_query.py --out bench-results/query.json
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts
