@@ -155,8 +155,8 @@ def _embed_fields(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.build import build_index
     from recommender.embedding import Embedder
-    from recommender.index import build_index
 
     catalog = _load_catalog(args, settings.catalog)
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
@@ -193,11 +193,12 @@ def _up_to_date(settings: Settings, catalog: Any, model: str,
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
+    from recommender.build import build_index
     from recommender.embedding import Embedder
     from recommender.engine import MODES, Engine
     from recommender.errors import InvalidParameter
     from recommender.evaluation import evaluate, format_table, load_labels
-    from recommender.index import build_index, load_index
+    from recommender.index import load_index
 
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - set(MODES):

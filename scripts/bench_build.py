@@ -22,9 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recommender.build import build_index  # noqa: E402
 from recommender.catalog import Catalog, CsvColumns, load_catalog  # noqa: E402
 from recommender.embedding import Embedder, resolve_model_location  # noqa: E402
-from recommender.index import build_index, write_json_atomically  # noqa: E402
+from recommender.index import write_json_atomically  # noqa: E402
 
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
 

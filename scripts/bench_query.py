@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from recommender.build import build_index  # noqa: E402
 from recommender.catalog import CsvColumns, load_catalog  # noqa: E402
 from recommender.embedding import Embedder  # noqa: E402
-from recommender.index import build_index, write_json_atomically  # noqa: E402
+from recommender.index import write_json_atomically  # noqa: E402
 from tests.ops import running_server  # noqa: E402
 
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"

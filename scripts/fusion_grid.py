@@ -18,12 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from recommender.build import build_index
 from recommender.catalog import CsvColumns, load_catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.evaluation import METRICS, evaluate, load_labels
-from recommender.index import build_index, load_index, write_json_atomically
+from recommender.index import load_index, write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from recommender.api import create_app
+from recommender.build import build_index
 from recommender.catalog import Catalog, load_catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
-from recommender.index import build_index, load_index
+from recommender.index import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "films.jsonl"

@@ -3,10 +3,10 @@
 import pytest
 
 from recommender.api import create_app
+from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder
-from recommender.index import build_index
 from tests.conftest import ROCKY_IDS
 
 

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
+from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.config import Settings
-from recommender.index import MANIFEST, build_index, complete_versions, load_index
+from recommender.index import MANIFEST, complete_versions, load_index
 from recommender.live import LiveIndex
 from tests.conftest import ROOT, SEEDS
 from tests.ops import call, running_server

@@ -10,17 +10,11 @@ import numpy as np
 import pytest
 
 from recommender import index as index_module
+from recommender.build import build_index, previous_vectors
 from recommender.catalog import load_catalog
 from recommender.embedding import Embedder
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.index import (
-    CURRENT,
-    MANIFEST,
-    build_index,
-    load_index,
-    previous_vectors,
-    prune_versions,
-)
+from recommender.index import CURRENT, MANIFEST, load_index, prune_versions
 from tests.conftest import ROOT, SEEDS
 
 

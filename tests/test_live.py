@@ -7,10 +7,11 @@ import time
 import pytest
 
 from recommender.api import create_app
+from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.config import Settings
 from recommender.errors import IndexUnavailable
-from recommender.index import CURRENT, MANIFEST, build_index
+from recommender.index import CURRENT, MANIFEST
 from recommender.live import LiveIndex
 from tests.conftest import SEEDS
 
