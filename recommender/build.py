@@ -17,7 +17,7 @@ import numpy as np
 from recommender.catalog import Catalog
 from recommender.embedding import DEFAULT_EMBED_FIELDS, document_text
 from recommender.errors import IndexUnavailable
-from recommender.index import load_index, write_index
+from recommender.index import AnnSettings, load_index, write_index
 from recommender.lexical import LexicalIndex, catalog_language
 
 
@@ -66,7 +66,7 @@ def text_checksum(text: str) -> str:
 def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
                 keep_versions: int = 3, progress: bool = True, language: str | None = None,
                 embed_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
-                reuse: bool = True) -> BuildReport:
+                reuse: bool = True, ann: AnnSettings | None = None) -> BuildReport:
     """Embed every film of ``catalog``, index its words, and write a new current version.
 
     Args:
@@ -77,6 +77,7 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         reuse: take the vector of every film whose embedded text is unchanged from
             the current version (same model and fields) instead of embedding it
             again; removing films then costs no embedding at all.
+        ann: when the index becomes approximate (HNSW) and its parameters.
     """
     started = time.perf_counter()
     texts = [document_text(f, embed_fields) for f in catalog.films]
@@ -102,7 +103,7 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
                   "from_version": reused_from}
     path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
                        build_seconds=embedded - started, keep_versions=keep_versions,
-                       embedded_fields=embed_fields, reuse=reuse_info)
+                       embedded_fields=embed_fields, reuse=reuse_info, ann=ann)
     return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
                        model=embedder.name, seconds=time.perf_counter() - started,
                        model_load_seconds=loaded - started, embed_seconds=embedded - loaded,

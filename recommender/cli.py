@@ -15,6 +15,7 @@ from typing import Any
 
 from recommender import __version__
 from recommender.config import Settings
+from recommender.index import AnnSettings
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--if-stale", action="store_true",
                    help="build only if the index is missing, unreadable, of another format "
                    "or model, or built from another catalog or with other fields")
+    b.add_argument("--ann-threshold", type=int, default=AnnSettings.threshold, metavar="N",
+                   help="films from which the index is approximate (HNSW) rather than exact "
+                   f"(default {AnnSettings.threshold:,})")
+    b.add_argument("--hnsw-m", type=int, default=AnnSettings.m, help="HNSW links per node")
+    b.add_argument("--ef-construction", type=int, default=AnnSettings.ef_construction)
+    b.add_argument("--ef-search", type=int, default=AnnSettings.ef_search)
     b.add_argument("--no-reuse", action="store_true",
                    help="embed every film again, even those unchanged since the current "
                    "version")
@@ -165,7 +172,10 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
                          progress=not args.quiet, language=args.language,
-                         embed_fields=_embed_fields(args), reuse=not args.no_reuse)
+                         embed_fields=_embed_fields(args), reuse=not args.no_reuse,
+                         ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
+                                         ef_construction=args.ef_construction,
+                                         ef_search=args.ef_search))
     print(f"built {report.path}\n"
           f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
           "from the previous version)\n"
@@ -173,6 +183,11 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           f"  time       {report.seconds:.1f} s in all: model load "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s "
           f"({report.films_per_second:.0f} films/s)")
+    manifest = json.loads((report.path / "manifest.json").read_text())
+    if manifest.get("ann"):
+        ann = manifest["ann"]
+        print(f"  index      {manifest['index_type']} (M={ann['m']}, efSearch={ann['ef_search']}):"
+              f" recall@10 {ann['recall_at_10']:.3f} against exact search")
     return 0
 
 
