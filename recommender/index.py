@@ -187,11 +187,11 @@ def _write_file(path: Path, data: bytes) -> None:
 class AnnSettings:
     """When and how an approximate (HNSW) index replaces exact search."""
 
-    threshold: int = 100_000
+    threshold: int = 50_000
     """Films from which the index is HNSW; below it, exact inner product (IndexFlatIP)."""
     m: int = 32
     ef_construction: int = 80
-    ef_search: int = 128
+    ef_search: int = 256
     recall_sample: int = 1000
     """Films used as queries to measure recall@10 against exact search at build time."""
 
@@ -382,7 +382,11 @@ def load_index(path: str | Path, *, expected_model: str | None = None,
         )
     try:
         started = time.perf_counter()
-        flat = faiss.read_index(str(folder / VECTORS))
+        # Memory-mapped, read-only: the vectors stay in the page cache, one copy
+        # shared by every server worker (and by the builds that read them back).
+        flat = faiss.read_index(str(folder / VECTORS), faiss.IO_FLAG_MMAP_IFC)
+        if hasattr(flat, "hnsw"):  # efSearch is not stored in the file
+            flat.hnsw.efSearch = int((manifest.get("ann") or {}).get("ef_search", 256))
         lines = (folder / FILMS).read_text(encoding="utf-8").splitlines()
         films = [Film.from_dict(json.loads(line)) for line in lines if line.strip()]
         lexical = LexicalIndex.load(folder)

@@ -65,3 +65,12 @@ def test_filtered_search_fills_k_and_agrees_with_brute_force(synthetic, share):
         truth = set(np.argsort(-scores)[:10])
         overlaps.append(len(truth & {r for r, _ in hits}) / 10)
     assert np.mean(overlaps) >= 0.9
+
+
+def test_loaded_index_is_memory_mapped_and_keeps_its_ef_search(synthetic):
+    idx, _ = synthetic
+    assert idx.faiss_index.hnsw.efSearch == idx.manifest["ann"]["ef_search"] == 256
+    with open("/proc/self/maps") as fh:
+        maps = fh.read()
+    # the vectors are a shared file mapping, not a private copy in each process
+    assert str(idx.path / "index.faiss") in maps
