@@ -56,6 +56,11 @@ def main() -> int:
     parser.add_argument("--out", default="bench-results/peers.json")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    import faiss
+
+    # as in a server worker (recommender.server): FAISS doesn't spin threads against
+    # torch's for one query at a time. txtai searches with FAISS too, so it gets the same.
+    faiss.omp_set_num_threads(1)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     catalog = load_catalog(args.catalog, CsvColumns(title="Movie", text="description",
                                                     year="release_year", genres="genre"),
