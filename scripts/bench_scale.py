@@ -52,8 +52,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--ef-search", default=str(AnnSettings.ef_search),
-                        help="comma-separated efSearch values to measure on one HNSW build")
+    parser.add_argument("--ef-search", default="auto",
+                        help="comma-separated efSearch values to measure on one HNSW build; "
+                        "auto: the one the build picks for recall@10 >= 0.95")
     parser.add_argument("--out", default="bench-results/scale.json")
     args = parser.parse_args()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -76,7 +77,9 @@ def main() -> int:
         hnsw, info = make_faiss_index(x, AnnSettings(threshold=1, recall_sample=1000))
         hnsw_build = time.perf_counter() - t0
         measured = [("IndexFlatIP", flat, flat_build, flat_p50, 1.0)]
-        for ef in [int(e) for e in args.ef_search.split(",")]:
+        efs = [int(hnsw.hnsw.efSearch)] if args.ef_search == "auto" else \
+            [int(e) for e in args.ef_search.split(",")]
+        for ef in efs:
             hnsw.hnsw.efSearch = ef
             faiss.omp_set_num_threads(1)
             hnsw_p50, found = query_times(hnsw, queries)

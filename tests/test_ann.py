@@ -45,6 +45,7 @@ def test_recall_is_measured_at_build_time(synthetic):
     ann = idx.manifest["ann"]
     assert idx.manifest["index_type"] == "IndexHNSWFlat"
     assert ann["recall_sample"] == 500 and ann["recall_at_10"] >= 0.95
+    assert ann["ef_search"] in (64, 128, 256, 512, 1024, 2048, 4096)
 
 
 @pytest.mark.parametrize("share", [1.0, 0.5, 0.01])
@@ -69,7 +70,7 @@ def test_filtered_search_fills_k_and_agrees_with_brute_force(synthetic, share):
 
 def test_loaded_index_is_memory_mapped_and_keeps_its_ef_search(synthetic):
     idx, _ = synthetic
-    assert idx.faiss_index.hnsw.efSearch == idx.manifest["ann"]["ef_search"] == 256
+    assert idx.faiss_index.hnsw.efSearch == idx.manifest["ann"]["ef_search"] >= 64
     with open("/proc/self/maps") as fh:
         maps = fh.read()
     # the vectors are a shared file mapping, not a private copy in each process
