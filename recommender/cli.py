@@ -183,8 +183,9 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           "from the previous version)\n"
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load "
-          f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s "
-          f"({report.films_per_second:.0f} films/s)")
+          f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"
+          + (f" ({report.films_per_second:.0f} films/s)" if report.embedded else
+             " (nothing to embed)"))
     manifest = json.loads((report.path / "manifest.json").read_text())
     if manifest.get("ann"):
         ann = manifest["ann"]

@@ -100,18 +100,14 @@ class FilmIndex:
         ``k`` rows are allowed, not a post-filtered short list.
         """
         n = len(self.films)
-        if allowed is not None:
-            n_allowed = int(allowed.sum())
-            if n_allowed == 0:
-                return []
-            k = min(k, n_allowed)
-        k = min(k, n)
+        n_allowed = n if allowed is None else int(allowed.sum())
+        k = min(k, n_allowed)
         if k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         approximate = self.approximate
-        filtered = allowed is not None and not allowed.all()
-        if approximate and filtered and int(allowed.sum()) <= EXACT_BELOW:
+        filtered = n_allowed < n
+        if approximate and filtered and n_allowed <= EXACT_BELOW:
             return self._exact(q[0], k, np.flatnonzero(allowed))  # a few rows: exact is cheap
         extra: dict[str, Any] = {}
         if approximate:  # the graph search must look at least k deep
