@@ -41,8 +41,9 @@ def test_killed_builds_never_leave_a_half_index(tmp_path, embedder):
     rng = random.Random(int(os.environ.get("CRASH_SEED", "20261125")))
     # how long a whole build takes here, so the kills land across all of it
     t0 = time.monotonic()
+    # --no-reuse: every build embeds everything, so there is a long build to kill
     subprocess.run([sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
-                    "--out", str(out), "--quiet"], cwd=ROOT, check=True,
+                    "--out", str(out), "--quiet", "--no-reuse"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     full = time.monotonic() - t0
     kills = []
@@ -50,7 +51,7 @@ def test_killed_builds_never_leave_a_half_index(tmp_path, embedder):
         before = load_index(out).path
         proc = subprocess.Popen(
             [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
-             "--out", str(out), "--quiet", "--batch-size", "16"],
+             "--out", str(out), "--quiet", "--batch-size", "16", "--no-reuse"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         delay = rng.uniform(0.2, full * 1.1)
         time.sleep(delay)
