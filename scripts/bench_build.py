@@ -19,15 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib import NETFLIX, load_netflix
 
-from recommender.build import build_index  # noqa: E402
-from recommender.catalog import Catalog, CsvColumns, load_catalog  # noqa: E402
-from recommender.embedding import Embedder, resolve_model_location  # noqa: E402
-from recommender.index import write_json_atomically  # noqa: E402
-
-NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
+from recommender.build import build_index
+from recommender.catalog import Catalog
+from recommender.embedding import Embedder, resolve_model_location
+from recommender.index import write_json_atomically
 
 
 def changed(catalog: Catalog, share: float) -> Catalog:
@@ -57,12 +54,7 @@ def main() -> int:
     parser.add_argument("--change", type=float, default=0.01, help="share of films changed")
     parser.add_argument("--out", default="bench-results/build.json")
     args = parser.parse_args()
-    if not Path(args.catalog).exists():
-        print(f"{args.catalog} is absent", file=sys.stderr)
-        return 1
-    catalog = load_catalog(args.catalog, CsvColumns(title="Movie", text="description",
-                                                    year="release_year", genres="genre"),
-                           language="en")
+    catalog = load_netflix(args.catalog)
     texts = [f.synopsis for f in catalog.films]
     embedder = Embedder().load()
     rows = {}

@@ -21,23 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib import NETFLIX, distinct_queries, load_netflix
 
-from recommender.build import build_index  # noqa: E402
-from recommender.catalog import CsvColumns, load_catalog  # noqa: E402
-from recommender.config import Settings  # noqa: E402
-from recommender.embedding import Embedder, resolve_model_location  # noqa: E402
-from recommender.engine import Engine  # noqa: E402
-from recommender.index import load_index, write_json_atomically  # noqa: E402
-from recommender.query import QueryOptions  # noqa: E402
-
-NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
-QUERIES = ["a heist in Spain", "zombie apocalypse survivors", "stand-up comedy special",
-           "a shark attacks swimmers", "teenagers fall in love at summer camp",
-           "a detective hunts a serial killer", "documentary about climate change",
-           "a boxer trains for the fight of his life", "space travel to Mars",
-           "a family moves into a haunted house"]
+from recommender.build import build_index
+from recommender.config import Settings
+from recommender.embedding import Embedder, resolve_model_location
+from recommender.engine import Engine
+from recommender.index import load_index, write_json_atomically
+from recommender.query import QueryOptions
 
 
 def p50_ms(fn, items) -> float:
@@ -62,13 +53,11 @@ def main() -> int:
     # torch's for one query at a time. txtai searches with FAISS too, so it gets the same.
     faiss.omp_set_num_threads(1)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    catalog = load_catalog(args.catalog, CsvColumns(title="Movie", text="description",
-                                                    year="release_year", genres="genre"),
-                           language="en")
+    catalog = load_netflix(args.catalog)
     films = catalog.films
     texts = [f.synopsis for f in films]
     ids = [f.id for f in films]
-    queries = [f"{QUERIES[i % len(QUERIES)]} {i}" for i in range(args.queries)]  # no caches
+    queries = distinct_queries(args.queries)
     probes = ids[:: max(1, len(ids) // args.queries)][: args.queries]
     model_dir = resolve_model_location("all-MiniLM-L6-v2")
     rows: dict[str, dict] = {}

@@ -22,21 +22,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib import NETFLIX, distinct_queries, load_netflix
 
-from recommender.build import build_index  # noqa: E402
-from recommender.catalog import CsvColumns, load_catalog  # noqa: E402
-from recommender.embedding import Embedder  # noqa: E402
-from recommender.index import write_json_atomically  # noqa: E402
-from tests.ops import running_server  # noqa: E402
-
-NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
-QUERIES = ["a heist in Spain", "zombie apocalypse survivors", "stand-up comedy special",
-           "a shark attacks swimmers", "teenagers fall in love at summer camp",
-           "a detective hunts a serial killer", "documentary about climate change",
-           "a boxer trains for the fight of his life", "space travel to Mars",
-           "a family moves into a haunted house"]
+from recommender.build import build_index
+from recommender.embedding import Embedder
+from recommender.index import write_json_atomically
+from tests.ops import running_server
 
 
 def run(urls: list[str], clients: int) -> dict[str, float]:
@@ -63,9 +54,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="bench-results/query.json")
     args = parser.parse_args()
-    catalog = load_catalog(args.catalog, CsvColumns(title="Movie", text="description",
-                                                    year="release_year", genres="genre"),
-                           language="en")
+    catalog = load_netflix(args.catalog)
     titles = [f.title for f in catalog.films if f.title.isascii()][:2000:20]
     ids = [f.id for f in catalog.films][:2000:20]
     report: dict = {"films": len(catalog.films), "catalog": args.catalog,
@@ -76,13 +65,14 @@ def main() -> int:
         env = {"RECOMMENDER_QUERY_CACHE_SIZE": "0"}
         with running_server(Path(tmp), workers=args.workers, env=env) as (base, _):
             n = args.requests
+            queries = distinct_queries(n)
             kinds = {
                 "/similar?title=": [f"{base}/similar?" + urllib.parse.urlencode(
                     {"title": titles[i % len(titles)], "k": 10}) for i in range(n)],
                 "/films/{id}/similar": [f"{base}/films/{ids[i % len(ids)]}/similar?k=10"
                                         for i in range(n)],
                 "/search?q=": [f"{base}/search?" + urllib.parse.urlencode(
-                    {"q": f"{QUERIES[i % len(QUERIES)]} {i}", "k": 10}) for i in range(n)],
+                    {"q": q, "k": 10}) for q in queries],
             }
             run(kinds["/search?q="][:20], 2)  # warm up both workers
             for clients in (1, 8):

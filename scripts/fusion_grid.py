@@ -18,8 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchlib import NETFLIX, load_netflix
+
 from recommender.build import build_index
-from recommender.catalog import CsvColumns, load_catalog
+from recommender.catalog import load_catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
@@ -27,9 +29,6 @@ from recommender.evaluation import METRICS, evaluate, load_labels
 from recommender.index import load_index, write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
-NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
-NETFLIX_COLUMNS = CsvColumns(title="Movie", text="description", year="release_year",
-                             genres="genre")
 
 
 def main() -> int:
@@ -46,7 +45,7 @@ def main() -> int:
     sets = [("seeds", load_catalog(ROOT / "seeds" / "films.jsonl"),
              ROOT / "seeds" / "labels" / "seeds.json")]
     if Path(args.netflix).exists():
-        sets.append(("netflix", load_catalog(args.netflix, NETFLIX_COLUMNS, language="en"),
+        sets.append(("netflix", load_netflix(args.netflix),
                      ROOT / "seeds" / "labels" / "netflix.json"))
     else:
         print(f"skipping Netflix: {args.netflix} is absent", file=sys.stderr)
