@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from recommender.catalog import Catalog
+from recommender.catalog import Catalog, slugify
 from recommender.embedding import DEFAULT_EMBED_FIELDS, document_text
+from recommender.embedding import export_onnx as export_onnx_model
 from recommender.errors import IndexUnavailable
-from recommender.index import AnnSettings, load_index, write_index
+from recommender.index import ONNX_DIR, AnnSettings, load_index, write_index
 from recommender.lexical import LexicalIndex, catalog_language
 
 
@@ -66,7 +67,8 @@ def text_checksum(text: str) -> str:
 def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
                 keep_versions: int = 3, progress: bool = True, language: str | None = None,
                 embed_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
-                reuse: bool = True, ann: AnnSettings | None = None) -> BuildReport:
+                reuse: bool = True, ann: AnnSettings | None = None,
+                export_onnx: bool = False) -> BuildReport:
     """Embed every film of ``catalog``, index its words, and write a new current version.
 
     Args:
@@ -78,6 +80,8 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
             the current version (same model and fields) instead of embedding it
             again; removing films then costs no embedding at all.
         ann: when the index becomes approximate (HNSW) and its parameters.
+        export_onnx: also export the model to ONNX for fast query embedding, once
+            per model, into ``out/onnx/`` (kept across versions).
     """
     started = time.perf_counter()
     texts = [document_text(f, embed_fields) for f in catalog.films]
@@ -99,12 +103,22 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         if key in cache:
             vectors[i] = cache[key]
     lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
+    query_model = _export_query_model(embedder, Path(out)) if export_onnx else None
     reuse_info = {"reused": len(texts) - len(todo), "embedded": len(todo),
                   "from_version": reused_from}
     path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
                        build_seconds=embedded - started, keep_versions=keep_versions,
-                       embedded_fields=embed_fields, reuse=reuse_info, ann=ann)
+                       embedded_fields=embed_fields, reuse=reuse_info, ann=ann,
+                       query_model=query_model)
     return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
                        model=embedder.name, seconds=time.perf_counter() - started,
                        model_load_seconds=loaded - started, embed_seconds=embedded - loaded,
                        reused=len(texts) - len(todo), embedded=len(todo))
+
+
+def _export_query_model(embedder: Any, out: Path) -> str | None:
+    """``onnx/<model>.onnx`` under ``out``, exported once; None where the model can't be."""
+    relative = f"{ONNX_DIR}/{slugify(embedder.name) or 'model'}.onnx"
+    if (out / relative).is_file():
+        return relative
+    return relative if export_onnx_model(embedder, out / relative) else None

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ef-search", type=int, default=None,
                    help="HNSW efSearch (default: the smallest that reaches recall@10 0.95 "
                    "against exact search, measured at build time)")
+    b.add_argument("--no-onnx", action="store_true",
+                   help="don't export the model to ONNX for fast query embedding")
     b.add_argument("--no-reuse", action="store_true",
                    help="embed every film again, even those unchanged since the current "
                    "version")
@@ -175,6 +177,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
                          progress=not args.quiet, language=args.language,
                          embed_fields=_embed_fields(args), reuse=not args.no_reuse,
+                         export_onnx=not args.no_onnx,
                          ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
                                          ef_construction=args.ef_construction,
                                          ef_search=args.ef_search))

@@ -37,6 +37,8 @@ class Settings:
     """Rank constant of the hybrid fusion; small, because catalogs here are small."""
     semantic_weight: float = 0.4
     """Weight of the vector ranking in the hybrid fusion (the words get the rest)."""
+    query_backend: str = "onnx"
+    """How free-text queries are embedded: "onnx" where the index has an export, or "torch"."""
     query_cache_size: int = 1024
     """Free-text query vectors kept per process (LRU); 0: no cache."""
     batch_size: int = 64

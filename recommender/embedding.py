@@ -7,9 +7,11 @@ server's master process and the catalog checks don't pay for it.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +95,22 @@ class Embedder:
         self._cache_lock = threading.Lock()
         self.cache_hits = 0
         self.cache_misses = 0
+        self._onnx: OnnxQueryEncoder | None = None
+        self.onnx_path: Path | None = None
+
+    def use_onnx(self, path: Path | None) -> None:
+        """Embed single queries with the ONNX export at ``path`` (None: with torch)."""
+        if path == self.onnx_path:
+            return
+        if path is None:
+            self._onnx, self.onnx_path = None, None
+            return
+        model = self.load()._model
+        self._onnx = OnnxQueryEncoder(path, model.tokenizer, model.max_seq_length,
+                                      threads=self.torch_threads or 1)
+        self.onnx_path = path
+        with self._cache_lock:
+            self._cache.clear()
 
     @property
     def loaded(self) -> bool:
@@ -120,6 +138,9 @@ class Embedder:
         log.info("loading model %s from %s", self.name, self.location)
         try:
             self._model = SentenceTransformer(self.location, device="cpu")
+            # Inference only: a module starts in training mode, with dropout on, and
+            # only encode() switches it off; the single-query path calls it directly.
+            self._model.eval()
         except Exception as exc:  # the library raises many kinds; one clear message
             raise OSError(
                 f"cannot load the sentence-transformers model {self.name!r} from "
@@ -168,8 +189,11 @@ class Embedder:
         return out
 
     def _encode_one(self, text: str) -> np.ndarray:
-        """One text through the model's own modules (tokenizer, transformer, pooling),
-        skipping ``encode``'s batching machinery: the same vector, ~0.8 ms sooner."""
+        """One text through the ONNX export where there is one, else through the
+        model's own modules (tokenizer, transformer, pooling), skipping ``encode``'s
+        batching machinery: the same vector, ~0.8 ms sooner."""
+        if self._onnx is not None:
+            return self._onnx.encode(text)
         import torch
 
         model = self.load()._model
@@ -198,3 +222,81 @@ class Embedder:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return vector
+
+
+class OnnxQueryEncoder:
+    """The same model exported to ONNX and run by onnxruntime, for one query at a time.
+
+    Only models whose pooling is a mean over tokens (all-MiniLM-L6-v2 and most
+    sentence-transformers models) are exported; the vectors equal the torch
+    path's (checked by a test), about 3.5x sooner on a CPU.
+    """
+
+    def __init__(self, path: Path, tokenizer: Any, max_length: int, threads: int = 1) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def encode(self, text: str) -> np.ndarray:
+        encoded = self.tokenizer([text], return_tensors="np", truncation=True,
+                                 max_length=self.max_length)
+        feed = {k: encoded[k].astype(np.int64) for k in self.inputs}
+        tokens = self.session.run(None, feed)[0]
+        mask = encoded["attention_mask"][..., None].astype(np.float32)
+        vector = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        vector /= np.maximum(np.linalg.norm(vector, axis=1, keepdims=True), 1e-12)
+        return vector[0].astype(np.float32)
+
+
+def export_onnx(embedder: Embedder, path: Path) -> bool:
+    """Export ``embedder``'s transformer to ONNX at ``path`` (atomically), offline.
+
+    Returns False, writing nothing, for a model the ONNX path can't reproduce
+    (pooling other than a mean over tokens).
+    """
+    import torch
+
+    model = embedder.load()._model
+    modules = list(model)
+    pooling = modules[1].get_config_dict() if len(modules) > 1 else {}
+    if type(modules[0]).__name__ != "Transformer" or pooling.get("pooling_mode") != "mean":
+        return False
+    # A copy: tracing leaves the traced module changed (later forward passes in this
+    # process gave different vectors), and the model itself goes on embedding.
+    transformer = copy.deepcopy(modules[0].auto_model).eval()
+    tokenizer = model.tokenizer
+    sample = tokenizer(["a sample sentence"], return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class _Tokens(torch.nn.Module):  # keyword arguments: forward()'s order differs by version
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # The TorchScript exporter: deprecated, but it needs no onnxscript and
+        # exports this model exactly (the vectors are checked by a test).
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            # its own deprecation and tracer warnings, which a warnings-as-errors
+            # run would otherwise raise from inside the tracer
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Tokens(transformer), tuple(sample[n] for n in names), str(tmp),
+                input_names=names, output_names=["tokens"], opset_version=17, dynamo=False,
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True

@@ -50,6 +50,8 @@ FILMS = "films.jsonl"
 CURRENT = "current"
 VERSIONS = "versions"
 _TMP_PREFIX = ".tmp-"
+ONNX_DIR = "onnx"
+"""Beside ``versions/``: the ONNX export of the model, shared by the versions built with it."""
 EXACT_BELOW = 20_000
 """With an approximate index, a filter leaving at most this many films is searched exactly."""
 
@@ -128,6 +130,15 @@ class FilmIndex:
             candidates = np.flatnonzero(allowed) if filtered else np.arange(n)
             return self._exact(q[0], k, candidates)
         return hits
+
+    @property
+    def query_model_path(self) -> Path | None:
+        """The ONNX export for query embedding recorded in the manifest, if it is there."""
+        relative = self.manifest.get("query_model")
+        if not relative:
+            return None
+        path = self.path.parent.parent / relative  # <out>/versions/<version> -> <out>
+        return path if path.is_file() else None
 
     @property
     def approximate(self) -> bool:
@@ -257,7 +268,8 @@ def write_json_atomically(path: str | Path, data: Any) -> None:
 def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
                 lexical: LexicalIndex, build_seconds: float, keep_versions: int = 3,
                 embedded_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
-                reuse: dict[str, Any] | None = None, ann: AnnSettings | None = None) -> Path:
+                reuse: dict[str, Any] | None = None, ann: AnnSettings | None = None,
+                query_model: str | None = None) -> Path:
     """Write a new index version under ``out`` and make it current; returns its folder.
 
     ``vectors`` are the catalog's films' unit vectors, row for row.
@@ -297,6 +309,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
             "embeddings": reuse or {"reused": 0, "embedded": len(catalog.films),
                                     "from_version": None},
             "lexical": lexical_info,
+            "query_model": query_model,
             "catalog": {"source": catalog.source, "sha256": catalog.sha256},
             "libraries": _library_versions(),
             "built_at": stamp.isoformat(timespec="seconds"),

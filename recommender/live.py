@@ -73,6 +73,8 @@ class LiveIndex:
 
     def _open(self, folder: Path) -> Engine:
         index = load_index(folder, expected_model=self.embedder.name)
+        if self.settings.query_backend == "onnx" and self.load_model:
+            self.embedder.use_onnx(index.query_model_path)
         if self.load_model and self.embedder.load().dimension != index.dimension:
             raise IndexMismatch(
                 f"Index {index.path} holds {index.dimension}-dimensional vectors but model "

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from recommender.catalog import Film
-from recommender.embedding import canonical_model_name, document_text
+from recommender.embedding import Embedder, canonical_model_name, document_text
 
 
 @pytest.mark.parametrize("text", ["karate", "a boxer fights a Russian", "Løb " * 300])
@@ -31,3 +31,12 @@ def test_document_text():
         "Rocky. Drama, Sport. En bokser."
     with pytest.raises(ValueError, match="choose from"):
         document_text(film, ("poster",))
+
+
+def test_a_fresh_model_embeds_queries_deterministically():
+    """The first query of a new process must not run with dropout (training mode)."""
+    fresh = Embedder(query_cache_size=0)
+    first = fresh.encode_query("a heist in Spain")
+    again = fresh.encode_query("a heist in Spain")
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(first, fresh.encode(["a heist in Spain"])[0], atol=1e-6)
