@@ -60,7 +60,7 @@ def main() -> int:
     report: dict = {"films": len(catalog.films), "catalog": args.catalog,
                     "cores": os.cpu_count(), "workers": args.workers, "rows": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        build_index(catalog, Embedder(), Path(tmp), progress=False)
+        build_index(catalog, Embedder(), Path(tmp), progress=False, export_onnx=True)
         # the query cache is off: every /search request pays for the model
         env = {"RECOMMENDER_QUERY_CACHE_SIZE": "0"}
         with running_server(Path(tmp), workers=args.workers, env=env) as (base, _):
