@@ -68,7 +68,11 @@ def main() -> int:
         t0 = time.perf_counter()
         build_index(catalog, embedder, Path(tmp) / "ours", progress=False, reuse=False)
         build = time.perf_counter() - t0
-        engine = Engine(load_index(Path(tmp) / "ours"), embedder, Settings())
+        # the server's default: free-text queries through the ONNX export
+        build_index(catalog, embedder, Path(tmp) / "ours", progress=False, export_onnx=True)
+        ours = load_index(Path(tmp) / "ours")
+        embedder.use_onnx(ours.query_model_path)
+        engine = Engine(ours, embedder, Settings())
         rows["ours (hybrid)"] = {
             "build_s": build,
             "search_p50_ms": p50_ms(lambda q: engine.search(q, QueryOptions(k=10)), queries),
