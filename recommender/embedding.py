@@ -99,15 +99,17 @@ class Embedder:
         self.onnx_path: Path | None = None
 
     def use_onnx(self, path: Path | None) -> None:
-        """Embed single queries with the ONNX export at ``path`` (None: with torch)."""
+        """Embed with the ONNX export at ``path`` from now on (None: with torch): queries
+        and batches alike, same vectors, faster on a CPU (README, Performance)."""
         if path == self.onnx_path:
             return
         if path is None:
             self._onnx, self.onnx_path = None, None
             return
         model = self.load()._model
+        # a server worker's share of the cores, or all of them for a build
         self._onnx = OnnxQueryEncoder(path, model.tokenizer, model.max_seq_length,
-                                      threads=self.torch_threads or 1)
+                                      threads=self.torch_threads or os.cpu_count() or 1)
         self.onnx_path = path
         with self._cache_lock:
             self._cache.clear()
@@ -177,10 +179,10 @@ class Embedder:
         try:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                out[rows] = model.encode(
-                    [texts[i] for i in rows], batch_size=self.batch_size,
-                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-                )
+                batch = [texts[i] for i in rows]
+                out[rows] = self._onnx.encode_many(batch) if self._onnx is not None else \
+                    model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
                 if bar is not None:
                     bar.update(len(rows))
         finally:
@@ -225,7 +227,7 @@ class Embedder:
 
 
 class OnnxQueryEncoder:
-    """The same model exported to ONNX and run by onnxruntime, for one query at a time.
+    """The same model exported to ONNX and run by onnxruntime (queries and batches).
 
     Only models whose pooling is a mean over tokens (all-MiniLM-L6-v2 and most
     sentence-transformers models) are exported; the vectors equal the torch
@@ -245,14 +247,18 @@ class OnnxQueryEncoder:
         self.max_length = max_length
 
     def encode(self, text: str) -> np.ndarray:
-        encoded = self.tokenizer([text], return_tensors="np", truncation=True,
-                                 max_length=self.max_length)
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: Sequence[str]) -> np.ndarray:
+        """A batch (padded to its longest text) as ``(n, dim)`` unit vectors."""
+        encoded = self.tokenizer(list(texts), return_tensors="np", truncation=True,
+                                 max_length=self.max_length, padding=True)
         feed = {k: encoded[k].astype(np.int64) for k in self.inputs}
         tokens = self.session.run(None, feed)[0]
         mask = encoded["attention_mask"][..., None].astype(np.float32)
-        vector = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        vector /= np.maximum(np.linalg.norm(vector, axis=1, keepdims=True), 1e-12)
-        return vector[0].astype(np.float32)
+        vectors = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32)
 
 
 def export_onnx(embedder: Embedder, path: Path) -> bool:

@@ -22,6 +22,15 @@ def exported(tmp_path_factory, seed_catalog):
     return out, embedder
 
 
+def test_a_build_through_the_export_stores_the_torch_vectors(exported, embedder,
+                                                             seed_catalog):
+    out, _ = exported
+    idx = load_index(out)
+    torch_vectors = embedder.encode([f.synopsis for f in seed_catalog.films])
+    np.testing.assert_allclose(idx.faiss_index.reconstruct_n(0, len(idx)), torch_vectors,
+                               atol=2e-5)
+
+
 def test_the_export_is_stored_beside_the_versions(exported):
     out, _ = exported
     idx = load_index(out)
@@ -66,6 +75,7 @@ def test_exporting_leaves_the_torch_model_as_it_was(tmp_path, seed_catalog):
     process came out different (found by scripts/bench_embed.py)."""
     embedder = Embedder(query_cache_size=0)
     build_index(seed_catalog, embedder, tmp_path / "idx", progress=False, export_onnx=True)
+    embedder.use_onnx(None)  # back to torch: is it still the model it was?
     for text in ("a heist in Spain 0", "zombie apocalypse survivors 1"):
         np.testing.assert_allclose(embedder.encode_query(text), embedder.encode([text])[0],
                                    atol=1e-6)
