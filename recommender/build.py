@@ -127,4 +127,6 @@ def _export_query_model(embedder: Any, out: Path) -> str | None:
     relative = f"{ONNX_DIR}/{slugify(embedder.name) or 'model'}.onnx"
     if (out / relative).is_file():
         return relative
+    for stale in (out / ONNX_DIR).glob(".*.tmp"):  # left by an export that was killed
+        stale.unlink(missing_ok=True)
     return relative if export_onnx_model(embedder, out / relative) else None
