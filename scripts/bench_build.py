@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import NETFLIX, load_netflix
+from benchlib import NETFLIX, load_netflix, save_report
 
 from recommender.build import build_index
 from recommender.catalog import Catalog
 from recommender.embedding import Embedder, resolve_model_location
-from recommender.index import load_index, write_json_atomically
+from recommender.index import load_index
 
 
 def changed(catalog: Catalog, share: float) -> Catalog:
@@ -107,9 +107,7 @@ def main() -> int:
     print(f"\nincremental rebuild: {report['incremental_vs_full']}x faster than a full build")
     print(f"ONNX build: every film's 10 nearest films agree with the torch build's on "
           f"{agreement:.2%} (averaged over all {n} films)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(args.out, report)
-    print(f"written to {args.out}")
+    save_report(args.out, report)
     return 0
 
 

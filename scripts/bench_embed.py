@@ -17,14 +17,13 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from benchlib import NETFLIX, distinct_queries, load_netflix
+from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
 from recommender.build import build_index
 from recommender.embedding import Embedder
-from recommender.index import load_index, write_json_atomically
+from recommender.index import load_index
 
 
 def main() -> int:
@@ -70,13 +69,11 @@ def main() -> int:
     print(f"| ONNX fp32 (onnxruntime) | {onnx_ms:.2f} | {torch_ms / onnx_ms:.2f}x | "
           f"{agreement:.1%} | {identical:.1%} |")
     print(f"\nlowest cosine between the two paths' vectors: {cosine:.6f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(args.out, {
+    save_report(args.out, {
         "queries": len(queries), "films": len(catalog.films), "threads": args.threads,
         "torch_p50_ms": round(torch_ms, 3), "onnx_p50_ms": round(onnx_ms, 3),
         "speedup": round(torch_ms / onnx_ms, 2), "top10_agreement": round(agreement, 4),
         "identical_top10": round(identical, 4), "min_cosine": round(cosine, 6)})
-    print(f"written to {args.out}")
     return 0
 
 

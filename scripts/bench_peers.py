@@ -21,13 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import NETFLIX, distinct_queries, load_netflix
+from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
 from recommender.build import build_index
 from recommender.config import Settings
 from recommender.embedding import Embedder, resolve_model_location
 from recommender.engine import Engine
-from recommender.index import load_index, write_json_atomically
+from recommender.index import load_index
 from recommender.query import QueryOptions
 
 
@@ -135,9 +135,8 @@ def main() -> int:
         row["build_s"] = round(row["build_s"], 2)
         print(f"| {name} | {row['build_s']} | {row['films_per_second']} | "
               f"{row['search_p50_ms']} | {row['similar_p50_ms']} |")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(args.out, {"films": n, "cores": os.cpu_count(), "rows": rows})
-    print(f"\nwritten to {args.out}")
+    print()
+    save_report(args.out, {"films": n, "cores": os.cpu_count(), "rows": rows})
     return 0
 
 

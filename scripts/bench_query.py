@@ -22,11 +22,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchlib import NETFLIX, distinct_queries, load_netflix
+from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
 from recommender.build import build_index
 from recommender.embedding import Embedder
-from recommender.index import write_json_atomically
 from tests.ops import running_server
 
 
@@ -91,9 +90,7 @@ def main() -> int:
             report["rows"][f"/films/{{id}}/similar x{clients}"]["p50_ms"]
         report[f"search_over_similar_p50_x{clients}"] = round(ratio, 1)
         print(f"\n/search p50 / /films/{{id}}/similar p50 at {clients} client(s): {ratio:.1f}x")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(args.out, report)
-    print(f"written to {args.out}")
+    save_report(args.out, report)
     return 0
 
 

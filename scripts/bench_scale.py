@@ -24,7 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from recommender.index import AnnSettings, make_faiss_index, write_json_atomically  # noqa: E402
+from benchlib import save_report  # noqa: E402
+
+from recommender.index import AnnSettings, make_faiss_index  # noqa: E402
 
 DIM = 384
 
@@ -96,9 +98,8 @@ def main() -> int:
                                              "p50_query_ms": round(p50, 4),
                                              "recall_at_10": round(rec, 4)}
         report["rows"][f"{n} {measured[1][0]}"]["recall_at_build"] = info["recall_at_10"]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(args.out, report)
-    print(f"\nwritten to {args.out}")
+    print()
+    save_report(args.out, report)
     return 0
 
 

@@ -11,6 +11,7 @@ if str(ROOT) not in sys.path:  # the scripts run from a checkout, as `python scr
     sys.path.insert(0, str(ROOT))
 
 from recommender.catalog import Catalog, CsvColumns, load_catalog  # noqa: E402
+from recommender.index import write_json_atomically  # noqa: E402
 
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
 NETFLIX_COLUMNS = CsvColumns(title="Movie", text="description", year="release_year",
@@ -32,3 +33,10 @@ def load_netflix(path: str | Path = NETFLIX) -> Catalog:
 def distinct_queries(n: int) -> list[str]:
     """``n`` queries, none repeated, so no cache answers them."""
     return [f"{QUERIES[i % len(QUERIES)]} {i}" for i in range(n)]
+
+
+def save_report(path: str | Path, report: dict) -> None:
+    """Write a benchmark's figures as JSON (atomically) and say where."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(path, report)
+    print(f"written to {path}")
