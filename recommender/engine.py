@@ -85,12 +85,21 @@ class _VectorQuery:
 
 class _BestScoreQuery:
     """Each film scored by its best similarity to a liked vector minus its best
-    similarity to a disliked one."""
+    similarity to a disliked one. The liked vectors (a model call, where query text
+    is one of them) are made on first use."""
 
-    def __init__(self, index: FilmIndex, liked: np.ndarray, disliked: np.ndarray) -> None:
+    def __init__(self, index: FilmIndex, make_liked: Callable[[], list[np.ndarray]],
+                 disliked: np.ndarray) -> None:
         self.index = index
-        self.liked = liked
+        self._make_liked = make_liked
+        self._liked: np.ndarray | None = None
         self.disliked = disliked
+
+    @property
+    def liked(self) -> np.ndarray:
+        if self._liked is None:
+            self._liked = np.stack(self._make_liked())
+        return self._liked
 
     def _scores(self, rows: Sequence[int]) -> np.ndarray:
         vectors = np.stack([self.index.vector(r) for r in rows])
@@ -273,7 +282,7 @@ class Engine:
         disliked = np.stack([self.index.vector(r) for r in disliked_rows]) \
             if disliked_rows else np.empty((0, self.index.dimension), dtype=np.float32)
         if strategy == "best_score":
-            return _LazyBestScore(self.index, liked_vectors, disliked)
+            return _BestScoreQuery(self.index, liked_vectors, disliked)
 
         def average() -> np.ndarray:
             mean_liked = np.mean(liked_vectors(), axis=0)
@@ -402,23 +411,3 @@ class Engine:
                 max_length=max_chars,
             )
         return value
-
-
-class _LazyBestScore:
-    """:class:`_BestScoreQuery` whose liked vectors (maybe a model call) come on first use."""
-
-    def __init__(self, index: FilmIndex, liked: Callable[[], list[np.ndarray]],
-                 disliked: np.ndarray) -> None:
-        self._index, self._liked, self._disliked = index, liked, disliked
-        self._query: _BestScoreQuery | None = None
-
-    def _get(self) -> _BestScoreQuery:
-        if self._query is None:
-            self._query = _BestScoreQuery(self._index, np.stack(self._liked()), self._disliked)
-        return self._query
-
-    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        return self._get().search(depth, allowed)
-
-    def score(self, row: int) -> float:
-        return self._get().score(row)
