@@ -40,3 +40,21 @@ def save_report(path: str | Path, report: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_json_atomically(path, report)
     print(f"written to {path}")
+
+
+def quantize_int8(fp32_model: str | Path, out: str | Path) -> Path:
+    """ONNX dynamic int8 quantisation of an fp32 export, the best variant measured here.
+
+    Per-channel weights, MatMul only (activation x activation products stay fp32 either
+    way). On Netflix it kept 85% of the films' top-10 neighbours; leaving the FFN output
+    projections fp32 gave 89%, at half the speed-up; per-tensor weights 69%. Every
+    variant stays under the 95% quality guard, so neither the build nor the server
+    uses it: the benchmarks print it for the record.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32_model), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return Path(out)
