@@ -41,6 +41,9 @@ class Settings:
     """How free-text queries are embedded: "onnx" where the index has an export, or "torch"."""
     query_cache_size: int = 1024
     """Free-text query vectors kept per process (LRU); 0: no cache."""
+    similar_table_max_films: int = 20_000
+    """Catalogs up to this size get every film's "more like this" precomputed in each
+    server process when a version loads (default mode, no filters); 0: never."""
     batch_size: int = 64
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""

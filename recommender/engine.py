@@ -31,6 +31,7 @@ from recommender.errors import (
 )
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
+from recommender.neighbours import NeighbourTable
 from recommender.query import (
     DEFAULT_K,
     DEFAULT_MODE,
@@ -144,6 +145,24 @@ class Engine:
             )
         self._genres = [frozenset(g.casefold() for g in f.genres) for f in index.films]
         self._languages = np.array([f.language or "" for f in index.films])
+        self.neighbours: NeighbourTable | None = None
+
+    def precompute_similar(self) -> bool:
+        """Make every film's "more like this" list now (:mod:`recommender.neighbours`),
+        for the default mode, if the catalog is within ``similar_table_max_films``.
+
+        A server does this once per loaded version; one-off users (the CLI) don't.
+        """
+        n = len(self.index.films)
+        if not 1 < n <= self.settings.similar_table_max_films:
+            return False
+        # A page reaching past HYBRID_CANDIDATES fuses deeper lists (other scores), so
+        # the table stops one short of it: every page it answers is the pipeline's.
+        depth = min(self.settings.max_k, HYBRID_CANDIDATES - 1)
+        self.neighbours = NeighbourTable.compute(
+            self.index.films, self.index.row_of, self._similar_ranked,
+            self.settings.search_mode, depth)
+        return True
 
     # -- the catalog -------------------------------------------------------------
 
@@ -187,13 +206,18 @@ class Engine:
         options = (options or QueryOptions()).validate(self.settings.max_k)
         film = self.film(film_id)
         row = self.index.row_of[film.id]
-        terms = [] if options.mode == "semantic" else \
-            self.index.lexical.distinctive_terms(lexical_text(film))
-        semantic = _VectorQuery(self.index, lambda: self.index.vector(row))
-        results, more = self._rank(semantic, terms, options, exclude_rows={row},
-                                   liked_rows=[row])
+        table = self.neighbours
+        results, more = table.page(row, options) if table is not None and \
+            table.answers(options) else self._similar_ranked(row, options)
         return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo(),
                            **self._unknown_excludes(options)}, results, more)
+
+    def _similar_ranked(self, row: int, options: QueryOptions) -> tuple[list[ScoredFilm], bool]:
+        """The pipeline's answer to "films like the film at ``row``"."""
+        terms = [] if options.mode == "semantic" else \
+            self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+        semantic = _VectorQuery(self.index, lambda: self.index.vector(row))
+        return self._rank(semantic, terms, options, exclude_rows={row}, liked_rows=[row])
 
     def similar_by_title(self, title: str, year: int | None = None,
                          options: QueryOptions | None = None) -> ResultPage:

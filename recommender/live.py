@@ -80,7 +80,10 @@ class LiveIndex:
                 f"Index {index.path} holds {index.dimension}-dimensional vectors but model "
                 f"{self.embedder.name!r} makes {self.embedder.dimension}-dimensional ones. "
                 "Rebuild the index.")
-        return Engine(index, self.embedder, self.settings)
+        engine = Engine(index, self.embedder, self.settings)
+        # before the engine serves: a swap happens only once its table is made
+        engine.precompute_similar()
+        return engine
 
     def start(self) -> None:
         """Load at start-up: the current version, or else the newest version that loads.

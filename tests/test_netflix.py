@@ -52,3 +52,19 @@ def test_shared_titles_need_a_year(netflix):
         netflix.similar_by_title("Consequences", year=2014)
     assert [c["id"] for c in info.value.candidates] == ["consequences-2014",
                                                         "consequences-2014-2"]
+
+
+def test_more_like_this_table_answers_as_the_pipeline(netflix):
+    assert netflix.precompute_similar()
+    table, netflix.neighbours = netflix.neighbours, None
+    try:
+        sample = netflix.index.films[::40]
+        pipeline = {(f.id, o): netflix.similar(f.id, QueryOptions(k=10, offset=o)).to_dict()
+                    for f in sample for o in (0, 89)}
+    finally:
+        netflix.neighbours = table
+    assert table.depth == 99 and not table.answers(QueryOptions(k=10, offset=90))
+    for (film_id, offset), expected in pipeline.items():
+        options = QueryOptions(k=10, offset=offset)
+        assert table.answers(options)
+        assert netflix.similar(film_id, options).to_dict() == expected
