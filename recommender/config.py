@@ -44,6 +44,9 @@ class Settings:
     similar_table_max_films: int = 20_000
     """Catalogs up to this size get every film's "more like this" precomputed in each
     server process when a version loads (default mode, no filters); 0: never."""
+    build_precision: str = "bf16"
+    """What builds embed at through the ONNX export (OpenVINO): "bf16" where the CPU
+    has it (else fp32), or "fp32". Queries are embedded at fp32 either way."""
     batch_size: int = 64
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""

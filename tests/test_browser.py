@@ -93,7 +93,9 @@ def test_an_unknown_title_shows_the_suggestion(page):
 
 def test_keyboard_only(page):
     page.goto("/")
-    page.keyboard.type("poker")  # the search box has focus on load
+    # the search box has focus on load (keys typed before that would be lost)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    page.keyboard.type("poker")
     page.keyboard.press("Enter")
     assert _titles(page)[0] == "Lucky You (2007)"
     page.focus("#q")

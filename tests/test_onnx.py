@@ -22,13 +22,49 @@ def exported(tmp_path_factory, seed_catalog):
     return out, embedder
 
 
-def test_a_build_through_the_export_stores_the_torch_vectors(exported, embedder,
-                                                             seed_catalog):
-    out, _ = exported
-    idx = load_index(out)
+def test_an_fp32_build_through_the_export_stores_the_torch_vectors(tmp_path, embedder,
+                                                                   seed_catalog):
+    report = build_index(seed_catalog, Embedder(), tmp_path / "idx", progress=False,
+                         export_onnx=True, precision="fp32")
+    idx = load_index(report.path)
+    assert idx.manifest["embeddings"] | {"embedded": 8} == {
+        "reused": 0, "embedded": 8, "from_version": None, "runtime": "openvino",
+        "precision": "fp32"}
     torch_vectors = embedder.encode([f.synopsis for f in seed_catalog.films])
     np.testing.assert_allclose(idx.faiss_index.reconstruct_n(0, len(idx)), torch_vectors,
                                atol=2e-5)
+
+
+def test_a_default_build_embeds_in_bf16_close_to_torch(exported, embedder, seed_catalog):
+    """bf16 where the CPU has it (else OpenVINO says fp32): vectors within a cosine of
+    0.999 of torch's, and every film's neighbours in the same order."""
+    out, _ = exported
+    idx = load_index(out)
+    assert idx.manifest["embeddings"]["runtime"] == "openvino"
+    assert idx.manifest["embeddings"]["precision"] in ("bf16", "fp32")
+    built = idx.faiss_index.reconstruct_n(0, len(idx))
+    torch_vectors = embedder.encode([f.synopsis for f in seed_catalog.films])
+    assert np.min(np.sum(built * torch_vectors, axis=1)) > 0.999
+    for a, b in zip(built @ built.T, torch_vectors @ torch_vectors.T, strict=True):
+        assert list(np.argsort(-a)) == list(np.argsort(-b))
+
+
+@pytest.mark.parametrize("before", ["torch", "onnxruntime"])
+def test_a_build_leaves_the_embedder_embedding_as_before(exported, seed_catalog, tmp_path,
+                                                         before):
+    out, _ = exported
+    embedder = Embedder()
+    if before == "onnxruntime":
+        embedder.use_onnx(load_index(out).query_model_path)
+    build_index(seed_catalog, embedder, tmp_path / "idx", progress=False, export_onnx=True)
+    assert embedder.backend == {"runtime": before, "precision": "fp32"}
+
+
+def test_an_unknown_precision_is_refused_before_any_work(tmp_path, seed_catalog):
+    with pytest.raises(ValueError, match="precision must be one of bf16, fp32"):
+        build_index(seed_catalog, Embedder(), tmp_path / "idx", export_onnx=True,
+                    precision="int4")
+    assert not (tmp_path / "idx").exists()
 
 
 def test_the_export_is_stored_beside_the_versions(exported):
@@ -48,9 +84,8 @@ def test_onnx_vectors_equal_the_torch_vectors(exported, embedder, text):
 
 def test_onnx_and_torch_rank_every_labelled_query_the_same(exported, engine):
     out, onnx = exported
-    idx = load_index(out)
-    onnx.use_onnx(idx.query_model_path)
-    fast = Engine(idx, onnx, engine.settings)
+    onnx.use_onnx(load_index(out).query_model_path)
+    fast = Engine(engine.index, onnx, engine.settings)  # the same films' vectors: torch's
     labels = load_labels(ROOT / "seeds" / "labels" / "seeds.json")
     for query in labels.queries:
         options = QueryOptions(k=8, mode="semantic")
