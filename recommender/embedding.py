@@ -102,6 +102,7 @@ class Embedder:
         self._onnx: _ExportedEncoder | None = None
         self.onnx_path: Path | None = None
         self._backend: tuple[Path, str, str] | None = None
+        self._encoders: dict[tuple[Path, str, str], _ExportedEncoder] = {}
 
     def use_onnx(self, path: Path | None, runtime: str = "onnxruntime",
                  precision: str = "fp32") -> None:
@@ -124,12 +125,15 @@ class Embedder:
                 (runtime == "onnxruntime" and precision != "fp32"):
             raise ValueError(f"no {precision} with {runtime}: choose onnxruntime/fp32, "
                              "openvino/fp32 or openvino/bf16")
-        model = self.load()._model
-        # a server worker's share of the cores, or all of them for a build
-        threads = self.torch_threads or os.cpu_count() or 1
-        encoder = OnnxQueryEncoder if runtime == "onnxruntime" else OpenVinoEncoder
-        self._onnx = encoder(path, model.tokenizer, model.max_seq_length, threads=threads,
-                             precision=precision)
+        encoder = self._encoders.get(key)
+        if encoder is None:  # made once: a build switches to OpenVINO and back each time
+            model = self.load()._model
+            # a server worker's share of the cores, or all of them for a build
+            threads = self.torch_threads or os.cpu_count() or 1
+            kind = OnnxQueryEncoder if runtime == "onnxruntime" else OpenVinoEncoder
+            encoder = self._encoders[key] = kind(path, model.tokenizer, model.max_seq_length,
+                                                 threads=threads, precision=precision)
+        self._onnx = encoder
         self.onnx_path, self._backend = Path(path), key
         with self._cache_lock:
             self._cache.clear()

@@ -1,8 +1,9 @@
+import dataclasses
 import json
 
 import pytest
 
-from recommender.catalog import CsvColumns, load_catalog, slugify
+from recommender.catalog import CsvColumns, Film, load_catalog, slugify
 from recommender.errors import CatalogError
 from tests.conftest import SEEDS, SHARED
 
@@ -136,3 +137,10 @@ def test_missing_empty_and_non_utf8_files(tmp_path):
     (tmp_path / "latin1.jsonl").write_bytes('{"title": "Bl\xe5"}'.encode("latin-1"))
     with pytest.raises(CatalogError, match="not UTF-8"):
         load_catalog(tmp_path / "latin1.jsonl")
+
+
+def test_a_film_as_a_dict_has_every_field_and_reads_back(seed_catalog):
+    film = seed_catalog.films[0]
+    d = film.to_dict()
+    assert set(d) == {f.name for f in dataclasses.fields(Film)}
+    assert Film.from_dict(json.loads(json.dumps(d))) == film

@@ -1,3 +1,4 @@
+import gc
 import json
 import os
 import shutil
@@ -96,6 +97,7 @@ def test_interrupted_build_leaves_the_previous_index(tmp_path, seed_catalog, emb
     with pytest.raises(KeyboardInterrupt):
         build_index(seed_catalog, _FailingEmbedder(embedder), out, progress=False, reuse=False)
     assert load_index(out).path == first.resolve()
+    assert gc.isenabled()  # paused during the build only
 
     # A failure while writing the files: the temporary folder is removed.
     real_write = index_module._write_file
