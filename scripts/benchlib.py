@@ -58,3 +58,30 @@ def quantize_int8(fp32_model: str | Path, out: str | Path) -> Path:
                      op_types_to_quantize=["MatMul"],
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return Path(out)
+
+
+def quantize_static_int8(fp32_model: str | Path, out: str | Path, texts: list[str],
+                         tokenizer: object, samples: int = 300) -> Path:
+    """OpenVINO static int8 of an fp32 export, calibrated on ``samples`` of ``texts``
+    with NNCF (its transformer preset: attention products and norms stay in float).
+
+    Measured on Netflix: 91.6% top-10 agreement (mixed preset), 90.9% (performance
+    preset), 83% with SmoothQuant; under the 95% guard, so it is printed, not used.
+    """
+    import nncf
+    import numpy as np
+    import openvino
+
+    model = openvino.Core().read_model(str(fp32_model))
+    names = [i.get_any_name() for i in model.inputs]
+
+    def feed(text: str) -> dict[str, np.ndarray]:
+        encoded = tokenizer([text], return_tensors="np", truncation=True, max_length=256)
+        return {n: encoded[n].astype(np.int64) for n in names}
+
+    step = max(1, len(texts) // samples)
+    calibration = nncf.Dataset([feed(t) for t in texts[::step][:samples]])
+    quantized = nncf.quantize(model, calibration, model_type=nncf.ModelType.TRANSFORMER,
+                              preset=nncf.QuantizationPreset.MIXED, subset_size=samples)
+    openvino.save_model(quantized, str(out))
+    return Path(out)
