@@ -319,10 +319,11 @@ class OnnxQueryEncoder(_ExportedEncoder):
 class OpenVinoEncoder(_ExportedEncoder):
     """The export compiled by OpenVINO: the build's path (one thread at a time).
 
-    In bfloat16, on a CPU that has it (AVX-512 BF16 or AMX), it embedded the
-    Netflix catalog 3.3x as fast as the plain torch baseline while keeping 99.2%
-    of every film's top-10 neighbours (``scripts/bench_build.py``); elsewhere
-    OpenVINO runs float32, and says so (:attr:`precision`).
+    In bfloat16, on a CPU that has it (AVX-512 BF16 or AMX), a build of the
+    Netflix catalog ran 3.1x (export included) to 3.4x as fast as the plain torch
+    baseline while keeping 99.2% of every film's top-10 neighbours
+    (``scripts/bench_build.py``); elsewhere OpenVINO runs float32, and says so
+    (:attr:`precision`).
     """
 
     runtime = "openvino"
