@@ -50,7 +50,7 @@ bench: install
 	$(BIN)/python scripts/bench_build.py --out bench-results/build.json
 	$(BIN)/python scripts/bench_query.py --out bench-results/query.json
 	$(BIN)/python scripts/bench_embed.py --out bench-results/embed.json
-	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --out bench-results/scale.json
+	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --netflix --out bench-results/scale.json
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts
