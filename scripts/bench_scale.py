@@ -6,6 +6,7 @@ memory, p50 query time in-process, recall@10.
 
     python scripts/bench_scale.py --sizes 100000            # about two minutes here
     python scripts/bench_scale.py --sizes 100000,1000000    # 1M: HNSW build takes long
+    python scripts/bench_scale.py --sizes 100000 --netflix  # and the real catalog's vectors
 
 Synthetic vectors are clustered (like real embeddings, unlike uniform noise).
 """
