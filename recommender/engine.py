@@ -60,7 +60,7 @@ class _Semantic(Protocol):
 
     def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]: ...
 
-    def score(self, row: int) -> float: ...
+    def scores(self, rows: Sequence[int]) -> np.ndarray: ...
 
 
 class _VectorQuery:
@@ -80,8 +80,8 @@ class _VectorQuery:
     def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         return self.index.search(self.vector, depth, allowed)
 
-    def score(self, row: int) -> float:
-        return float(self.index.vector(row) @ self.vector)
+    def scores(self, rows: Sequence[int]) -> np.ndarray:
+        return self.index.vectors(rows) @ self.vector
 
 
 class _BestScoreQuery:
@@ -102,8 +102,8 @@ class _BestScoreQuery:
             self._liked = np.stack(self._make_liked())
         return self._liked
 
-    def _scores(self, rows: Sequence[int]) -> np.ndarray:
-        vectors = np.stack([self.index.vector(r) for r in rows])
+    def scores(self, rows: Sequence[int]) -> np.ndarray:
+        vectors = self.index.vectors(rows)
         scores = (vectors @ self.liked.T).max(axis=1)
         if len(self.disliked):
             scores -= (vectors @ self.disliked.T).max(axis=1)
@@ -116,10 +116,7 @@ class _BestScoreQuery:
             {r for v in self.liked for r, _ in self.index.search(v, depth, allowed)})
         if not candidates:
             return []
-        return [(candidates[i], s) for i, s in top_k(self._scores(candidates), depth)]
-
-    def score(self, row: int) -> float:
-        return float(self._scores([row])[0])
+        return [(candidates[i], s) for i, s in top_k(self.scores(candidates), depth)]
 
 
 class Engine:
@@ -303,7 +300,7 @@ class Engine:
             vectors = [self.index.vector(r) for r in liked_rows]
             return vectors + ([self._embed(query)] if query else [])
 
-        disliked = np.stack([self.index.vector(r) for r in disliked_rows]) \
+        disliked = self.index.vectors(disliked_rows) \
             if disliked_rows else np.empty((0, self.index.dimension), dtype=np.float32)
         if strategy == "best_score":
             return _BestScoreQuery(self.index, liked_vectors, disliked)
@@ -349,14 +346,17 @@ class Engine:
                     [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
                     weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)
                 cosine = dict(semantic_hits)
-                hits = [ScoredFilm(films[r], s,
-                                   semantic=cosine[r] if r in cosine else semantic.score(r),
+                # the words found some films the vectors didn't rank: their cosines at once
+                unranked = [r for r, _ in fused[:pool] if r not in cosine]
+                if unranked:
+                    cosine |= zip(unranked, semantic.scores(unranked).tolist(), strict=True)
+                hits = [ScoredFilm(films[r], s, semantic=cosine[r],
                                    lexical=float(lexical_scores[r]) or None)
                         for r, s in fused[:pool]]
         if options.min_score is not None:
             hits = [h for h in hits if h.score >= options.min_score]
         if options.diversity > 0 and hits:
-            vectors = np.stack([self.index.vector(self.index.row_of[h.film.id]) for h in hits])
+            vectors = self.index.vectors([self.index.row_of[h.film.id] for h in hits])
             order = maximal_marginal_relevance(np.array([h.score for h in hits]), vectors,
                                                len(hits), options.diversity)
             hits = [hits[i] for i in order]

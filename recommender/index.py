@@ -26,6 +26,7 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ VERSIONS = "versions"
 _TMP_PREFIX = ".tmp-"
 ONNX_DIR = "onnx"
 """Beside ``versions/``: the ONNX export of the model, shared by the versions built with it."""
+FEW_EXCLUDED = 8
+"""Up to this many rows left out, a search asks for that many more and drops them."""
 EXACT_BELOW = 20_000
 """With an approximate index, a filter leaving at most this many films is searched exactly."""
 
@@ -93,6 +96,10 @@ class FilmIndex:
         """The stored vector of the film at ``row``: no model call needed."""
         return self.faiss_index.reconstruct(int(row))
 
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of the films at ``rows``, as an ``(len(rows), dim)`` array."""
+        return self.faiss_index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
     def search(self, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` rows with the highest inner product with ``query``, best first.
@@ -106,6 +113,11 @@ class FilmIndex:
         k = min(k, n_allowed)
         if k <= 0:
             return []
+        excluded = n - n_allowed
+        if allowed is not None and 0 < excluded <= FEW_EXCLUDED:
+            # e.g. a film's own row: a plain search a little deeper is cheaper than a
+            # filtered one (a bitmap over every row), and holds the best k allowed rows
+            return [(r, s) for r, s in self.search(query, k + excluded) if allowed[r]][:k]
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         approximate = self.approximate
         filtered = n_allowed < n
