@@ -100,7 +100,6 @@ class Embedder:
         self.cache_hits = 0
         self.cache_misses = 0
         self._onnx: _ExportedEncoder | None = None
-        self.onnx_path: Path | None = None
         self._backend: tuple[Path, str, str] | None = None
         self._encoders: dict[tuple[Path, str, str], _ExportedEncoder] = {}
 
@@ -119,7 +118,7 @@ class Embedder:
         if key == self._backend:
             return
         if path is None:
-            self._onnx, self.onnx_path, self._backend = None, None, None
+            self._onnx, self._backend = None, None
             return
         if runtime not in RUNTIMES or precision not in PRECISIONS or \
                 (runtime == "onnxruntime" and precision != "fp32"):
@@ -134,7 +133,7 @@ class Embedder:
             encoder = self._encoders[key] = kind(path, model.tokenizer, model.max_seq_length,
                                                  threads=threads, precision=precision)
         self._onnx = encoder
-        self.onnx_path, self._backend = Path(path), key
+        self._backend = key
         with self._cache_lock:
             self._cache.clear()
 
@@ -144,6 +143,11 @@ class Embedder:
         if self._onnx is None:
             return {"runtime": "torch", "precision": "fp32"}
         return {"runtime": self._onnx.runtime, "precision": self._onnx.precision}
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The export embedding now, if any (None: torch)."""
+        return self._backend[0] if self._backend else None
 
     @property
     def backend_key(self) -> tuple[Path, str, str] | None:

@@ -62,7 +62,8 @@ def run(send: Callable[[str], None], items: list[str], clients: int) -> dict[str
 
 def getter(base: str) -> Callable[[str], bytes]:
     """GET a path on ``base`` over one kept-open connection per client thread."""
-    host, port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
+    url = urllib.parse.urlsplit(base)
+    host, port = url.hostname, url.port
     local = threading.local()
 
     def get(path: str) -> bytes:
