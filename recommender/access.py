@@ -8,7 +8,10 @@ Probes (``/health``, ``/ready``) and ``/metrics`` stay open for monitoring.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
+import logging
 import math
 import threading
 import time
@@ -19,6 +22,7 @@ from flask import Flask, request
 from recommender.config import Settings
 from recommender.errors import Forbidden, RateLimited, Unauthorized
 
+log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs"})
 
 
@@ -26,11 +30,13 @@ def _keys(raw: str) -> tuple[bytes, ...]:
     return tuple(k.strip().encode() for k in raw.split(",") if k.strip())
 
 
-def _matches(given: bytes, keys: Iterable[bytes]) -> bool:
-    # every key is compared, so the time taken doesn't tell which one nearly matched
-    found = False
+def _matching(given: bytes, keys: Iterable[bytes]) -> bytes | None:
+    """The key ``given`` equals, if any. Every key is compared, so the time taken
+    doesn't tell which one nearly matched."""
+    found = None
     for key in keys:
-        found |= hmac.compare_digest(given, key)
+        if hmac.compare_digest(given, key):
+            found = key
     return found
 
 
@@ -39,6 +45,29 @@ def presented_key() -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
     return request.headers.get("X-API-Key") or None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def client_address(trusted_proxies: frozenset[str]) -> str:
+    """Who is asking: the peer address, or, where the peer is a trusted proxy, the
+    nearest address in ``X-Forwarded-For`` that isn't one (a client can prepend anything
+    to the header, so only what trusted proxies appended counts)."""
+    peer = request.remote_addr or "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if hop not in trusted_proxies:
+            return hop[:64]
+    return peer
 
 
 class RateLimiter:
@@ -66,27 +95,46 @@ class RateLimiter:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    """Register the access check. Call it after :func:`recommender.observability.init_app`,
+    so refused requests get a request id, a real duration and a log line too."""
     read_keys = _keys(settings.api_keys)
     admin_keys = _keys(settings.admin_keys)
+    proxies = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
+    # Without an admin key, /admin is open only to a server on loopback: bound to a
+    # public address it would let anyone who reaches it swap the index (cf. Meilisearch's
+    # master key in production).
+    admin_closed = not admin_keys and not is_loopback(settings.host)
+    if admin_closed:
+        log.warning("serving on %s with no admin key: /admin routes are closed; set "
+                    "RECOMMENDER_ADMIN_KEYS to use them", settings.host)
     limiter = RateLimiter(settings.rate_limit_per_minute) \
         if settings.rate_limit_per_minute > 0 else None
 
     @app.before_request
     def _check_access() -> None:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path == "/" or \
+                request.path.startswith("/static/"):
             return
         given = presented_key()
         admin = request.path.startswith("/admin/")
+        if admin and admin_closed:
+            raise Forbidden(
+                f"The /admin routes are closed: this server listens on {settings.host} and "
+                "has no admin key. Set RECOMMENDER_ADMIN_KEYS and send one.")
         needed = admin_keys if admin else read_keys + admin_keys
+        identity = None
         if (admin and admin_keys) or (not admin and read_keys):
             if given is None:
                 raise Unauthorized(
                     "This service needs an API key: send it as 'Authorization: Bearer KEY' "
                     "or 'X-API-Key: KEY'.")
-            if not _matches(given.encode(), needed):
+            key = _matching(given.encode(), needed)
+            if key is None:
                 raise Forbidden("admin key required" if admin else "The API key is not valid.")
+            # the bucket of a validated key: a made-up key per request finds no fresh one
+            identity = "key:" + hashlib.sha256(key).hexdigest()[:16]
         if limiter is not None:
-            wait = limiter.take(given or request.remote_addr or "unknown")
+            wait = limiter.take(identity or "addr:" + client_address(proxies))
             if wait > 0:
                 raise RateLimited(
                     f"Too many requests: the limit is {settings.rate_limit_per_minute} a "

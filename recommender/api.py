@@ -6,18 +6,20 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from recommender import access, observability, web
+from recommender import access, budget, observability, web
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine, QueryOptions
 from recommender.errors import (
     IndexUnavailable,
+    InvalidJson,
     InvalidParameter,
     MethodNotAllowed,
     NotFound,
@@ -75,9 +77,23 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         live.start()
     live.watch(settings.reload_poll_seconds)
     state: dict[str, Any] = {"settings": settings, "live": live, "metrics": metrics}
+    observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
-    observability.init_app(app, metrics)
     app.extensions[EXTENSION] = state
+
+    @app.before_request
+    def _open_budget() -> None:
+        batch = request.path == "/recommend/batch"
+        g.budget = budget.open_budget(
+            settings.request_budget_seconds,
+            settings.max_batch_fuzzy_lookups if batch else settings.max_fuzzy_lookups)
+
+    @app.teardown_request
+    def _close_budget(_exc: BaseException | None) -> None:
+        token = g.pop("budget", None)
+        if token is not None:
+            budget.close_budget(token)
+
     app.register_blueprint(bp)
     app.register_blueprint(web.bp)
     app.register_error_handler(RecommenderError, _render_error)
@@ -123,15 +139,65 @@ def _page(engine: Engine, page: Any, params: QueryParams) -> Any:
     return jsonify(body)
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have; ours need 4."""
+
+
 def _json_body() -> Any:
+    """The body as JSON, parsed strictly: 400 ``invalid_json`` for anything the parser
+    can't take (not UTF-8, malformed, too deep, a key given twice), never a 500."""
     if not request.is_json:
         raise UnsupportedMediaType(
             f"Send the body as JSON with Content-Type: application/json "
             f"(got {request.content_type or 'no Content-Type'!r}).")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidParameter("body", "the body is not valid JSON")
+    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before reading
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(f"The body is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+                          position=exc.start) from None
+    try:
+        body = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                          f"column {exc.colno}.", position=exc.pos) from None
+    except RecursionError:
+        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+    except _DuplicateKey as exc:
+        raise InvalidJson(f"The key {exc.args[0]!r} is given twice in one object; give "
+                          "each key once.", key=exc.args[0]) from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
     return body
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, walked without recursion (a parsed body can be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in
+                         (node.values() if isinstance(node, dict) else node))
+    return deepest
 
 
 def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
@@ -155,18 +221,30 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
 
 @bp.get("/health")
 def health() -> Any:
+    """What a load balancer needs: up or not, and which version. Where files are lives
+    behind the admin key (``/admin/status``)."""
     engine = _engine()  # 503 index_unavailable, in the error shape, while none is loaded
+    return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
+                    "index": _index_summary(engine)})
+
+
+def _index_summary(engine: Engine) -> dict[str, Any]:
     m = engine.index.manifest
-    return jsonify({
-        "status": "ok",
-        "films": len(engine.index),
-        "model": engine.index.model,
-        "index": {
-            "version": engine.index.version, "path": str(engine.index.path),
-            "dimension": engine.index.dimension, "index_type": m.get("index_type"),
-            "built_at": m.get("built_at"), "catalog_sha256": m.get("catalog", {}).get("sha256"),
-        },
-    })
+    return {"version": engine.index.version, "dimension": engine.index.dimension,
+            "index_type": m.get("index_type"), "built_at": m.get("built_at"),
+            "catalog_sha256": m.get("catalog", {}).get("sha256")}
+
+
+@bp.get("/admin/status")
+def admin_status() -> Any:
+    """For operators: the index's folder, and why the last reload failed, if it did."""
+    _no_params()
+    live = _live()
+    engine = _engine()
+    return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
+                    "index": {**_index_summary(engine), "path": str(engine.index.path),
+                              "root": str(_settings().index)},
+                    "last_reload_error": live.reload_error})
 
 
 @bp.get("/ready")

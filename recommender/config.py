@@ -56,6 +56,23 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_batch: int = 32
     """Requests in one POST /recommend/batch."""
+    request_budget_seconds: float = 3.0
+    """Time a request (a whole batch included) may take; past it, checked between the
+    pipeline's stages, it answers 503 ``timeout`` instead of holding a worker."""
+    max_fuzzy_lookups: int = 10
+    """Typo-tolerant title searches (a scan of every title) one request may make; titles
+    past it are not found (listed as unresolved in a recommendation)."""
+    max_batch_fuzzy_lookups: int = 32
+    """The same for a whole POST /recommend/batch, shared by its requests."""
+    read_timeout_seconds: float = 10.0
+    """Time a client has to send a whole request (head and body) before the server
+    closes the connection; until then it waits on the event loop, not on a thread."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of proxies whose X-Forwarded-For names the client
+    (for the rate limit and the access log); empty: the peer address is the client."""
+    reload_jitter_seconds: float = 1.0
+    """Each process waits a random 0..this before loading a new version, so the workers
+    of a fleet don't all do their per-version work at the same instant."""
     api_keys: str = ""
     """Comma-separated keys for queries; empty: queries need no key."""
     admin_keys: str = ""

@@ -117,9 +117,23 @@ class Embedder:
         key = None if path is None else (Path(path), runtime, precision)
         if key == self._backend:
             return
-        if path is None:
+        if key is None:
             self._onnx, self._backend = None, None
             return
+        encoder = self._encoder(key)
+        self._onnx = encoder
+        self._backend = key
+        with self._cache_lock:
+            self._cache.clear()
+
+    def check_onnx(self, path: Path, runtime: str = "onnxruntime",
+                   precision: str = "fp32") -> None:
+        """Make (and keep) the encoder of the export at ``path`` without switching to it:
+        raises ``OSError`` for an export that can't be loaded, changing nothing."""
+        self._encoder((Path(path), runtime, precision))
+
+    def _encoder(self, key: tuple[Path, str, str]) -> _ExportedEncoder:
+        path, runtime, precision = key
         if runtime not in RUNTIMES or precision not in PRECISIONS or \
                 (runtime == "onnxruntime" and precision != "fp32"):
             raise ValueError(f"no {precision} with {runtime}: choose onnxruntime/fp32, "
@@ -130,12 +144,13 @@ class Embedder:
             # a server worker's share of the cores, or all of them for a build
             threads = self.torch_threads or os.cpu_count() or 1
             kind = OnnxQueryEncoder if runtime == "onnxruntime" else OpenVinoEncoder
-            encoder = self._encoders[key] = kind(path, model.tokenizer, model.max_seq_length,
-                                                 threads=threads, precision=precision)
-        self._onnx = encoder
-        self._backend = key
-        with self._cache_lock:
-            self._cache.clear()
+            try:
+                encoder = kind(path, model.tokenizer, model.max_seq_length,
+                               threads=threads, precision=precision)
+            except Exception as exc:  # the runtimes raise their own kinds for a bad file
+                raise OSError(f"cannot load the ONNX export {path}: {exc}") from exc
+            self._encoders[key] = encoder
+        return encoder
 
     @property
     def backend(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from recommender import budget
 from recommender.catalog import Film
 from recommender.config import Settings
 from recommender.embedding import Embedder
@@ -51,7 +52,8 @@ __all__ = ["DEFAULT_K", "DEFAULT_MODE", "MODES", "Engine", "QueryOptions", "Resu
 HYBRID_CANDIDATES = 100
 """Candidates each ranking contributes to a hybrid fusion (at least; more for deep pages)."""
 DIVERSITY_POOL = 30
-"""Least number of candidates that diversity re-ranks (more for deep pages)."""
+"""Least number of candidates that diversity re-ranks (three times the page's depth for
+deep pages; with ``offset + k`` at most 1,000, at most 3,000)."""
 Item = str | dict[str, Any]
 
 
@@ -259,6 +261,7 @@ class Engine:
         liked, disliked, unresolved = [], [], []
         for name, items, out in (("positive", positive, liked), ("negative", negative, disliked)):
             for i, item in enumerate(items):
+                budget.check("resolving liked and disliked films")
                 try:
                     film, resolution = self.resolve_item(item, name)
                 except (TitleNotFound, AmbiguousTitle, FilmNotFound) as exc:
@@ -322,6 +325,7 @@ class Engine:
         The vector side is asked only where the mode needs it, so a lexical query
         never calls the model. Returns the page and whether more films follow.
         """
+        budget.check("filters")
         allowed = self._allowed(options, exclude_rows or set())
         wanted = options.offset + options.k
         pool = wanted + 1  # one more than the page tells whether more follow
@@ -334,12 +338,14 @@ class Engine:
                     for r, s in semantic.search(pool, allowed)]
         else:
             lexical_scores = self.index.lexical.scores(terms)
+            budget.check("word scores")
             if options.mode == "lexical":
                 hits = [ScoredFilm(films[r], s, lexical=s)
                         for r, s in top_k(lexical_scores, pool, allowed, min_score=0.0)]
             else:
                 depth = max(HYBRID_CANDIDATES, pool)
                 semantic_hits = semantic.search(depth, allowed)
+                budget.check("vector search")
                 lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
                 weight = self.settings.semantic_weight
                 fused = reciprocal_rank_fusion(
@@ -353,12 +359,15 @@ class Engine:
                 hits = [ScoredFilm(films[r], s, semantic=cosine[r],
                                    lexical=float(lexical_scores[r]) or None)
                         for r, s in fused[:pool]]
+        budget.check("ranking")
         if options.min_score is not None:
             hits = [h for h in hits if h.score >= options.min_score]
         if options.diversity > 0 and hits:
             vectors = self.index.vectors([self.index.row_of[h.film.id] for h in hits])
+            # only as many picks as the page and the one after it: the rest is never shown
             order = maximal_marginal_relevance(np.array([h.score for h in hits]), vectors,
-                                               len(hits), options.diversity)
+                                               wanted + 1, options.diversity,
+                                               check=lambda: budget.check("diversity"))
             hits = [hits[i] for i in order]
         page = hits[options.offset:wanted]
         if options.explain:

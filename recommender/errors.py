@@ -24,6 +24,12 @@ class RecommenderError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}
 
+    def with_message(self, message: str) -> RecommenderError:
+        """The same error, told another way."""
+        self.message = message
+        self.args = (message,)
+        return self
+
 
 class InvalidParameter(RecommenderError):
     status = 400
@@ -106,6 +112,20 @@ class Forbidden(RecommenderError):
 class RateLimited(RecommenderError):
     status = 429
     code = "rate_limited"
+
+
+class InvalidJson(RecommenderError):
+    """A body the JSON parser can't take: malformed, not UTF-8, too deep, duplicate keys."""
+
+    status = 400
+    code = "invalid_json"
+
+
+class Timeout(RecommenderError):
+    """The request ran past the service's time budget; it was stopped between stages."""
+
+    status = 503
+    code = "timeout"
 
 
 class MethodNotAllowed(RecommenderError):

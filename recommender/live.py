@@ -10,7 +10,9 @@ points to, and swaps only if it passes; otherwise the old one keeps serving.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,8 @@ from recommender.errors import IndexMismatch, IndexUnavailable, RecommenderError
 from recommender.index import complete_versions, load_index, resolve_version_dir
 
 log = logging.getLogger(__name__)
+MAX_RETRY_SECONDS = 60.0
+"""Longest wait between two tries of a refused reload."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class LiveIndex:
         self._engine = engine
         self._lock = threading.Lock()
         self.error: str | None = None
+        self.reload_error: str | None = None
+        """Why the last reload was refused (None: it wasn't)."""
         self._watcher: threading.Thread | None = None
         self._stop = threading.Event()
         if engine is not None:
@@ -72,9 +78,12 @@ class LiveIndex:
     # -- loading -----------------------------------------------------------------
 
     def _open(self, folder: Path) -> Engine:
+        """Load and check the version in ``folder``, without touching what serves now:
+        the shared embedder switches to the version's export only in :meth:`_serve`."""
         index = load_index(folder, expected_model=self.embedder.name)
-        if self.settings.query_backend == "onnx" and self.load_model:
-            self.embedder.use_onnx(index.query_model_path)
+        if self.settings.query_backend == "onnx" and self.load_model and \
+                index.query_model_path is not None:
+            self.embedder.check_onnx(index.query_model_path)
         if self.load_model and self.embedder.load().dimension != index.dimension:
             raise IndexMismatch(
                 f"Index {index.path} holds {index.dimension}-dimensional vectors but model "
@@ -84,6 +93,14 @@ class LiveIndex:
         # before the engine serves: a swap happens only once its table is made
         engine.precompute_similar()
         return engine
+
+    def _serve(self, engine: Engine) -> None:
+        """Make ``engine`` the one requests get; its export embeds queries from now on."""
+        if self.settings.query_backend == "onnx" and self.load_model:
+            self.embedder.use_onnx(engine.index.query_model_path)
+        self._engine = engine  # one assignment: requests see the old or the new
+        self.error = None
+        self._on_swap(engine)
 
     def start(self) -> None:
         """Load at start-up: the current version, or else the newest version that loads.
@@ -102,15 +119,13 @@ class LiveIndex:
         errors = []
         for folder in candidates:
             try:
-                self._engine = self._open(folder)
+                self._serve(self._open(folder))
             except (RecommenderError, OSError) as exc:
                 errors.append(str(getattr(exc, "message", exc)))
                 log.error("index version %s refused: %s", folder.name, errors[-1])
                 continue
             if errors:
                 log.warning("serving %s: the current version was refused", folder.name)
-            self.error = None
-            self._on_swap(self._engine)
             return
         self.error = errors[0]
 
@@ -129,16 +144,16 @@ class LiveIndex:
                 if old is not None and target.resolve() == old.index.path.resolve():
                     return ReloadResult(False, old.index.version, previous)
                 new = self._open(target)
+                self._serve(new)
             except (RecommenderError, OSError) as exc:
                 message = str(getattr(exc, "message", exc))
                 log.error("reload refused: %s", message)
+                self.reload_error = message
                 self._on_reload("refused")
                 still = f" Still serving version {previous}." if previous else ""
                 raise IndexUnavailable(f"Reload refused: {message}{still}",
                                        serving=previous) from None
-            self._engine = new  # one assignment: requests see the old or the new
-            self.error = None
-            self._on_swap(new)
+            self.reload_error = None
             self._on_reload("swapped")
             log.info("reloaded: serving version %s (was %s)", new.index.version, previous)
             return ReloadResult(True, new.index.version, previous)
@@ -146,7 +161,13 @@ class LiveIndex:
     # -- following the pointer ---------------------------------------------------
 
     def watch(self, interval: float) -> None:
-        """Reload in the background whenever ``current`` changes (every worker does)."""
+        """Reload in the background whenever ``current`` changes (every worker does).
+
+        A move is acted on after a random wait of up to ``reload_jitter_seconds``, so
+        the workers of a fleet don't all load at once; a refused reload is tried again
+        with backoff (``interval`` doubling to at most a minute) until it passes or
+        ``current`` moves on.
+        """
         if interval <= 0 or self._watcher is not None:
             return
 
@@ -158,17 +179,24 @@ class LiveIndex:
 
         def loop() -> None:
             seen = target()
+            retry_at, backoff = None, interval
             while not self._stop.wait(interval):
                 now = target()
-                if now == seen:  # act on a move of the pointer, once
+                if now != seen:  # a move of the pointer: act on it once, after a jitter
+                    seen, backoff = now, interval
+                    if self._stop.wait(random.uniform(0, self.settings.reload_jitter_seconds)):
+                        return
+                elif retry_at is None or time.monotonic() < retry_at:
                     continue
-                seen = now
                 try:
                     self.reload()
-                except IndexUnavailable:
-                    pass  # logged; keep serving and try again at the next change
+                    retry_at = None
+                except IndexUnavailable:  # logged; try again later, backing off
+                    retry_at = time.monotonic() + backoff
+                    backoff = min(2 * backoff, MAX_RETRY_SECONDS)
                 except Exception:  # never let the watcher die silently
                     log.exception("index watcher")
+                    retry_at = time.monotonic() + backoff
 
         self._watcher = threading.Thread(target=loop, name="index-watcher", daemon=True)
         self._watcher.start()

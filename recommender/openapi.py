@@ -17,7 +17,8 @@ from recommender.config import Settings
 
 _REF = "#/components/schemas/{model}"
 _ERRORS = {
-    400: "invalid_parameter: names the parameter and what is allowed",
+    400: "invalid_parameter: names the parameter and what is allowed; invalid_json: a body "
+         "the parser can't take (malformed, not UTF-8, deeper than 32 levels, a key twice)",
     401: "unauthorized: an API key is configured and none was sent",
     403: "forbidden: the key is not valid (or not an admin key)",
     404: "not_found / title_not_found (with suggestions)",
@@ -26,7 +27,8 @@ _ERRORS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited (Retry-After header)",
-    503: "index_unavailable",
+    503: "index_unavailable; timeout: the request ran past the time budget "
+         "(RECOMMENDER_REQUEST_BUDGET_SECONDS)",
 }
 _RESPONSE_MODELS: list[type[BaseModel]] = [
     schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,

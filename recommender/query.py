@@ -20,6 +20,9 @@ MODES = ("semantic", "lexical", "hybrid")
 DEFAULT_MODE = "hybrid"
 """The mode ``recommender eval`` measured best on the shipped labelled sets."""
 STRATEGIES = ("average", "best_score")
+MAX_RESULT_WINDOW = 1000
+"""``offset + k`` may not exceed this (as Elasticsearch's ``max_result_window``): the
+work of a page grows with its depth, so the depth is bounded."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class QueryOptions:
             raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
         if self.offset < 0:
             raise InvalidParameter("offset", f"offset must be 0 or more, got {self.offset}")
+        if self.offset + self.k > MAX_RESULT_WINDOW:
+            raise InvalidParameter(
+                "offset", f"offset + k may not exceed {MAX_RESULT_WINDOW} (the result window); "
+                f"got {self.offset} + {self.k}. Narrow the query with filters instead of "
+                "paging deeper.", max_result_window=MAX_RESULT_WINDOW)
         if not 0.0 <= self.diversity <= 1.0:
             raise InvalidParameter(
                 "diversity", f"diversity must be a number from 0 to 1, got {self.diversity}")

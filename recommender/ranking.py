@@ -6,7 +6,7 @@ against a brute-force answer on small hand-made arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,7 +55,8 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]],
 
 
 def maximal_marginal_relevance(relevance: np.ndarray, vectors: np.ndarray, k: int,
-                               diversity: float) -> list[int]:
+                               diversity: float,
+                               check: Callable[[], None] | None = None) -> list[int]:
     """Reorder candidates so that each next one is relevant *and* unlike those above.
 
     Picks, one at a time, the candidate maximising
@@ -67,11 +68,13 @@ def maximal_marginal_relevance(relevance: np.ndarray, vectors: np.ndarray, k: in
     Args:
         relevance: one score per candidate, higher is better.
         vectors: unit vectors of the candidates, row for row.
-        k: how many to pick.
+        k: how many to pick: the work is ``k`` passes over the candidates, so ask for
+            no more than will be shown.
         diversity: 0 keeps the relevance order; 1 maximises dissimilarity.
+        check: called every few picks; it may raise to stop the work.
 
     Returns:
-        Candidate positions, in the order picked.
+        Candidate positions, in the order picked (``min(k, len(relevance))`` of them).
     """
     n = relevance.shape[0]
     if n == 0 or k <= 0:
@@ -83,10 +86,13 @@ def maximal_marginal_relevance(relevance: np.ndarray, vectors: np.ndarray, k: in
     available = np.ones(n, dtype=bool)
     available[picked[0]] = False
     while len(picked) < min(k, n):
+        if check is not None and len(picked) % 32 == 0:
+            check()
         gain = (1.0 - diversity) * rel - diversity * max_sim
         gain[~available] = -np.inf
         # ties go to the more relevant candidate, then the earlier one
-        best = int(np.lexsort((np.arange(n), -rel, -gain))[0])
+        tied = np.flatnonzero(gain == gain.max())
+        best = int(tied[np.lexsort((tied, -rel[tied]))[0]]) if tied.size > 1 else int(tied[0])
         picked.append(best)
         available[best] = False
         max_sim = np.maximum(max_sim, vectors @ vectors[best])

@@ -292,7 +292,7 @@ class ErrorDetail(BaseModel):
     code: Literal["invalid_parameter", "not_found", "title_not_found", "method_not_allowed",
                   "ambiguous_title", "payload_too_large", "unsupported_media_type",
                   "rate_limited", "index_unavailable", "unauthorized", "forbidden",
-                  "internal_error"]
+                  "invalid_json", "timeout", "internal_error"]
     message: str
 
 

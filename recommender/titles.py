@@ -21,6 +21,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from recommender import budget
 from recommender.catalog import Film
 from recommender.errors import AmbiguousTitle, TitleNotFound
 
@@ -117,7 +118,9 @@ class TitleResolver:
             if len(films) > 1:
                 raise AmbiguousTitle(title, [film_summary(f) for f in _by_year(films)])
             # the title exists, but not in that year: fall through to suggestions
+            _spend_fuzzy(title)
             raise TitleNotFound(title, self._suggest(key, exclude_exact=False))
+        _spend_fuzzy(title)
         return self._fuzzy(title, key, year)
 
     def suggest(self, title: str, limit: int = MAX_SUGGESTIONS) -> list[dict[str, object]]:
@@ -161,6 +164,14 @@ class TitleResolver:
                 out.append({**film_summary(film), "score": round(score / 100, 3)})
         out.sort(key=lambda s: -float(s["score"]))  # type: ignore[arg-type]
         return out[:limit]
+
+
+def _spend_fuzzy(title: str) -> None:
+    """A typo-tolerant match scans every title: only within the request's budget."""
+    if not budget.spend_fuzzy():
+        raise TitleNotFound(title, []).with_message(
+            f"{title!r} is not an exact title, and this request has used up its "
+            "typo-tolerant title searches: give exact titles or ids.")
 
 
 def _distinct_films(entries: list[tuple[Film, str, bool]]) -> list[Film]:

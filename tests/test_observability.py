@@ -90,8 +90,78 @@ def test_rate_limit(settings, engine):
     assert r.get_json()["error"]["code"] == "rate_limited"
     assert int(r.headers["Retry-After"]) >= 1
     assert client.get("/health").status_code == 200  # probes are never limited
-    other = client.get("/films/rocky-1976", headers={"X-API-Key": "someone-else"})
+    # with no keys configured, a made-up key is no way out: the address is the client
+    assert client.get("/films/rocky-1976", headers={"X-API-Key": "fresh-1"}).status_code == 429
+    other = client.get("/films/rocky-1976", environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200  # per client
+
+
+def test_rate_limit_trusts_forwarded_for_only_from_trusted_proxies(settings, engine):
+    from dataclasses import replace
+    client = create_app(replace(settings, rate_limit_per_minute=1, trusted_proxies="10.0.0.1"),
+                        engine=engine).test_client()
+
+    def get(peer, forwarded):
+        return client.get("/films/rocky-1976", environ_base={"REMOTE_ADDR": peer},
+                          headers={"X-Forwarded-For": forwarded}).status_code
+
+    assert get("10.0.0.1", "198.51.100.1") == 200
+    assert get("10.0.0.1", "198.51.100.2") == 200  # another client behind the proxy
+    assert get("10.0.0.1", "198.51.100.1") == 429
+    # a client can prepend anything; the proxy appends the address it saw
+    assert get("10.0.0.1", "203.0.113.5, 198.51.100.1") == 429
+    # from an untrusted peer the header counts for nothing
+    assert get("192.0.2.7", "198.51.100.3") == 200
+    assert get("192.0.2.7", "198.51.100.4") == 429
+
+
+def test_rate_limit_is_per_valid_key(settings, engine):
+    from dataclasses import replace
+    client = create_app(replace(settings, rate_limit_per_minute=1, api_keys="k1,k2"),
+                        engine=engine).test_client()
+    assert client.get("/films/rocky-1976", headers={"X-API-Key": "k1"}).status_code == 200
+    assert client.get("/films/rocky-1976", headers={"X-API-Key": "k1"}).status_code == 429
+    assert client.get("/films/rocky-1976", headers={"X-API-Key": "k2"}).status_code == 200
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401), ({"X-API-Key": "wrong"}, 403), ({"X-API-Key": "read-1"}, 200)])
+def test_refused_requests_keep_their_id_and_are_logged(keyed, caplog, headers, status):
+    with caplog.at_level(logging.INFO, logger="recommender.access"):
+        r = keyed.get("/search?q=karate&k=1", headers={**headers, "X-Request-ID": "mine-1"})
+    assert r.status_code == status
+    assert r.headers["X-Request-ID"] == "mine-1"
+    line = json.loads(JsonFormatter().format(
+        [x for x in caplog.records if x.name == "recommender.access"][-1]))
+    assert line["request_id"] == "mine-1" and line["status"] == status and line["ms"] > 0
+
+
+def test_health_tells_no_paths_and_admin_status_does(keyed, engine):
+    health = keyed.get("/health").get_json()
+    assert str(engine.index.path) not in json.dumps(health)
+    assert health["index"]["version"] == engine.index.version
+    assert keyed.get("/admin/status").status_code == 401
+    status = keyed.get("/admin/status", headers={"X-API-Key": "admin-1"}).get_json()
+    assert status["index"]["path"] == str(engine.index.path)
+
+
+def test_admin_closed_on_a_public_address_without_an_admin_key(settings, engine):
+    from dataclasses import replace
+    public = create_app(replace(settings, host="0.0.0.0"), engine=engine).test_client()
+    r = public.post("/admin/reload")
+    assert r.status_code == 403 and "RECOMMENDER_ADMIN_KEYS" in r.get_json()["error"]["message"]
+    assert public.get("/search?q=karate&k=1").status_code == 200  # queries stay open
+    keyed = create_app(replace(settings, host="0.0.0.0", admin_keys="a1"), engine=engine)
+    assert keyed.test_client().post("/admin/reload", headers={"X-API-Key": "a1"}).status_code \
+        == 200
+
+
+def test_page_is_open_when_keys_are_configured(keyed):
+    page = keyed.get("/")
+    assert page.status_code == 200 and b'id="key-form"' in page.data
+    script = keyed.get("/static/app.js")
+    assert script.status_code == 200 and b"X-API-Key" in script.data
+    script.close()
 
 
 def test_repeated_queries_hit_the_cache(settings, engine):

@@ -242,8 +242,8 @@ def test_recommend_needs_json(client):
                        content_type="application/x-www-form-urlencoded"),
            415, "unsupported_media_type")
     error = _error(client.post("/recommend", data="{not json", content_type="application/json"),
-                   400, "invalid_parameter")
-    assert error["parameter"] == "body"
+                   400, "invalid_json")
+    assert "line 1, column 2" in error["message"]
     _error(client.get("/recommend"), 405, "method_not_allowed")
 
 

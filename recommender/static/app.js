@@ -7,9 +7,17 @@ const $ = (id) => document.getElementById(id);
 const K = 10;
 const SUGGEST_FROM = 0.85; // suggestions weaker than this are noise for a description
 
+// Where the service asks for API keys, the page asks the viewer for one once, keeps it
+// in this browser (localStorage) and sends it with each request; the page itself is open.
+const KEY_STORE = "recommender-api-key";
+
 async function api(path) {
   try {
-    const response = await fetch(path, { headers: { Accept: "application/json" } });
+    const headers = { Accept: "application/json" };
+    const key = localStorage.getItem(KEY_STORE);
+    if (key) headers["X-API-Key"] = key;
+    const response = await fetch(path, { headers });
+    $("key-form").hidden = !(response.status === 401 || response.status === 403);
     let body;
     try { body = await response.json(); } catch { body = null; }
     if (!body) body = { error: { message: `The server answered ${response.status}.` } };
@@ -69,6 +77,14 @@ function renderCards(results, emptyText) {
     list.append(el("li", { class: "card" }, link));
   }
 }
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = $("api-key").value.trim();
+  if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE);
+  $("key-form").hidden = true;
+  route();
+});
 
 function apiError(answer) {
   status([answer.body.error ? answer.body.error.message : `Error ${answer.status}`], true);
