@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from recommender import __version__, schemas
 from recommender.config import Settings
+from recommender.query import MAX_RESULT_WINDOW
 
 _REF = "#/components/schemas/{model}"
 _ERRORS = {
@@ -32,7 +33,7 @@ _ERRORS = {
 }
 _RESPONSE_MODELS: list[type[BaseModel]] = [
     schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,
-    schemas.ReadyOut, schemas.ReloadOut, schemas.BatchOut, schemas.ErrorOut,
+    schemas.ReadyOut, schemas.ReloadOut, schemas.AdminStatusOut, schemas.BatchOut, schemas.ErrorOut,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest]
 
@@ -42,6 +43,8 @@ def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[s
     required = set(schema.get("required", []))
     limits = {"k": {"maximum": settings.max_k}, "q": {"maxLength": settings.max_query_chars},
               "title": {"maxLength": settings.max_title_chars}}
+    if "k" in schema["properties"]:  # a query, paged within the result window
+        limits["offset"] = {"maximum": MAX_RESULT_WINDOW - 1}
     out = []
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k != "title"}
@@ -77,6 +80,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
     components["RecommendRequest"]["properties"]["k"]["maximum"] = settings.max_k
     components["RecommendRequest"]["properties"]["query"]["anyOf"][0]["maxLength"] = \
         settings.max_query_chars
+    components["RecommendRequest"]["properties"]["offset"]["maximum"] = MAX_RESULT_WINDOW - 1
     components["BatchRequest"]["properties"]["requests"]["maxItems"] = settings.max_batch
     keyed = ([401, 403] if settings.api_keys else []) + \
         ([429] if settings.rate_limit_per_minute else [])
@@ -123,8 +127,10 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "responses": _responses("BatchOut", [400, 413, 415, *keyed, 503])}},
         "/admin/reload": {"post": {
             "summary": "Swap to the index version 'current' points to",
-            "responses": _responses("ReloadOut", [
-                *([401, 403] if settings.admin_keys else []), 503])}},
+            "responses": _responses("ReloadOut", [401, 403, 503])}},
+        "/admin/status": {"get": {
+            "summary": "For operators: the index's folder and the last reload's error",
+            "responses": _responses("AdminStatusOut", [401, 403, 503])}},
     }
     doc: dict[str, Any] = {
         "openapi": "3.1.0",

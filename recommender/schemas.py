@@ -43,7 +43,8 @@ class QueryParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(DEFAULT_K, ge=1, description="how many films, 1..RECOMMENDER_MAX_K (100)")
-    offset: int = Field(0, ge=0, description="results to skip first (paging)")
+    offset: int = Field(0, ge=0, description="results to skip first (paging); "
+                        "offset + k <= 1000")
     year_min: int | None = Field(None, description="only films from this year on")
     year_max: int | None = Field(None, description="only films up to this year")
     mode: Literal["semantic", "lexical", "hybrid"] | None = Field(
@@ -275,6 +276,14 @@ class ReloadOut(BaseModel):
     reloaded: bool
     version: str
     previous: str | None
+
+
+class AdminStatusOut(BaseModel):
+    status: Literal["ok"]
+    films: int
+    model: str
+    index: dict[str, Any] = Field(description="as /health's, with path and root")
+    last_reload_error: str | None
 
 
 class BatchAnswer(BaseModel):
