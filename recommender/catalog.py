@@ -1,7 +1,10 @@
 """Films and their validation: reading a catalog from JSON Lines or CSV.
 
-A catalog is refused whole at the first bad line, with the line and field
-named, so nothing is ever built from half a catalog.
+By default (``on_invalid="fail"``) a catalog is refused whole at the first bad
+line, with the line and field named, so nothing is ever built from half a
+catalog by accident. With ``on_invalid="skip"`` each bad row is left out and
+recorded (:attr:`Catalog.rejects`: line, field, value, reason), and the rest is
+read: real catalogs have dirt in them.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from recommender.errors import CatalogError
 
+ON_INVALID = ("fail", "skip")
+SKIP_HINT = ("; --on-invalid skip builds the valid rows and lists each rejected one in "
+             "rejects.jsonl")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_YEAR, MAX_YEAR = 1870, 2100
 _SLUG_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss", "đ": "d", "ł": "l"})
@@ -69,6 +76,8 @@ class Catalog:
     source: str
     sha256: str
     """Checksum of the file's bytes and of how it was read (the CSV columns)."""
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    """Rows left out by ``on_invalid="skip"``: line, field, value, reason."""
     by_id: dict[str, Film] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -86,17 +95,23 @@ def slugify(text: str) -> str:
 
 
 def load_catalog(path: str | Path, columns: CsvColumns | None = None,
-                 language: str | None = None) -> Catalog:
+                 language: str | None = None, on_invalid: str = "fail") -> Catalog:
     """Read and validate a catalog; ``.csv`` files are read with ``columns``.
 
     Args:
         path: a ``.jsonl`` (or ``.json``) or ``.csv`` file.
         columns: CSV column mapping; ignored for JSON Lines.
         language: the synopses' language where the file doesn't say.
+        on_invalid: "fail" (refuse the catalog at its first bad row) or "skip"
+            (leave each bad row out, recorded in :attr:`Catalog.rejects`).
 
     Raises:
-        CatalogError: naming the line and field of the first problem.
+        CatalogError: naming the line and field of the first problem (with "skip",
+            only for problems of the whole file: not readable, no header, no valid row).
     """
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {', '.join(ON_INVALID)}, "
+                         f"got {on_invalid!r}")
     path = Path(path)
     if not path.is_file():
         raise CatalogError(str(path), "no such catalog file")
@@ -107,42 +122,68 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
         raise CatalogError(
             str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
+    rejects: list[dict[str, Any]] = []
+    rows: Iterator[tuple[int, Any]]
     if path.suffix.lower() == ".csv":
         columns = columns or CsvColumns()
-        films = list(_read_csv(str(path), text, columns, language))
+        rows = _read_csv(str(path), text, columns, language)
         how = json.dumps(asdict(columns), sort_keys=True)
     else:
-        films = list(_read_jsonl(str(path), text, language))
+        rows = _read_jsonl(str(path), text, language)
         how = "jsonl"
-    if not films:
-        raise CatalogError(str(path), "the catalog holds no films")
-    digest = hashlib.sha256(raw + b"\0" + how.encode()).hexdigest()
-    return Catalog(films=films, source=str(path), sha256=digest)
-
-
-def _read_jsonl(path: str, text: str, language: str | None) -> Iterator[Film]:
+    films: list[Film] = []
     seen: dict[str, int] = {}
+    for lineno, row in rows:
+        try:
+            if isinstance(row, CatalogError):
+                raise row
+            if row.id in seen:
+                id_field = columns.id if columns and columns.id else "id"
+                raise CatalogError(
+                    str(path), f"duplicate id {row.id!r} (first on line {seen[row.id]})",
+                    line=lineno, field=id_field).with_value(row.id)
+        except CatalogError as exc:
+            if on_invalid == "fail":
+                raise exc.with_message(exc.message + SKIP_HINT) from None
+            rejects.append(exc.reject())
+            continue
+        seen[row.id] = lineno
+        films.append(row)
+    if not films:
+        raise CatalogError(str(path), "the catalog holds no films" if not rejects else
+                           f"none of the catalog's {len(rejects)} rows is valid; the first: "
+                           f"line {rejects[0]['line']}: {rejects[0]['reason']}")
+    if on_invalid == "skip":  # what is built depends on it, so --if-stale must see it
+        how += " skip"
+    digest = hashlib.sha256(raw + b"\0" + how.encode()).hexdigest()
+    return Catalog(films=films, source=str(path), sha256=digest, rejects=rejects)
+
+
+def _read_jsonl(path: str, text: str,
+                language: str | None) -> Iterator[tuple[int, Film | CatalogError]]:
+    """``(line, film)`` for each row, or ``(line, error)`` for a bad one."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CatalogError(path, f"malformed JSON ({exc.msg})", line=lineno) from None
-        if not isinstance(obj, dict):
-            raise CatalogError(path, "each line must be a JSON object", line=lineno)
-        film = _film_from_fields(path, lineno, obj, language)
-        if film.id in seen:
-            raise CatalogError(
-                path, f"duplicate id {film.id!r} (first on line {seen[film.id]})",
-                line=lineno, field="id",
-            )
-        seen[film.id] = lineno
-        yield film
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise CatalogError(path, f"malformed JSON ({getattr(exc, 'msg', exc)})",
+                                   line=lineno).with_value(line) from None
+            if not isinstance(obj, dict):
+                raise CatalogError(path, "each line must be a JSON object",
+                                   line=lineno).with_value(line)
+            yield lineno, _with_value(obj, partial(_film_from_fields, path, lineno, obj,
+                                                   language))
+        except CatalogError as exc:
+            yield lineno, exc
 
 
 def _read_csv(path: str, text: str, cols: CsvColumns,
-              language: str | None) -> Iterator[Film]:
+              language: str | None) -> Iterator[tuple[int, Film | CatalogError]]:
+    """``(line, film)`` for each row, or ``(line, error)`` for a bad one. Problems of
+    the whole file (header, unknown columns) raise."""
     reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
     try:
         header = reader.fieldnames or []
@@ -156,37 +197,53 @@ def _read_csv(path: str, text: str, cols: CsvColumns,
                 path, f"unknown column {column!r} given by {flag}; "
                 f"the header has: {', '.join(header)}", line=1, field=column,
             )
-    seen: dict[str, int] = {}
     taken_slugs: set[str] = set()
-    rows: Iterable[dict[str, str]] = reader
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader goes on at the next line
+            # line_num counts the lines of the rows read so far: the bad one is the next
+            yield reader.line_num + 1, CatalogError(path, f"malformed CSV ({exc})",
+                                                    line=reader.line_num + 1)
+            continue
+        lineno = reader.line_num
+        try:
+            yield lineno, _with_value(row, partial(_csv_film, path, lineno, row, cols,
+                                                   language, taken_slugs, len(header)))
+        except CatalogError as exc:
+            yield lineno, exc
+
+
+def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
+              language: str | None, taken_slugs: set[str], width: int) -> Film:
+    if None in row or any(v is None for v in row.values()):
+        raise CatalogError(path, f"expected {width} fields", line=lineno)
+    obj: dict[str, Any] = {"title": row[cols.title], "synopsis": row[cols.text]}
+    if cols.year and row[cols.year].strip():
+        obj["year"] = _parse_year(path, lineno, cols.year, row[cols.year])
+    if cols.genres:
+        obj["genres"] = [g.strip() for g in row[cols.genres].split(",") if g.strip()]
+    if cols.language and row[cols.language].strip():
+        obj["language"] = row[cols.language].strip()
+    if cols.id:
+        obj["id"] = row[cols.id].strip()
+    else:
+        obj["id"] = _derive_id(obj, taken_slugs)
+    return _film_from_fields(path, lineno, obj, language,
+                             field_names={"title": cols.title, "synopsis": cols.text,
+                                          "id": cols.id or "id"})
+
+
+def _with_value(row: dict[str, Any], make: Callable[[], Film]) -> Film:
+    """``make()``, its error given the value of the field it names, from ``row``."""
     try:
-        for row in rows:
-            lineno = reader.line_num
-            if None in row or any(v is None for v in row.values()):
-                raise CatalogError(path, f"expected {len(header)} fields", line=lineno)
-            obj: dict[str, Any] = {"title": row[cols.title], "synopsis": row[cols.text]}
-            if cols.year and row[cols.year].strip():
-                obj["year"] = _parse_year(path, lineno, cols.year, row[cols.year])
-            if cols.genres:
-                obj["genres"] = [g.strip() for g in row[cols.genres].split(",") if g.strip()]
-            if cols.language and row[cols.language].strip():
-                obj["language"] = row[cols.language].strip()
-            if cols.id:
-                obj["id"] = row[cols.id].strip()
-            else:
-                obj["id"] = _derive_id(obj, taken_slugs)
-            film = _film_from_fields(path, lineno, obj, language,
-                                     field_names={"title": cols.title, "synopsis": cols.text,
-                                                  "id": cols.id or "id"})
-            if film.id in seen:
-                raise CatalogError(
-                    path, f"duplicate id {film.id!r} (first on line {seen[film.id]})",
-                    line=lineno, field=cols.id or "id",
-                )
-            seen[film.id] = lineno
-            yield film
-    except csv.Error as exc:
-        raise CatalogError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+        return make()
+    except CatalogError as exc:
+        if exc.field is not None and "value" not in exc.details:
+            exc.with_value(row.get(exc.field))
+        raise
 
 
 def _derive_id(obj: dict[str, Any], taken: set[str]) -> str:

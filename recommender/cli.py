@@ -53,6 +53,9 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
                        help=f"CSV column of the {flag[2:-4]} (default: {column or 'none'})")
     p.add_argument("--language", help="ISO 639-1 language of the synopses, where the "
                    "catalog doesn't say (e.g. da, en); it picks the stemmer")
+    p.add_argument("--on-invalid", choices=("fail", "skip"), default="fail",
+                   help="a bad catalog row: refuse the catalog (fail, the default) or leave "
+                   "the row out and list it in the version's rejects.jsonl (skip)")
     p.add_argument("--embed-fields", default="synopsis",
                    help="what is embedded: comma-separated title, genres, synopsis "
                    "(default: synopsis)")
@@ -160,8 +163,14 @@ def _load_catalog(args: argparse.Namespace, path: Any) -> Any:
     columns = CsvColumns(title=args.title_col, text=args.text_col, id=args.id_col,
                          year=args.year_col, genres=args.genres_col,
                          language=args.language_col)
-    catalog = load_catalog(path, columns, language=args.language)
-    print(f"catalog {path}: {len(catalog)} films", file=sys.stderr)
+    catalog = load_catalog(path, columns, language=args.language, on_invalid=args.on_invalid)
+    print(f"catalog {path}: {len(catalog)} films"
+          + (f", {len(catalog.rejects)} rows rejected" if catalog.rejects else ""),
+          file=sys.stderr)
+    for reject in catalog.rejects[:5]:
+        print(f"  rejected line {reject['line']}"
+              + (f", field {reject['field']!r}" if reject["field"] else "")
+              + f": {reject['reason']}", file=sys.stderr)
     return catalog
 
 
@@ -185,9 +194,12 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
                          ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
                                          ef_construction=args.ef_construction,
                                          ef_search=args.ef_search))
+    rejected = len(catalog.rejects)
     print(f"built {report.path}\n"
           f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
           "from the previous version)\n"
+          + (f"  rejected   {rejected} catalog rows, listed in "
+             f"{report.path / 'rejects.jsonl'}\n" if rejected else "") +
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load/export "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"

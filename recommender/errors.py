@@ -167,5 +167,18 @@ class CatalogError(RecommenderError):
         if field:
             where += f", field {field!r}"
         super().__init__(f"{where}: {message}", line=line, field=field)
+        self.reason = message
         self.line = line
         self.field = field
+
+    def with_value(self, value: Any) -> CatalogError:
+        """Record the offending value (cut to 300 characters) for the rejects file."""
+        if isinstance(value, str) and len(value) > 300:
+            value = value[:300] + "…"
+        self.details["value"] = value
+        return self
+
+    def reject(self) -> dict[str, Any]:
+        """The row as ``rejects.jsonl`` lists it."""
+        return {"line": self.line, "field": self.field, "value": self.details.get("value"),
+                "reason": self.reason}

@@ -48,6 +48,8 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "index.faiss"
 FILMS = "films.jsonl"
+REJECTS = "rejects.jsonl"
+"""Catalog rows left out by ``build --on-invalid skip``: line, field, value, reason."""
 CURRENT = "current"
 VERSIONS = "versions"
 _TMP_PREFIX = ".tmp-"
@@ -307,6 +309,9 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
         )
         _write_file(tmp / FILMS, films_jsonl.encode("utf-8"))
         lexical_info = lexical.save(tmp)
+        if catalog.rejects:  # the rows --on-invalid skip left out, for the operator to mend
+            _write_file(tmp / REJECTS, "".join(
+                json.dumps(r, ensure_ascii=False) + "\n" for r in catalog.rejects).encode())
         manifest = {
             "format_version": FORMAT_VERSION,
             "version": version,
@@ -322,7 +327,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
                                     "from_version": None},
             "lexical": lexical_info,
             "query_model": query_model,
-            "catalog": {"source": catalog.source, "sha256": catalog.sha256},
+            "catalog": {"source": catalog.source, "sha256": catalog.sha256,
+                        "rejected_rows": len(catalog.rejects)},
             "libraries": _library_versions(),
             "built_at": stamp.isoformat(timespec="seconds"),
             "build_seconds": round(build_seconds, 3),

@@ -28,19 +28,25 @@ class _Server(BaseApplication):  # type: ignore[misc]
         for key, value in {
             "bind": f"{s.host}:{s.port}",
             "workers": s.workers,
-            "worker_class": "gthread",
+            # gthread whose threads never wait on a slow client (recommender/worker.py)
+            "worker_class": "recommender.worker.BufferingThreadWorker",
             "threads": 4,
             "timeout": 120,
             "graceful_timeout": 20,
             # one JSON line per request comes from the app itself (observability.py)
             "accesslog": None,
             "child_exit": _child_exit,
+            "post_fork": self._post_fork,
             "loglevel": s.log_level,
             "limit_request_line": 8190,
             # one shared default path would make two servers on a machine collide
             "control_socket_disable": True,
         }.items():
             self.cfg.set(key, value)
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        worker.read_timeout = self.settings.read_timeout_seconds
+        worker.max_body = self.settings.max_body_bytes
 
     def load(self) -> Any:
         # imported here, in the worker: prometheus-client picks its multiprocess

@@ -144,3 +144,47 @@ def test_a_film_as_a_dict_has_every_field_and_reads_back(seed_catalog):
     d = film.to_dict()
     assert set(d) == {f.name for f in dataclasses.fields(Film)}
     assert Film.from_dict(json.loads(json.dumps(d))) == film
+
+
+def test_skip_leaves_out_each_bad_row_and_records_it(write_catalog):
+    good = {"id": "a-1", "title": "A", "synopsis": "Text."}
+    path = write_catalog([good, {**good, "id": "Bad Id"}, {**good, "id": "b-2", "year": "x"},
+                          {**good, "title": "A again"}, {**good, "id": "c-3"}])
+    path.write_text(path.read_text("utf-8") + "{not json\n[1]\n", "utf-8")
+    with pytest.raises(CatalogError, match=r"line 2, field 'id'.*--on-invalid skip"):
+        load_catalog(path)
+    catalog = load_catalog(path, on_invalid="skip")
+    assert [f.id for f in catalog.films] == ["a-1", "c-3"]
+    assert [(r["line"], r["field"]) for r in catalog.rejects] == [
+        (2, "id"), (3, "year"), (4, "id"), (6, None), (7, None)]
+    assert catalog.rejects[0]["value"] == "Bad Id" and catalog.rejects[1]["value"] == "x"
+    assert catalog.rejects[2]["reason"] == "duplicate id 'a-1' (first on line 1)"
+    assert catalog.rejects[3]["value"] == "{not json"
+
+
+def test_skip_with_no_valid_row_is_refused(write_catalog):
+    path = write_catalog([{"id": "a-1", "title": "", "synopsis": "Text."}])
+    with pytest.raises(CatalogError, match="none of the catalog's 1 rows is valid"):
+        load_catalog(path, on_invalid="skip")
+
+
+def test_skip_reads_on_after_a_malformed_csv_row(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text('title,synopsis\nA,"one"\nB,"bad"quote"\nC,three\n', "utf-8")
+    catalog = load_catalog(path, on_invalid="skip")
+    assert [f.title for f in catalog.films] == ["A", "C"]
+    assert catalog.rejects[0]["line"] == 3 and "malformed CSV" in catalog.rejects[0]["reason"]
+
+
+def test_imdb_top_1000_builds_with_skip():
+    path = SHARED / "datasets" / "imdb_top_1000.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (it lives in ../shared/datasets, never committed)")
+    columns = CsvColumns(title="Series_Title", text="Overview", year="Released_Year",
+                         genres="Genres")
+    with pytest.raises(CatalogError, match="line 968, field 'Released_Year'"):
+        load_catalog(path, columns)
+    catalog = load_catalog(path, columns, on_invalid="skip")
+    assert len(catalog) == 999
+    assert catalog.rejects == [{"line": 968, "field": "Released_Year", "value": "PG",
+                                "reason": "year must be an integer, got 'PG'"}]

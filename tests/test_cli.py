@@ -16,8 +16,54 @@ def cli_index(tmp_path_factory):
     return out
 
 
-def test_build_prints_a_summary(cli_index, capsys):
-    assert len(load_index(cli_index)) == 8
+def test_build_prints_a_summary(tmp_path, capsys):
+    out = tmp_path / "idx"
+    assert main(["build", "--catalog", str(SEEDS), "--out", str(out), "--quiet"]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"built {out}/versions/")
+    assert "films      8 (8 embedded, 0 reused from the previous version)" in summary
+    assert "model      all-MiniLM-L6-v2 (384 dimensions)" in summary
+    assert "films/s)" in summary and "rejected" not in summary
+    assert len(load_index(out)) == 8
+    # again, unchanged: every vector is reused, and the summary says so
+    assert main(["build", "--catalog", str(SEEDS), "--out", str(out), "--quiet"]) == 0
+    again = capsys.readouterr().out
+    assert "films      8 (0 embedded, 8 reused" in again and "(nothing to embed)" in again
+
+
+DIRTY_CSV = (
+    "name,plot,year\n"
+    "Rocky,A small-time boxer gets a shot at the world heavyweight title.,1976\n"
+    "Apollo 13,Astronauts must return to Earth after an explosion.,PG\n"
+    "Rocky II,The rematch with Apollo Creed.,1979\n"
+    ",A film with no title.,1999\n"
+)
+
+
+def test_build_on_invalid_skip_lists_the_rejected_rows(tmp_path, capsys):
+    catalog = tmp_path / "dirty.csv"
+    catalog.write_text(DIRTY_CSV, "utf-8")
+    args = ["build", "--catalog", str(catalog), "--title-col", "name", "--text-col", "plot",
+            "--year-col", "year", "--quiet", "--no-onnx"]
+    assert main([*args, "--out", str(tmp_path / "refused")]) == 1
+    err = capsys.readouterr().err
+    assert "line 3, field 'year': year must be an integer, got 'PG'" in err
+    assert "--on-invalid skip" in err
+    assert not (tmp_path / "refused").exists()  # nothing written
+
+    out = tmp_path / "idx"
+    assert main([*args, "--out", str(out), "--on-invalid", "skip"]) == 0
+    captured = capsys.readouterr()
+    assert "rejected   2 catalog rows" in captured.out
+    assert "rejected line 3, field 'year'" in captured.err
+    index = load_index(out)
+    assert [f.title for f in index.films] == ["Rocky", "Rocky II"]
+    assert index.manifest["catalog"]["rejected_rows"] == 2
+    rejects = [json.loads(line) for line in
+               (index.path / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert rejects == [
+        {"line": 3, "field": "year", "value": "PG", "reason": "year must be an integer, got 'PG'"},
+        {"line": 5, "field": "name", "value": "", "reason": "title is empty"}]
 
 
 def test_similar_table(cli_index, capsys):
