@@ -123,3 +123,59 @@ def test_watcher_follows_the_current_pointer(two_versions, embedder):
         assert len(live.engine().index) == 9
     finally:
         live.stop()
+
+
+def test_a_refused_version_leaves_the_query_encoder_and_its_cache_alone(tmp_path, embedder):
+    """The old bug: loading a version switched the shared embedder to its export (and
+    emptied the query cache) before the version was checked."""
+    from recommender.embedding import Embedder
+
+    builder, embedder = embedder, Embedder().load()  # the server's own: it switches
+    out = tmp_path / "idx"
+    build_index(load_catalog(SEEDS), builder, out, progress=False, export_onnx=True)
+    client = create_app(Settings(index=out, reload_poll_seconds=0),
+                        embedder=embedder).test_client()
+    serving = embedder.backend_key
+    assert serving is not None and serving[0].name.endswith(".onnx")
+    assert client.get("/search?q=a boxer trains in the snow&k=1").status_code == 200
+    cached = dict(embedder._cache)
+    assert cached
+
+    bad = build_index(load_catalog(SEEDS), builder, out, progress=False, reuse=False,
+                      export_onnx=True).path
+    (out / "onnx" / "broken.onnx").write_bytes(b"not an onnx model")
+    manifest = json.loads((bad / MANIFEST).read_text())
+    manifest["query_model"] = "onnx/broken.onnx"
+    (bad / MANIFEST).write_text(json.dumps(manifest))
+    r = client.post("/admin/reload")
+    assert r.status_code == 503 and "broken.onnx" in r.get_json()["error"]["message"]
+    assert embedder.backend_key == serving
+    assert dict(embedder._cache).keys() == cached.keys()
+    hits = embedder.cache_hits
+    assert client.get("/search?q=a boxer trains in the snow&k=1").status_code == 200
+    assert embedder.cache_hits == hits + 1  # still cached
+    status = client.get("/admin/status").get_json()
+    assert "broken.onnx" in status["last_reload_error"]
+
+
+def test_a_refused_reload_is_retried_until_it_passes(two_versions, embedder):
+    out, bigger = two_versions
+    live = LiveIndex(Settings(index=out, reload_jitter_seconds=0), embedder)
+    live.start()
+    live.watch(0.1)
+    try:
+        bad = build_index(bigger, embedder, out, progress=False).path
+        manifest_file = bad / MANIFEST
+        good_manifest = manifest_file.read_text()
+        manifest_file.write_text(json.dumps({**json.loads(good_manifest), "film_count": 99}))
+        deadline = time.monotonic() + 10
+        while live.reload_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.reload_error is not None and len(live.engine().index) == 8
+        # mended in place: the pointer doesn't move, the watcher tries again by itself
+        manifest_file.write_text(good_manifest)
+        while len(live.engine().index) != 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(live.engine().index) == 9 and live.reload_error is None
+    finally:
+        live.stop()
