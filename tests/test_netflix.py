@@ -68,3 +68,29 @@ def test_more_like_this_table_answers_as_the_pipeline(netflix):
         options = QueryOptions(k=10, offset=offset)
         assert table.answers(options)
         assert netflix.similar(film_id, options).to_dict() == expected
+
+
+@pytest.mark.server
+def test_worst_requests_answer_within_the_budget_through_the_real_server(netflix):
+    """Each of tests/hostile.py's requests, at Netflix's scale, through `recommender serve`:
+    an answer (2xx or 4xx) or a 503 timeout, never a 500, and never after the budget."""
+    import time
+
+    from tests.hostile import timed, worst_requests
+    from tests.ops import call, running_server
+
+    budget = 3.0  # the default RECOMMENDER_REQUEST_BUDGET_SECONDS
+    out = netflix.index.path.parent.parent
+    with running_server(out, workers=2) as (base, _):
+        films = call(base + "/films?limit=1000")[1]["films"]
+        requests = worst_requests([f["id"] for f in films], [f["title"] for f in films])
+        started = time.monotonic()
+        rows = [timed(base, request, timeout=budget + 10) for request in requests]
+        assert time.monotonic() - started < len(requests) * (budget + 1)
+        for row in rows:
+            assert row["status"] is not None, row
+            assert row["status"] < 500 or row["code"] == "timeout", row
+            assert row["seconds"] < budget + 1.0, row
+        by_name = {row["request"]: row for row in rows}
+        assert by_name["similar, offset 5000, diversity 0.5"]["status"] == 400
+        assert by_name["50,000 nested [ in a body"]["code"] == "invalid_json"
