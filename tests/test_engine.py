@@ -20,11 +20,40 @@ def test_a_film_is_never_in_its_own_results(engine):
         assert len(ids) == len(engine.index) - 1
 
 
-def test_scores_are_cosine_similarities_best_first(engine):
-    results = engine.similar("rocky-1976", QueryOptions(k=7)).results
+def test_semantic_scores_are_cosine_similarities_best_first(engine):
+    import numpy as np
+
+    results = engine.similar("rocky-1976", QueryOptions(k=7, mode="semantic")).results
     scores = [r.score for r in results]
     assert scores == sorted(scores, reverse=True)
-    assert all(-1.0 <= s <= 1.0 for s in scores)
+    # each score is the cosine of the two films' vectors, computed here from scratch
+    films = engine.index.films
+    vectors = engine.index.faiss_index.reconstruct_n(0, len(films))
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    source = unit[engine.index.row_of["rocky-1976"]]
+    expected = {f.id: float(unit[i] @ source) for i, f in enumerate(films)}
+    for result in results:
+        assert result.score == pytest.approx(expected[result.film.id], abs=1e-5)
+        assert result.semantic == result.score
+    best = sorted((v, k) for k, v in expected.items() if k != "rocky-1976")[::-1][:7]
+    assert [r.film.id for r in results] == [k for _, k in best]
+
+
+def test_hybrid_scores_are_the_fusion_of_the_two_rankings(engine):
+    """The default mode's score is not a cosine: a weighted reciprocal-rank fusion
+    scaled so that first in both rankings is 1.0."""
+    hybrid = engine.similar("rocky-1976", QueryOptions(k=7)).results
+    semantic = [r.film.id for r in engine.similar(
+        "rocky-1976", QueryOptions(k=7, mode="semantic")).results]
+    lexical = [r.film.id for r in engine.similar(
+        "rocky-1976", QueryOptions(k=7, mode="lexical")).results]
+    weight, rrf_k = engine.settings.semantic_weight, engine.settings.rrf_k
+    best = weight / (rrf_k + 1) + (1 - weight) / (rrf_k + 1)
+    for result in hybrid:
+        fused = sum(w / (rrf_k + ranking.index(result.film.id) + 1)
+                    for w, ranking in ((weight, semantic), (1 - weight, lexical))
+                    if result.film.id in ranking)
+        assert result.score == pytest.approx(fused / best, abs=1e-4)
 
 
 @pytest.mark.parametrize("query, expected", [

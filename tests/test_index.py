@@ -1,5 +1,6 @@
 import gc
 import json
+import re
 import os
 import shutil
 import signal
@@ -131,12 +132,18 @@ def test_build_killed_mid_way_leaves_the_previous_index(tmp_path, seed_catalog, 
         cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    # killed when its progress bar shows it part-way (not after a fixed sleep, which a
+    # fast machine could outlast): nothing is written until every film is embedded
     deadline = time.monotonic() + 120
-    seen = ""
-    while "Embedding:" not in seen and time.monotonic() < deadline:
-        seen += proc.stderr.read(1)
-    assert "Embedding:" in seen, seen
-    time.sleep(1.0)
+    seen, done = "", 0
+    while not 0 < done < 3000 and time.monotonic() < deadline:
+        char = proc.stderr.read(1)
+        if not char:
+            break
+        seen += char
+        counts = re.findall(r"(\d+)/3000", seen[-40:])
+        done = int(counts[-1]) if counts else 0
+    assert 0 < done < 3000, seen[-300:]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stderr.close()

@@ -108,9 +108,12 @@ def test_the_server_uses_the_export_unless_told_not_to(exported, backend, expect
 def test_exporting_leaves_the_torch_model_as_it_was(tmp_path, seed_catalog):
     """Tracing once changed the traced model: later torch queries in the building
     process came out different (found by scripts/bench_embed.py)."""
+    texts = ["a heist in Spain 0", "zombie apocalypse survivors 1"]
     embedder = Embedder(query_cache_size=0)
+    before = [embedder.encode_query(t) for t in texts], embedder.encode(texts)
     build_index(seed_catalog, embedder, tmp_path / "idx", progress=False, export_onnx=True)
+    assert (tmp_path / "idx" / "onnx" / "all-minilm-l6-v2.onnx").is_file()  # it did trace
     embedder.use_onnx(None)  # back to torch: is it still the model it was?
-    for text in ("a heist in Spain 0", "zombie apocalypse survivors 1"):
-        np.testing.assert_allclose(embedder.encode_query(text), embedder.encode([text])[0],
-                                   atol=1e-6)
+    after = [embedder.encode_query(t) for t in texts], embedder.encode(texts)
+    np.testing.assert_allclose(np.stack(after[0]), np.stack(before[0]), atol=1e-6)
+    np.testing.assert_allclose(after[1], before[1], atol=1e-6)
