@@ -124,11 +124,7 @@ def _no_params() -> None:
 
 
 def _options(params: QueryParams) -> QueryOptions:
-    return QueryOptions(
-        k=params.k, offset=params.offset, year_min=params.year_min, year_max=params.year_max,
-        mode=params.mode or _settings().search_mode, genres=tuple(params.genres),
-        language=params.language, exclude=tuple(params.exclude), min_score=params.min_score,
-        diversity=params.diversity, explain=params.explain)
+    return QueryOptions.from_fields(dict(params), _settings().search_mode)
 
 
 def _page(engine: Engine, page: Any, params: QueryParams) -> Any:
@@ -206,12 +202,7 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
     if not req.positive and req.query is None:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
-    options = QueryOptions(
-        k=req.k, offset=req.offset, year_min=req.filters.year_min,
-        year_max=req.filters.year_max, mode=req.mode or settings.search_mode,
-        genres=tuple(req.filters.genres), language=req.filters.language,
-        exclude=tuple(req.exclude), min_score=req.min_score, diversity=float(req.diversity),
-        explain=req.explain)
+    options = QueryOptions.from_fields({**dict(req), **dict(req.filters)}, settings.search_mode)
     return engine.recommend(req.items("positive"), req.items("negative"), req.query,
                             req.strategy, options).to_dict()
 

@@ -1,7 +1,7 @@
 """The offline build: catalog -> vectors (reusing unchanged ones) + words -> a new index version.
 
 ``recommender build`` and ``scripts/build_index.py`` call :func:`build_index`;
-writing the version atomically is :func:`recommender.index.write_index`'s job.
+writing the version atomically is :func:`recommender.store.write_index`'s job.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from recommender.ann import AnnSettings
 from recommender.catalog import Catalog, slugify
-from recommender.embedding import DEFAULT_EMBED_FIELDS, PRECISIONS, document_text
-from recommender.embedding import export_onnx as export_onnx_model
+from recommender.embedding import DEFAULT_EMBED_FIELDS, document_text
+from recommender.encoders import PRECISIONS
+from recommender.encoders import export_onnx as export_onnx_model
 from recommender.errors import IndexUnavailable
-from recommender.index import ONNX_DIR, AnnSettings, load_index, write_index
 from recommender.lexical import LexicalIndex, catalog_language
+from recommender.store import ONNX_DIR, load_index, write_index
 
 
 @dataclass(frozen=True)

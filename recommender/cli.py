@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from recommender import __version__
+from recommender.ann import AnnSettings
 from recommender.config import Settings
-from recommender.index import AnnSettings
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -216,7 +216,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 def _up_to_date(settings: Settings, catalog: Any, model: str,
                 embed_fields: tuple[str, ...]) -> bool:
     from recommender.errors import IndexUnavailable
-    from recommender.index import load_index
+    from recommender.store import load_index
 
     try:
         manifest = load_index(settings.index, expected_model=model).manifest
@@ -235,7 +235,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.engine import MODES, Engine
     from recommender.errors import InvalidParameter
     from recommender.evaluation import evaluate, format_table, load_labels
-    from recommender.index import load_index
+    from recommender.store import load_index
 
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     if not modes or set(modes) - set(MODES):
@@ -260,7 +260,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
           f"embedded: {'+'.join(index.manifest.get('embedded_fields', []))}\n")
     print(format_table(report))
     if args.report:
-        from recommender.index import write_json_atomically
+        from recommender.files import write_json_atomically
 
         write_json_atomically(args.report, report)
         print(f"\nwritten to {args.report}")
@@ -277,7 +277,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _engine(settings: Settings) -> Any:
     from recommender.embedding import Embedder
     from recommender.engine import Engine
-    from recommender.index import load_index
+    from recommender.store import load_index
 
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
     return Engine(load_index(settings.index, expected_model=embedder.name), embedder, settings)
@@ -289,11 +289,9 @@ def _options(args: argparse.Namespace, settings: Settings) -> Any:
     def split(value: str | None) -> tuple[str, ...]:
         return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
-    return QueryOptions(k=args.k, offset=args.offset, year_min=args.year_min,
-                        year_max=args.year_max, mode=args.mode or settings.search_mode,
-                        genres=split(args.genres), language=args.language,
-                        exclude=split(args.exclude), min_score=args.min_score,
-                        diversity=args.diversity, explain=args.explain)
+    return QueryOptions.from_fields(
+        {**vars(args), "genres": split(args.genres), "exclude": split(args.exclude)},
+        settings.search_mode)
 
 
 def _similar(args: argparse.Namespace, settings: Settings) -> int:

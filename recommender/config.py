@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ENV_PREFIX = "RECOMMENDER_"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+Mode = Literal["semantic", "lexical", "hybrid"]
+MODES: tuple[str, ...] = typing.get_args(Mode)
+DEFAULT_MODE = "hybrid"
+"""The mode ``recommender eval`` measured best on the shipped labelled sets."""
 
 
 @dataclass(frozen=True)
@@ -31,20 +36,20 @@ class Settings:
     workers: int = 2
     torch_threads: int = 0
     """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
-    search_mode: str = "hybrid"
+    search_mode: Mode = DEFAULT_MODE
     """semantic | lexical | hybrid, where a query doesn't say (``mode=``)."""
     rrf_k: int = 10
     """Rank constant of the hybrid fusion; small, because catalogs here are small."""
     semantic_weight: float = 0.4
     """Weight of the vector ranking in the hybrid fusion (the words get the rest)."""
-    query_backend: str = "onnx"
+    query_backend: Literal["onnx", "torch"] = "onnx"
     """How free-text queries are embedded: "onnx" where the index has an export, or "torch"."""
     query_cache_size: int = 1024
     """Free-text query vectors kept per process (LRU); 0: no cache."""
     similar_table_max_films: int = 20_000
     """Catalogs up to this size get every film's "more like this" precomputed in each
     server process when a version loads (default mode, no filters); 0: never."""
-    build_precision: str = "bf16"
+    build_precision: Literal["bf16", "fp32"] = "bf16"
     """What builds embed at through the ONNX export (OpenVINO): "bf16" where the CPU
     has it (else fp32), or "fp32". Queries are embedded at fp32 either way."""
     batch_size: int = 64
@@ -81,7 +86,25 @@ class Settings:
     """Requests a minute per client (key, else address), per worker; 0: no limit."""
     reload_poll_seconds: float = 2.0
     """How often each server process checks whether ``current`` moved (0: never)."""
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def __post_init__(self) -> None:
+        """Refuse a setting out of its range or choices at start-up, naming its variable,
+        rather than let it fail every request later (and blame the client)."""
+        hints = _hints()
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            variable = ENV_PREFIX + field.name.upper()
+            choices = _choices(hints[field.name])
+            if choices and value not in choices:
+                raise ValueError(f"{variable} must be one of {', '.join(choices)}, "
+                                 f"got {value!r}")
+            low = _MINIMUM.get(field.name)
+            if low is not None and not value >= low:
+                raise ValueError(f"{variable} must be at least {low}, got {value!r}")
+        if not 0.0 <= self.semantic_weight <= 1.0:
+            raise ValueError(f"{ENV_PREFIX}SEMANTIC_WEIGHT must be from 0 to 1, "
+                             f"got {self.semantic_weight!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -92,6 +115,8 @@ class Settings:
         for field in dataclasses.fields(cls):
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None and raw != "":
+                if _choices(_hints()[field.name]):  # "Hybrid" means hybrid
+                    raw = raw.strip().lower()
                 values[field.name] = _coerce(field.name, field.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("index", "catalog"):
@@ -103,6 +128,25 @@ class Settings:
         if self.torch_threads > 0:
             return self.torch_threads
         return max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+
+_MINIMUM: dict[str, float] = {
+    "port": 0, "workers": 1, "torch_threads": 0, "rrf_k": 1, "query_cache_size": 0,
+    "similar_table_max_films": 0, "batch_size": 1, "keep_versions": 1, "max_k": 1,
+    "max_query_chars": 1, "max_title_chars": 1, "max_body_bytes": 1024, "max_batch": 1,
+    "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,
+    "read_timeout_seconds": 0.1, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
+    "reload_poll_seconds": 0,
+}
+"""The least value of each numeric setting (a negative count or time means nothing)."""
+
+
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
+
+
+def _choices(hint: Any) -> tuple[str, ...]:
+    return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
 
 
 def _coerce(name: str, type_name: Any, raw: str) -> Any:

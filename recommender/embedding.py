@@ -7,11 +7,9 @@ server's master process and the catalog checks don't pay for it.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +19,13 @@ import numpy as np
 
 from recommender.catalog import Film
 from recommender.config import DEFAULT_MODEL
+from recommender.encoders import (
+    PRECISIONS,
+    RUNTIMES,
+    OnnxQueryEncoder,
+    OpenVinoEncoder,
+    _ExportedEncoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +33,6 @@ log = logging.getLogger(__name__)
 _BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 
 
-RUNTIMES = ("onnxruntime", "openvino")
-"""What runs the ONNX export: onnxruntime for queries, OpenVINO for builds."""
-PRECISIONS = ("bf16", "fp32")
 
 EMBED_FIELDS = ("title", "genres", "synopsis")
 DEFAULT_EMBED_FIELDS: tuple[str, ...] = ("synopsis",)
@@ -279,134 +281,3 @@ class Embedder:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return vector
-
-
-class _ExportedEncoder:
-    """The model's ONNX export run outside torch: tokenizer, transformer, mean pooling."""
-
-    runtime = ""
-    precision = "fp32"
-    inputs: set[str]
-
-    def __init__(self, tokenizer: Any, max_length: int) -> None:
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-
-    def encode(self, text: str) -> np.ndarray:
-        return self.encode_many([text])[0]
-
-    def encode_many(self, texts: Sequence[str]) -> np.ndarray:
-        """A batch (padded to its longest text) as ``(n, dim)`` unit vectors."""
-        encoded = self.tokenizer(list(texts), return_tensors="np", truncation=True,
-                                 max_length=self.max_length, padding=True)
-        tokens = self._run({k: encoded[k].astype(np.int64) for k in self.inputs})
-        mask = encoded["attention_mask"][..., None].astype(np.float32)
-        vectors = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors.astype(np.float32)
-
-    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
-
-class OnnxQueryEncoder(_ExportedEncoder):
-    """The export run by onnxruntime: the server's query path.
-
-    Only models whose pooling is a mean over tokens (all-MiniLM-L6-v2 and most
-    sentence-transformers models) are exported; the vectors equal the torch
-    path's (checked by a test), about 2.4x sooner on a CPU.
-    """
-
-    runtime = "onnxruntime"
-
-    def __init__(self, path: Path, tokenizer: Any, max_length: int, threads: int = 1,
-                 precision: str = "fp32") -> None:
-        import onnxruntime
-
-        super().__init__(tokenizer, max_length)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options,
-                                                    providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
-
-    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(None, feed)[0]
-
-
-class OpenVinoEncoder(_ExportedEncoder):
-    """The export compiled by OpenVINO: the build's path (one thread at a time).
-
-    In bfloat16, on a CPU that has it (AVX-512 BF16 or AMX), a build of the
-    Netflix catalog ran 3.1x (export included) to 3.4x as fast as the plain torch
-    baseline while keeping 99.2% of every film's top-10 neighbours
-    (``scripts/bench_build.py``); elsewhere OpenVINO runs float32, and says so
-    (:attr:`precision`).
-    """
-
-    runtime = "openvino"
-
-    def __init__(self, path: Path, tokenizer: Any, max_length: int, threads: int = 1,
-                 precision: str = "bf16") -> None:
-        import openvino
-
-        super().__init__(tokenizer, max_length)
-        self.compiled = openvino.Core().compile_model(str(path), "CPU", {
-            "INFERENCE_NUM_THREADS": str(max(1, threads)),
-            "INFERENCE_PRECISION_HINT": {"bf16": "bf16", "fp32": "f32"}[precision]})
-        given = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
-        self.precision = "bf16" if "bf" in given.lower() else "fp32"
-        self.request = self.compiled.create_infer_request()
-        self.inputs = {i.get_any_name() for i in self.compiled.inputs}
-        self.output = self.compiled.outputs[0]
-
-    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return np.array(self.request.infer(feed)[self.output])
-
-
-def export_onnx(embedder: Embedder, path: Path) -> bool:
-    """Export ``embedder``'s transformer to ONNX at ``path`` (atomically), offline.
-
-    Returns False, writing nothing, for a model the ONNX path can't reproduce
-    (pooling other than a mean over tokens).
-    """
-    import torch
-
-    model = embedder.load()._model
-    modules = list(model)
-    pooling = modules[1].get_config_dict() if len(modules) > 1 else {}
-    if type(modules[0]).__name__ != "Transformer" or pooling.get("pooling_mode") != "mean":
-        return False
-    # A copy: tracing leaves the traced module changed (later forward passes in this
-    # process gave different vectors), and the model itself goes on embedding.
-    transformer = copy.deepcopy(modules[0].auto_model).eval()
-    tokenizer = model.tokenizer
-    sample = tokenizer(["a sample sentence"], return_tensors="pt")
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-
-    class _Tokens(torch.nn.Module):  # keyword arguments: forward()'s order differs by version
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *tensors: Any) -> Any:
-            return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # The TorchScript exporter: deprecated, but it needs no onnxscript and
-        # exports this model exactly (the vectors are checked by a test).
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            # its own deprecation and tracer warnings, which a warnings-as-errors
-            # run would otherwise raise from inside the tracer
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Tokens(transformer), tuple(sample[n] for n in names), str(tmp),
-                input_names=names, output_names=["tokens"], opset_version=17, dynamo=False,
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True

@@ -25,23 +25,25 @@ from recommender.embedding import Embedder
 from recommender.errors import (
     AmbiguousTitle,
     FilmNotFound,
-    IndexMismatch,
     InvalidParameter,
     NothingToRecommendFrom,
     TitleNotFound,
 )
+from recommender.explain import explain
+from recommender.filters import FilterMasks
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
 from recommender.neighbours import NeighbourTable
 from recommender.query import (
     DEFAULT_K,
     DEFAULT_MODE,
+    MAX_LIST_LIMIT,
     MODES,
-    SCORE_DECIMALS,
     STRATEGIES,
     QueryOptions,
     ResultPage,
     ScoredFilm,
+    check_text,
 )
 from recommender.ranking import maximal_marginal_relevance, reciprocal_rank_fusion, top_k
 from recommender.titles import Resolution, TitleResolver, film_summary
@@ -137,13 +139,8 @@ class Engine:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.titles = TitleResolver(index.films)
-        if embedder.name != index.model:
-            raise IndexMismatch(
-                f"Index {index.path} was built with model {index.model!r} but the engine "
-                f"was given {embedder.name!r}. Rebuild the index or configure its model."
-            )
-        self._genres = [frozenset(g.casefold() for g in f.genres) for f in index.films]
-        self._languages = np.array([f.language or "" for f in index.films])
+        index.check_compatible(model=embedder.name)
+        self.filters = FilterMasks(index)
         self.neighbours: NeighbourTable | None = None
 
     def precompute_similar(self) -> bool:
@@ -174,15 +171,16 @@ class Engine:
     def films(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Film]]:
         if offset < 0:
             raise InvalidParameter("offset", f"offset must be 0 or more, got {offset}")
-        if not 1 <= limit <= 1000:
-            raise InvalidParameter("limit", f"limit must be from 1 to 1000, got {limit}")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidParameter(
+                "limit", f"limit must be from 1 to {MAX_LIST_LIMIT}, got {limit}")
         return len(self.index.films), self.index.films[offset:offset + limit]
 
     def resolve_item(self, item: Item,
                      parameter: str = "positive") -> tuple[Film, Resolution | None]:
         """A film named by a title (``"Rocky"``), ``{"id": ...}`` or ``{"title", "year"}``."""
         if isinstance(item, str):
-            resolution = self.titles.resolve(self._check_text(parameter, item,
+            resolution = self.titles.resolve(check_text(parameter, item,
                                                               self.settings.max_title_chars))
             return resolution.film, resolution
         if isinstance(item, dict) and set(item) <= {"id", "title", "year"}:
@@ -191,7 +189,7 @@ class Engine:
             year = item.get("year")
             if isinstance(item.get("title"), str) and "id" not in item and (
                     year is None or (isinstance(year, int) and not isinstance(year, bool))):
-                title = self._check_text(parameter, item["title"], self.settings.max_title_chars)
+                title = check_text(parameter, item["title"], self.settings.max_title_chars)
                 resolution = self.titles.resolve(title, year)
                 return resolution.film, resolution
         raise InvalidParameter(
@@ -221,7 +219,7 @@ class Engine:
     def similar_by_title(self, title: str, year: int | None = None,
                          options: QueryOptions | None = None) -> ResultPage:
         """Like :meth:`similar`, the film named by its title (see :mod:`recommender.titles`)."""
-        title = self._check_text("title", title, self.settings.max_title_chars)
+        title = check_text("title", title, self.settings.max_title_chars)
         resolution = self.titles.resolve(title, year)
         page = self.similar(resolution.film.id, options)
         page.query = {"title": title, **({"year": year} if year is not None else {}),
@@ -232,7 +230,7 @@ class Engine:
     def search(self, text: str, options: QueryOptions | None = None) -> ResultPage:
         """The films whose synopsis best matches a free-text description."""
         options = (options or QueryOptions()).validate(self.settings.max_k)
-        text = self._check_text("q", text, self.settings.max_query_chars)
+        text = check_text("q", text, self.settings.max_query_chars)
         terms = [] if options.mode == "semantic" else \
             self.index.lexical.analyzer.query_terms(text)
         semantic = _VectorQuery(self.index, lambda: self._embed(text))
@@ -257,7 +255,7 @@ class Engine:
             raise InvalidParameter(
                 "strategy", f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
         if query is not None:
-            query = self._check_text("query", query, self.settings.max_query_chars)
+            query = check_text("query", query, self.settings.max_query_chars)
         liked, disliked, unresolved = [], [], []
         for name, items, out in (("positive", positive, liked), ("negative", negative, disliked)):
             for i, item in enumerate(items):
@@ -326,7 +324,7 @@ class Engine:
         never calls the model. Returns the page and whether more films follow.
         """
         budget.check("filters")
-        allowed = self._allowed(options, exclude_rows or set())
+        allowed = self.filters.allowed(options, exclude_rows or set())
         wanted = options.offset + options.k
         pool = wanted + 1  # one more than the page tells whether more follow
         if options.diversity > 0:
@@ -372,75 +370,14 @@ class Engine:
         page = hits[options.offset:wanted]
         if options.explain:
             for hit in page:
-                hit.explanation = self._explain(hit, liked_rows, query_text)
+                hit.explanation = explain(self.index, hit, liked_rows, query_text)
         return page, len(hits) > wanted
-
-    def _allowed(self, options: QueryOptions, exclude_rows: set[int]) -> np.ndarray | None:
-        if not options.filtered and not exclude_rows:
-            return None
-        mask = np.ones(len(self.index), dtype=bool)
-        years = self.index.years
-        # Films without a year can't be said to fall in a year range: left out.
-        if options.year_min is not None:
-            mask &= years >= options.year_min
-        if options.year_max is not None:
-            mask &= years <= options.year_max
-        if options.genres:
-            wanted = {g.casefold() for g in options.genres}
-            mask &= np.fromiter((bool(g & wanted) for g in self._genres), dtype=bool,
-                                count=len(self._genres))
-        if options.language:
-            mask &= self._languages == options.language.lower()
-        for film_id in options.exclude:
-            row = self.index.row_of.get(film_id)
-            if row is not None:
-                mask[row] = False
-        for row in exclude_rows:
-            mask[row] = False
-        return mask
-
-    def _explain(self, hit: ScoredFilm, liked_rows: Sequence[int],
-                 query_text: str | None) -> dict[str, Any]:
-        """Why ``hit`` was chosen: its scores, its closest liked film, the words shared."""
-        row = self.index.row_of[hit.film.id]
-        lexical = self.index.lexical
-        out: dict[str, Any] = {
-            "semantic": None if hit.semantic is None else round(hit.semantic, SCORE_DECIMALS),
-            "lexical": None if hit.lexical is None else round(hit.lexical, SCORE_DECIMALS),
-        }
-        if liked_rows:
-            vector = self.index.vector(row)
-            sims = [float(vector @ self.index.vector(r)) for r in liked_rows]
-            best = int(np.argmax(sims))
-            closest = self.index.films[liked_rows[best]]
-            out["closest_liked"] = {**film_summary(closest),
-                                    "similarity": round(sims[best], SCORE_DECIMALS)}
-            out["shared_words"] = lexical.shared_words(hit.film.synopsis, closest.synopsis)
-        if query_text:
-            out["query_words"] = lexical.shared_words(hit.film.synopsis, query_text, query=True)
-        return out
 
     def _embed(self, text: str) -> np.ndarray:
         vector = self.embedder.encode_query(text)
-        if vector.shape[0] != self.index.dimension:
-            raise IndexMismatch(
-                f"The model makes {vector.shape[0]}-dimensional vectors; the index holds "
-                f"{self.index.dimension}-dimensional ones. Rebuild the index."
-            )
+        self.index.check_compatible(dimension=vector.shape[0])
         return vector
 
     def _unknown_excludes(self, options: QueryOptions) -> dict[str, Any]:
         unknown = [i for i in options.exclude if i not in self.index.row_of]
         return {"exclude_unknown": unknown} if unknown else {}
-
-    @staticmethod
-    def _check_text(name: str, value: str, max_chars: int) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidParameter(name, f"{name} must be a non-empty string")
-        value = value.strip()
-        if len(value) > max_chars:
-            raise InvalidParameter(
-                name, f"{name} is {len(value)} characters long; the limit is {max_chars}",
-                max_length=max_chars,
-            )
-        return value

@@ -20,8 +20,8 @@ from pathlib import Path
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
-from recommender.errors import IndexMismatch, IndexUnavailable, RecommenderError
-from recommender.index import complete_versions, load_index, resolve_version_dir
+from recommender.errors import IndexUnavailable, RecommenderError
+from recommender.store import complete_versions, load_index, resolve_version_dir
 
 log = logging.getLogger(__name__)
 MAX_RETRY_SECONDS = 60.0
@@ -84,11 +84,8 @@ class LiveIndex:
         if self.settings.query_backend == "onnx" and self.load_model and \
                 index.query_model_path is not None:
             self.embedder.check_onnx(index.query_model_path)
-        if self.load_model and self.embedder.load().dimension != index.dimension:
-            raise IndexMismatch(
-                f"Index {index.path} holds {index.dimension}-dimensional vectors but model "
-                f"{self.embedder.name!r} makes {self.embedder.dimension}-dimensional ones. "
-                "Rebuild the index.")
+        if self.load_model:
+            index.check_compatible(dimension=self.embedder.load().dimension)
         engine = Engine(index, self.embedder, self.settings)
         # before the engine serves: a swap happens only once its table is made
         engine.precompute_similar()

@@ -7,19 +7,20 @@ and the same error messages hold everywhere.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from recommender.catalog import Film
+from recommender.config import DEFAULT_MODE, MODES
 from recommender.errors import InvalidParameter
 from recommender.titles import film_summary
 
 DEFAULT_K = 10
 SCORE_DECIMALS = 4
-MODES = ("semantic", "lexical", "hybrid")
-DEFAULT_MODE = "hybrid"
-"""The mode ``recommender eval`` measured best on the shipped labelled sets."""
 STRATEGIES = ("average", "best_score")
+MAX_LIST_LIMIT = 1000
+"""Films one page of ``GET /films`` may hold."""
 MAX_RESULT_WINDOW = 1000
 """``offset + k`` may not exceed this (as Elasticsearch's ``max_result_window``): the
 work of a page grows with its depth, so the depth is bounded."""
@@ -66,6 +67,23 @@ class QueryOptions:
         if any(not g.strip() for g in self.genres):
             raise InvalidParameter("genres", "genres must be non-empty names")
         return self
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any], default_mode: str) -> QueryOptions:
+        """Options from the fields of a parsed request (query string, body or flags):
+        the one place they are assembled, so every surface means the same by them.
+
+        Keys that aren't options are ignored; ``mode`` missing or None is ``default_mode``.
+        """
+        given = {f.name: values[f.name] for f in fields(cls)
+                 if f.name in values and values[f.name] is not None}
+        for name in ("genres", "exclude"):
+            if name in given:
+                given[name] = tuple(given[name])
+        if "diversity" in given:
+            given["diversity"] = float(given["diversity"])
+        given.setdefault("mode", default_mode)
+        return cls(**given)
 
     @property
     def filtered(self) -> bool:
@@ -121,3 +139,15 @@ class ResultPage:
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "results": [r.to_dict() for r in self.results],
                 "has_more": self.has_more, **self.extra}
+
+
+def check_text(name: str, value: str, max_chars: int) -> str:
+    """``value`` stripped, or a 400 naming ``name`` if it is empty or too long."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParameter(name, f"{name} must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InvalidParameter(
+            name, f"{name} is {len(value)} characters long; the limit is {max_chars}",
+            max_length=max_chars)
+    return value

@@ -20,8 +20,9 @@ from pydantic import (
     ValidationError,
 )
 
+from recommender.config import Mode
 from recommender.errors import InvalidParameter
-from recommender.query import DEFAULT_K
+from recommender.query import DEFAULT_K, MAX_LIST_LIMIT
 
 Number = StrictFloat  # a JSON number: ints are accepted, strings are not
 
@@ -34,7 +35,7 @@ class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     offset: int = Field(0, ge=0, description="films to skip")
-    limit: int = Field(50, ge=1, le=1000, description="films to return")
+    limit: int = Field(50, ge=1, le=MAX_LIST_LIMIT, description="films to return")
 
 
 class QueryParams(BaseModel):
@@ -47,7 +48,7 @@ class QueryParams(BaseModel):
                         "offset + k <= 1000")
     year_min: int | None = Field(None, description="only films from this year on")
     year_max: int | None = Field(None, description="only films up to this year")
-    mode: Literal["semantic", "lexical", "hybrid"] | None = Field(
+    mode: Mode | None = Field(
         None, description="ranking: vectors, words (BM25) or both fused (default hybrid)")
     genres: list[str] = Field(
         default_factory=list, description="only films with any of these genres "
@@ -133,7 +134,7 @@ class RecommendRequest(BaseModel):
                                      description="disliked films, the same way")
     query: NonBlank | None = None
     strategy: Literal["average", "best_score"] = "average"
-    mode: Literal["semantic", "lexical", "hybrid"] | None = None
+    mode: Mode | None = None
     k: JsonInt = Field(DEFAULT_K, ge=1)
     offset: JsonInt = Field(0, ge=0)
     filters: Filters = Field(default_factory=Filters)

@@ -29,7 +29,7 @@ from benchlib import NETFLIX, load_netflix, quantize_int8, quantize_static_int8,
 from recommender.build import build_index
 from recommender.catalog import Catalog
 from recommender.embedding import Embedder, resolve_model_location
-from recommender.index import load_index
+from recommender.store import load_index
 
 
 def changed(catalog: Catalog, share: float) -> Catalog:

@@ -24,7 +24,7 @@ from benchlib import NETFLIX, distinct_queries, load_netflix, quantize_int8, sav
 
 from recommender.build import build_index
 from recommender.embedding import Embedder
-from recommender.index import load_index
+from recommender.store import load_index
 
 
 def main() -> int:

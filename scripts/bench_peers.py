@@ -27,8 +27,8 @@ from recommender.build import build_index
 from recommender.config import Settings
 from recommender.embedding import Embedder, resolve_model_location
 from recommender.engine import Engine
-from recommender.index import load_index
 from recommender.query import QueryOptions
+from recommender.store import load_index
 
 
 def p50_ms(fn, items) -> float:

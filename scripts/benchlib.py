@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:  # the scripts run from a checkout, as `python scr
     sys.path.insert(0, str(ROOT))
 
 from recommender.catalog import Catalog, CsvColumns, load_catalog  # noqa: E402
-from recommender.index import write_json_atomically  # noqa: E402
+from recommender.files import write_json_atomically  # noqa: E402
 
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"
 NETFLIX_COLUMNS = CsvColumns(title="Movie", text="description", year="release_year",

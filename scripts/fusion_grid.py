@@ -26,7 +26,8 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.evaluation import METRICS, evaluate, load_labels
-from recommender.index import load_index, write_json_atomically
+from recommender.files import write_json_atomically
+from recommender.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 

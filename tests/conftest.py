@@ -15,7 +15,7 @@ from recommender.catalog import Catalog, load_catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
-from recommender.index import load_index
+from recommender.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "films.jsonl"

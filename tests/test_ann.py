@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
+from recommender.ann import AnnSettings
 from recommender.build import build_index
 from recommender.catalog import Catalog, Film
 from recommender.engine import Engine
-from recommender.index import AnnSettings, LexicalIndex, load_index, write_index
+from recommender.lexical import LexicalIndex
 from recommender.query import QueryOptions
+from recommender.store import load_index, write_index
 
 
 def test_hnsw_above_the_threshold_answers_like_exact_search(tmp_path, seed_catalog, embedder,

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from recommender.cli import main
-from recommender.index import load_index
+from recommender.store import load_index
 from tests.conftest import ROOT, SEEDS
 
 

@@ -14,8 +14,8 @@ import pytest
 from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.config import Settings
-from recommender.index import MANIFEST, complete_versions, load_index
 from recommender.live import LiveIndex
+from recommender.store import MANIFEST, complete_versions, load_index
 from tests.conftest import ROOT, SEEDS
 from tests.ops import call, running_server
 

@@ -1,7 +1,7 @@
 import gc
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from recommender import index as index_module
+from recommender import store as store_module
 from recommender.build import build_index, previous_vectors
 from recommender.catalog import load_catalog
 from recommender.embedding import Embedder
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.index import CURRENT, MANIFEST, load_index, prune_versions
+from recommender.store import CURRENT, MANIFEST, load_index, prune_versions
 from tests.conftest import ROOT, SEEDS
 
 
@@ -101,14 +101,14 @@ def test_interrupted_build_leaves_the_previous_index(tmp_path, seed_catalog, emb
     assert gc.isenabled()  # paused during the build only
 
     # A failure while writing the files: the temporary folder is removed.
-    real_write = index_module._write_file
+    real_write = store_module.write_file
 
     def failing_write(path, data):
         if path.name == MANIFEST:
             raise OSError("disk full")
         real_write(path, data)
 
-    monkeypatch.setattr(index_module, "_write_file", failing_write)
+    monkeypatch.setattr(store_module, "write_file", failing_write)
     with pytest.raises(OSError, match="disk full"):
         build_index(seed_catalog, embedder, out, progress=False)
     assert load_index(out).path == first.resolve()

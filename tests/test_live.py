@@ -11,8 +11,8 @@ from recommender.build import build_index
 from recommender.catalog import load_catalog
 from recommender.config import Settings
 from recommender.errors import IndexUnavailable
-from recommender.index import CURRENT, MANIFEST
 from recommender.live import LiveIndex
+from recommender.store import CURRENT, MANIFEST
 from tests.conftest import SEEDS
 
 

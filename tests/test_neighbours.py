@@ -6,7 +6,7 @@ import pytest
 
 from recommender.api import EXTENSION, create_app
 from recommender.engine import Engine, QueryOptions
-from recommender.index import load_index
+from recommender.store import load_index
 from tests.conftest import ROCKY_IDS
 
 

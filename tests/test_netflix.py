@@ -5,7 +5,7 @@ import pytest
 from recommender.cli import main
 from recommender.engine import Engine, QueryOptions
 from recommender.errors import AmbiguousTitle
-from recommender.index import load_index
+from recommender.store import load_index
 from tests.conftest import NETFLIX
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.evaluation import load_labels
-from recommender.index import load_index
 from recommender.live import LiveIndex
 from recommender.query import QueryOptions
+from recommender.store import load_index
 from tests.conftest import ROOT
 
 

@@ -1,0 +1,251 @@
+"""The version store: index versions on disk, written atomically, pruned, loaded and checked.
+
+On disk an index is a folder of versions and a ``current`` pointer::
+
+    models/seeds/
+      current -> versions/20261125T120000.123456Z-1a2b3c
+      versions/20261125T120000.123456Z-1a2b3c/
+        manifest.json   how it was built: model, dimension, counts, checksum, versions
+        index.faiss     inner-product index over unit vectors (cosine similarity)
+        films.jsonl     the films, row i of the index is line i
+        bm25/, lexical.json   the BM25 index over stemmed words (see lexical.py)
+        rejects.jsonl   rows a ``--on-invalid skip`` build left out (only then)
+      onnx/<model>.onnx the model's export, shared by the versions built with it
+
+A build writes a hidden temporary folder, fsyncs it, renames it into
+``versions/`` and then swaps ``current`` with an atomic ``rename``; a build
+that dies at any point leaves the previous version current and loadable.
+This module is the only one that knows the layout (docs/index-format.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import secrets
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from recommender import __version__
+from recommender.ann import AnnSettings, make_faiss_index
+from recommender.catalog import Catalog, Film
+from recommender.embedding import DEFAULT_EMBED_FIELDS
+from recommender.errors import IndexMismatch, IndexUnavailable
+from recommender.files import fsync_dir, fsync_tree, write_file
+from recommender.index import FilmIndex, check_compatible
+from recommender.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+VECTORS = "index.faiss"
+FILMS = "films.jsonl"
+REJECTS = "rejects.jsonl"
+"""Catalog rows left out by ``build --on-invalid skip``: line, field, value, reason."""
+CURRENT = "current"
+VERSIONS = "versions"
+_TMP_PREFIX = ".tmp-"
+ONNX_DIR = "onnx"
+"""Beside ``versions/``: the ONNX export of the model, shared by the versions built with it."""
+
+
+def query_model_path(version: Path, manifest: dict[str, Any]) -> Path | None:
+    """The ONNX export the manifest of the version in ``version`` names, if it is there."""
+    relative = manifest.get("query_model")
+    if not relative:
+        return None
+    path = version.parent.parent / relative  # <out>/versions/<version> -> <out>
+    return path if path.is_file() else None
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {
+        "recommender": __version__,
+        "python": platform.python_version(),
+        "faiss": faiss.__version__,
+        "numpy": np.__version__,
+    }
+    for name in ("sentence_transformers", "torch", "transformers"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    return versions
+
+
+
+def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
+                lexical: LexicalIndex, build_seconds: float, keep_versions: int = 3,
+                embedded_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
+                reuse: dict[str, Any] | None = None, ann: AnnSettings | None = None,
+                query_model: str | None = None) -> Path:
+    """Write a new index version under ``out`` and make it current; returns its folder.
+
+    ``vectors`` are the catalog's films' unit vectors, row for row.
+    """
+    if vectors.shape[0] != len(catalog.films):
+        raise ValueError(f"{vectors.shape[0]} vectors for {len(catalog.films)} films")
+    out = Path(out)
+    versions = out / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(versions)
+
+    stamp = datetime.now(UTC)
+    version = f"{stamp:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"  # sorts by time
+    tmp = versions / f"{_TMP_PREFIX}{version}"
+    tmp.mkdir()
+    try:
+        dim = int(vectors.shape[1])
+        index, index_info = make_faiss_index(np.ascontiguousarray(vectors, dtype=np.float32),
+                                             ann or AnnSettings())
+        write_file(tmp / VECTORS, faiss.serialize_index(index).tobytes())
+        films_jsonl = "".join(
+            json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in catalog.films
+        )
+        write_file(tmp / FILMS, films_jsonl.encode("utf-8"))
+        lexical_info = lexical.save(tmp)
+        if catalog.rejects:  # the rows --on-invalid skip left out, for the operator to mend
+            write_file(tmp / REJECTS, "".join(
+                json.dumps(r, ensure_ascii=False) + "\n" for r in catalog.rejects).encode())
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "model": model,
+            "dimension": dim,
+            "film_count": len(catalog.films),
+            "metric": "inner_product",
+            "normalized": True,
+            "index_type": index_info.pop("type"),
+            "ann": index_info or None,
+            "embedded_fields": list(embedded_fields),
+            "embeddings": reuse or {"reused": 0, "embedded": len(catalog.films),
+                                    "from_version": None},
+            "lexical": lexical_info,
+            "query_model": query_model,
+            "catalog": {"source": catalog.source, "sha256": catalog.sha256,
+                        "rejected_rows": len(catalog.rejects)},
+            "libraries": _library_versions(),
+            "built_at": stamp.isoformat(timespec="seconds"),
+            "build_seconds": round(build_seconds, 3),
+        }
+        # The manifest is written last: a folder with a manifest is complete.
+        write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        fsync_tree(tmp)
+        # Read it back as a server would: a version that doesn't load never becomes current.
+        load_index(tmp, expected_model=model, expected_dimension=dim)
+        final = versions / version
+        os.rename(tmp, final)
+        fsync_dir(versions)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_current(out, final)
+    prune_versions(out, keep=keep_versions)
+    return final
+
+
+def _point_current(out: Path, target: Path) -> None:
+    link_tmp = out / f"{_TMP_PREFIX}{CURRENT}-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link_tmp.unlink()
+    os.symlink(os.path.relpath(target, out), link_tmp)
+    os.replace(link_tmp, out / CURRENT)  # atomic: readers see the old or the new
+    fsync_dir(out)
+
+
+def _remove_stale_temporaries(versions: Path) -> None:
+    for child in versions.iterdir():
+        if child.name.startswith(_TMP_PREFIX):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def complete_versions(out: str | Path) -> list[Path]:
+    """The complete version folders under ``out``, oldest first (names sort by time)."""
+    versions = Path(out) / VERSIONS
+    if not versions.is_dir():
+        return []
+    return sorted((p for p in versions.iterdir()
+                   if not p.name.startswith(".") and (p / MANIFEST).is_file()),
+                  key=lambda p: p.name)
+
+
+def prune_versions(out: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` versions (never the current one)."""
+    if keep < 1:
+        return []
+    current = (out / CURRENT).resolve() if (out / CURRENT).exists() else None
+    removed = []
+    for old in complete_versions(out)[:-keep]:
+        if current is not None and old.resolve() == current:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old)
+    return removed
+
+
+def resolve_version_dir(path: str | Path) -> Path:
+    """The version folder that ``path`` names: itself, or what its ``current`` points to."""
+    path = Path(path)
+    if (path / CURRENT).exists():
+        return (path / CURRENT).resolve()
+    if (path / MANIFEST).is_file():
+        return path
+    raise IndexUnavailable(
+        f"No index at {str(path)!r}. Build one with: recommender build --out {path}"
+    )
+
+
+def load_index(path: str | Path, *, expected_model: str | None = None,
+               expected_dimension: int | None = None) -> FilmIndex:
+    """Load and check an index.
+
+    Raises:
+        IndexUnavailable: nothing loadable at ``path``.
+        IndexMismatch: built with another model, dimension or format than expected,
+            or its files disagree with its manifest.
+    """
+    folder = resolve_version_dir(path)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexUnavailable(f"Unreadable manifest in {folder}: {exc}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"Index {folder} has format version {manifest.get('format_version')!r}; this "
+            f"service reads version {FORMAT_VERSION}. Rebuild it with: recommender build"
+        )
+    check_compatible(str(folder), manifest.get("model"), manifest.get("dimension"),
+                     expected_model=expected_model, expected_dimension=expected_dimension)
+    try:
+        started = time.perf_counter()
+        # Memory-mapped, read-only: the vectors stay in the page cache, one copy
+        # shared by every server worker (and by the builds that read them back).
+        flat = faiss.read_index(str(folder / VECTORS), faiss.IO_FLAG_MMAP_IFC)
+        if hasattr(flat, "hnsw"):  # efSearch is not stored in the file
+            flat.hnsw.efSearch = int((manifest.get("ann") or {}).get("ef_search", 256))
+        lines = (folder / FILMS).read_text(encoding="utf-8").splitlines()
+        films = [Film.from_dict(json.loads(line)) for line in lines if line.strip()]
+        lexical = LexicalIndex.load(folder)
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise IndexUnavailable(f"Unreadable index files in {folder}: {exc}") from None
+    if not (flat.ntotal == len(films) == lexical.n_docs == manifest.get("film_count")) or \
+            flat.d != manifest.get("dimension"):
+        raise IndexMismatch(
+            f"Index {folder} is inconsistent: manifest says {manifest.get('film_count')} "
+            f"films of dimension {manifest.get('dimension')}, files hold {len(films)} films "
+            f"and {flat.ntotal} vectors of dimension {flat.d}. Rebuild it."
+        )
+    log.info("loaded index %s (%d films) in %.2fs", folder, len(films),
+             time.perf_counter() - started)
+    return FilmIndex(path=folder, manifest=manifest, films=films, faiss_index=flat,
+                     lexical=lexical, query_model_path=query_model_path(folder, manifest))
