@@ -1,13 +1,15 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   install, build the seed index if missing, serve on http://127.0.0.1:8000
 #   make test  install, run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c  # a benchmark that fails fails `make bench`, tee or not
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install browser build run test bench lint clean
+.PHONY: install browser build run test bench docs lint clean
 
 install: $(VENV)/.installed
 
@@ -46,14 +48,22 @@ test: install browser
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python scripts/bench_peers.py --out bench-results/peers.json
-	$(BIN)/python scripts/bench_build.py --out bench-results/build.json
-	$(BIN)/python scripts/bench_query.py --out bench-results/query.json
-	$(BIN)/python scripts/bench_embed.py --out bench-results/embed.json
-	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --netflix --out bench-results/scale.json
+	mkdir -p bench-results
+	$(BIN)/python scripts/bench_peers.py --out bench-results/peers.json | tee bench-results/peers.txt
+	$(BIN)/python scripts/bench_build.py --out bench-results/build.json | tee bench-results/build.txt
+	$(BIN)/python scripts/bench_query.py --out bench-results/query.json | tee bench-results/query.txt
+	$(BIN)/python scripts/bench_embed.py --out bench-results/embed.json | tee bench-results/embed.txt
+	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --netflix \
+	  --out bench-results/scale.json | tee bench-results/scale.txt
+	$(BIN)/python scripts/performance_page.py
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
+docs: install
+	$(BIN)/python -m recommender.reference
+	$(BIN)/mkdocs build --strict
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts
 
 clean:
-	rm -rf $(VENV) models/seeds .pytest_cache
+	rm -rf $(VENV) models/seeds .pytest_cache site

@@ -61,6 +61,24 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
                    "(default: synopsis)")
 
 
+FLAG_SETTINGS = {"out": "index", "index": "index", "catalog": "catalog", "model": "model",
+                 "batch_size": "batch_size", "precision": "build_precision",
+                 "keep_versions": "keep_versions", "host": "host", "port": "port",
+                 "workers": "workers"}
+"""Flags (argparse ``dest``) that set a :class:`Settings` field, over its environment
+variable. docs/configuration.md is generated from this and the parser."""
+
+
+def settings_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags given in ``args`` override (None: not given)."""
+    given: dict[str, Any] = {}
+    for dest, name in FLAG_SETTINGS.items():
+        value = getattr(args, dest, None)
+        if value is not None and given.get(name) is None:
+            given[name] = value
+    return given
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recommender", description="Content-based film recommendations.")
@@ -138,16 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recommender.errors import RecommenderError
 
     try:
-        settings = Settings.from_env(
-            index=(getattr(args, "out", None) if args.command == "build" else None)
-            or getattr(args, "index", None),
-            catalog=getattr(args, "catalog", None), model=getattr(args, "model", None),
-            batch_size=getattr(args, "batch_size", None),
-            build_precision=getattr(args, "precision", None),
-            keep_versions=getattr(args, "keep_versions", None),
-            host=getattr(args, "host", None), port=getattr(args, "port", None),
-            workers=getattr(args, "workers", None),
-        )
+        settings = Settings.from_env(**settings_from_flags(args))
         return int(_COMMANDS[args.command](args, settings))
     except RecommenderError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

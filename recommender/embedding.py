@@ -42,7 +42,7 @@ def document_text(film: Film, fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS) ->
     """The text embedded for ``film``: the chosen fields, in a fixed order.
 
     The default, the synopsis alone, is what ``recommender eval`` measured best
-    (README, "Search quality").
+    (docs/search-quality.md).
     """
     unknown = set(fields) - set(EMBED_FIELDS)
     if unknown or not fields:
@@ -108,7 +108,7 @@ class Embedder:
     def use_onnx(self, path: Path | None, runtime: str = "onnxruntime",
                  precision: str = "fp32") -> None:
         """Embed with the ONNX export at ``path`` from now on (None: with torch), queries
-        and batches alike (README, Performance).
+        and batches alike (docs/performance.md).
 
         Args:
             runtime: "onnxruntime" (what servers use: the torch vectors, ~2.4x sooner)

@@ -2,7 +2,7 @@
 
 A streaming service's most common question is "films like this one", asked without
 filters. Answering it from a table turns ~0.5 ms of ranking into a slice of arrays
-(README, Performance). The table holds what the engine's own pipeline answered for
+(docs/performance.md). The table holds what the engine's own pipeline answered for
 each film, so a page from it is the page the pipeline would give; questions the
 table can't answer (filters, a threshold, diversity, explanations, another mode, a
 page deeper than the table) go down the pipeline as before.

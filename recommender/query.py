@@ -108,7 +108,7 @@ class QueryOptions:
 
 @dataclass
 class ScoredFilm:
-    """A film in a result list. ``score`` is the mode's own score (see README);
+    """A film in a result list. ``score`` is the mode's own score (docs/api.md);
     ``semantic`` (cosine) and ``lexical`` (BM25) are its parts, where computed."""
 
     film: Film

@@ -226,7 +226,8 @@ class ScoreParts(BaseModel):
 
 
 class ResultFilm(FilmRef):
-    score: float = Field(description="the mode's score (README: mode)")
+    score: float = Field(description="the mode's score: in hybrid a fused rank score in "
+                         "(0, 1], in semantic the cosine (docs/api.md)")
     genres: list[str]
     scores: ScoreParts | None = None
     explanation: dict[str, Any] | None = Field(None, description="with explain=true")

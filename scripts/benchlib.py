@@ -24,7 +24,7 @@ QUERIES = ["a heist in Spain", "zombie apocalypse survivors", "stand-up comedy s
 
 
 def load_netflix(path: str | Path = NETFLIX) -> Catalog:
-    """The Netflix catalog as the README builds it; exits with a message if it is absent."""
+    """The Netflix catalog as docs/cli.md builds it; exits with a message if it is absent."""
     if not Path(path).exists():
         sys.exit(f"{path} is absent: the benchmarks read ../shared/datasets/netflix_titles.csv")
     return load_catalog(path, NETFLIX_COLUMNS, language="en")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshot of the web page with the seed catalog, for the README.
+"""Screenshot of the web page with the seed catalog, for docs/web-page.md.
 
 Starts the real server on a free loopback port over the seed index (building
 it into a temporary folder), searches, and saves the page:

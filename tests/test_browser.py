@@ -140,3 +140,26 @@ def test_no_request_leaves_the_machine(browser, base):
     page.wait_for_selector(".card")
     assert hosts == {base.split("/")[2]}
     context.close()
+
+
+def test_with_read_keys_the_page_asks_for_one_and_then_works(browser, seed_index_dir):
+    """The page is open; the API behind it isn't: a viewer gives a key once."""
+    with running_server(seed_index_dir, workers=1,
+                        env={"RECOMMENDER_API_KEYS": "viewer-key"}) as (url, _):
+        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            page.goto("/")
+            assert page.locator("#key-form").is_hidden()  # nothing asked yet
+            page.fill("#q", "poker")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#key-form:not([hidden])")
+            page.fill("#api-key", "viewer-key")
+            page.click("#key-form button")
+            assert _titles(page)[0] == "Lucky You (2007)"
+            assert page.locator("#key-form").is_hidden()
+            page.goto("/?q=boxer")  # kept in the browser for the next visit
+            assert _titles(page)
+        finally:
+            context.close()
