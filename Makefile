@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python scripts/bench_embed.py --out bench-results/embed.json | tee bench-results/embed.txt
 	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --netflix \
 	  --out bench-results/scale.json | tee bench-results/scale.txt
+	$(BIN)/python scripts/bench_lean.py --out bench-results/lean.json | tee bench-results/lean.txt
 	$(BIN)/python scripts/performance_page.py
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.

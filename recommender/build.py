@@ -127,9 +127,10 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
     backend: dict[str, str] = {}  # what embedded (runtime, precision), where anything did
     if todo:  # the model is loaded only when something is left to embed
         restore = embedder.backend_key if query_model is not None else None
-        if query_model is not None:
+        if query_model is not None:  # no torch in this process unless the export was made
             embedder.use_onnx(Path(out) / query_model, "openvino", precision)
-        embedder.load()
+        else:
+            embedder.load()
         loaded = time.perf_counter()
         backend = getattr(embedder, "backend", {})
         try:

@@ -289,7 +289,10 @@ def _engine(settings: Settings) -> Any:
     from recommender.store import load_index
 
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
-    return Engine(load_index(settings.index, expected_model=embedder.name), embedder, settings)
+    index = load_index(settings.index, expected_model=embedder.name)
+    if settings.query_backend == "onnx" and index.query_model_path is not None:
+        embedder.use_onnx(index.query_model_path)  # free text without torch, as the server
+    return Engine(index, embedder, settings)
 
 
 def _options(args: argparse.Namespace, settings: Settings) -> Any:

@@ -51,8 +51,9 @@ class Settings:
     query_cache_size: int = 1024
     """Free-text query vectors kept per process (LRU); 0: no cache."""
     similar_table_max_films: int = 20_000
-    """Catalogs up to this size get every film's "more like this" precomputed in each
-    server process when a version loads (default mode, no filters); 0: never."""
+    """Catalogs up to this size get every film's "more like this" (default mode, no
+    filters) as a table: computed once per version by the first server process that loads
+    it, saved in the version folder and memory-mapped by the others; 0: never."""
     build_precision: Literal["bf16", "fp32"] = "bf16"
     """What builds embed at through the ONNX export (OpenVINO): "bf16" where the CPU
     has it (else fp32), or "fp32". Queries are embedded at fp32 either way."""

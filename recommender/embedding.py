@@ -25,6 +25,7 @@ from recommender.encoders import (
     OnnxQueryEncoder,
     OpenVinoEncoder,
     _ExportedEncoder,
+    fast_tokenizer_for,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Embedder:
         self._onnx: _ExportedEncoder | None = None
         self._backend: tuple[Path, str, str] | None = None
         self._encoders: dict[tuple[Path, str, str], _ExportedEncoder] = {}
+        self._fast_tokenizer: tuple[Any, int] | bool | None = None
 
     def use_onnx(self, path: Path | None, runtime: str = "onnxruntime",
                  precision: str = "fp32") -> None:
@@ -129,10 +131,15 @@ class Embedder:
             self._cache.clear()
 
     def check_onnx(self, path: Path, runtime: str = "onnxruntime",
-                   precision: str = "fp32") -> None:
-        """Make (and keep) the encoder of the export at ``path`` without switching to it:
-        raises ``OSError`` for an export that can't be loaded, changing nothing."""
-        self._encoder((Path(path), runtime, precision))
+                   precision: str = "fp32") -> int:
+        """Make (and keep) the encoder of the export at ``path`` without switching to it,
+        and return the dimension of its vectors: raises ``OSError`` for an export that
+        can't be loaded, changing nothing."""
+        encoder = self._encoder((Path(path), runtime, precision))
+        try:
+            return encoder.dimension
+        except Exception as exc:  # the runtimes raise their own kinds for a bad graph
+            raise OSError(f"cannot run the ONNX export {path}: {exc}") from exc
 
     def _encoder(self, key: tuple[Path, str, str]) -> _ExportedEncoder:
         path, runtime, precision = key
@@ -142,17 +149,28 @@ class Embedder:
                              "openvino/fp32 or openvino/bf16")
         encoder = self._encoders.get(key)
         if encoder is None:  # made once: a build switches to OpenVINO and back each time
-            model = self.load()._model
+            tokenizer, max_length = self._tokenizer()
             # a server worker's share of the cores, or all of them for a build
             threads = self.torch_threads or os.cpu_count() or 1
             kind = OnnxQueryEncoder if runtime == "onnxruntime" else OpenVinoEncoder
             try:
-                encoder = kind(path, model.tokenizer, model.max_seq_length,
-                               threads=threads, precision=precision)
+                encoder = kind(path, tokenizer, max_length, threads=threads,
+                               precision=precision)
             except Exception as exc:  # the runtimes raise their own kinds for a bad file
                 raise OSError(f"cannot load the ONNX export {path}: {exc}") from exc
             self._encoders[key] = encoder
         return encoder
+
+    def _tokenizer(self) -> tuple[Any, int]:
+        """What the exported encoders tokenize with: the model folder's ``tokenizer.json``
+        through the tokenizers library where there is one, so that no torch is imported
+        (docs/performance.md, "Lean processes"); else the loaded model's own tokenizer."""
+        if self._fast_tokenizer is None:
+            self._fast_tokenizer = fast_tokenizer_for(self.location) or False
+        if self._fast_tokenizer:
+            return self._fast_tokenizer
+        model = self.load()._model
+        return model.tokenizer, model.max_seq_length
 
     @property
     def backend(self) -> dict[str, str]:
@@ -210,6 +228,10 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        """The length of the vectors: the export's where one embeds now (torch stays
+        unloaded), else the model's."""
+        if self._onnx is not None and self._model is None:
+            return self._onnx.dimension
         model = self.load()._model
         getter = getattr(model, "get_embedding_dimension", None) or \
             model.get_sentence_embedding_dimension
@@ -222,7 +244,8 @@ class Embedder:
         Args:
             progress: show a tqdm bar (on stderr) over the films.
         """
-        model = self.load()._model
+        encoder = self._onnx
+        model = self.load()._model if encoder is None else None
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         # Longest first, so each batch holds texts of similar length and little
         # padding: what sentence-transformers does within one call, kept across
@@ -237,7 +260,7 @@ class Embedder:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 batch = [texts[i] for i in rows]
-                out[rows] = self._onnx.encode_many(batch) if self._onnx is not None else \
+                out[rows] = encoder.encode_many(batch) if encoder is not None else \
                     model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
                 if bar is not None:

@@ -33,7 +33,7 @@ from recommender.explain import explain
 from recommender.filters import FilterMasks
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
-from recommender.neighbours import NeighbourTable
+from recommender.neighbours import NeighbourTable, open_or_compute, open_saved, table_key
 from recommender.query import (
     DEFAULT_K,
     DEFAULT_MODE,
@@ -143,22 +143,45 @@ class Engine:
         self.filters = FilterMasks(index)
         self.neighbours: NeighbourTable | None = None
 
-    def precompute_similar(self) -> bool:
-        """Make every film's "more like this" list now (:mod:`recommender.neighbours`),
-        for the default mode, if the catalog is within ``similar_table_max_films``.
+    def precompute_similar(self, *, compute: bool = True) -> bool:
+        """Have every film's "more like this" list (:mod:`recommender.neighbours`), for the
+        default mode, if the catalog is within ``similar_table_max_films``: mapped from the
+        version folder where a process saved it, else (with ``compute``) computed and
+        saved there. Returns whether the engine has its table now.
 
         A server does this once per loaded version; one-off users (the CLI) don't.
         """
-        n = len(self.index.films)
-        if not 1 < n <= self.settings.similar_table_max_films:
+        key = self._table_key()
+        if key is None:
             return False
+        if self.neighbours is not None:
+            return True
+        saved = open_saved(self.index.path, key, self.index.films)
+        if saved is None and compute:
+            mode, depth = self.settings.search_mode, self._table_depth()
+            saved = open_or_compute(
+                self.index.path, key, self.index.films,
+                lambda: NeighbourTable.compute(self.index.films, self.index.row_of,
+                                               self._similar_ranked, mode, depth))
+        self.neighbours = saved
+        return saved is not None
+
+    @property
+    def wants_table(self) -> bool:
+        """Whether this engine's catalog gets a "more like this" table."""
+        return self._table_key() is not None
+
+    def _table_depth(self) -> int:
         # A page reaching past HYBRID_CANDIDATES fuses deeper lists (other scores), so
         # the table stops one short of it: every page it answers is the pipeline's.
-        depth = min(self.settings.max_k, HYBRID_CANDIDATES - 1)
-        self.neighbours = NeighbourTable.compute(
-            self.index.films, self.index.row_of, self._similar_ranked,
-            self.settings.search_mode, depth)
-        return True
+        return min(self.settings.max_k, HYBRID_CANDIDATES - 1, len(self.index) - 1)
+
+    def _table_key(self) -> str | None:
+        """What names this engine's table in the version folder; None: it gets none."""
+        if not 1 < len(self.index) <= self.settings.similar_table_max_films:
+            return None
+        return table_key(self.settings.search_mode, self._table_depth(), self.settings.rrf_k,
+                         self.settings.semantic_weight, HYBRID_CANDIDATES)
 
     # -- the catalog -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.errors import IndexUnavailable, RecommenderError
+from recommender.index import FilmIndex
 from recommender.store import complete_versions, load_index, resolve_version_dir
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class LiveIndex:
         self.reload_error: str | None = None
         """Why the last reload was refused (None: it wasn't)."""
         self._watcher: threading.Thread | None = None
+        self._table_thread: threading.Thread | None = None
+        """The thread making the last swapped-in version's table, where one was needed."""
         self._stop = threading.Event()
         if engine is not None:
             self._on_swap(engine)
@@ -81,23 +84,42 @@ class LiveIndex:
         """Load and check the version in ``folder``, without touching what serves now:
         the shared embedder switches to the version's export only in :meth:`_serve`."""
         index = load_index(folder, expected_model=self.embedder.name)
-        if self.settings.query_backend == "onnx" and self.load_model and \
-                index.query_model_path is not None:
-            self.embedder.check_onnx(index.query_model_path)
         if self.load_model:
-            index.check_compatible(dimension=self.embedder.load().dimension)
+            export = self._export(index)
+            # with an export, onnxruntime and the tokenizer only: torch is never imported
+            dimension = self.embedder.check_onnx(export) if export is not None else \
+                self.embedder.load().dimension
+            index.check_compatible(dimension=dimension)
         engine = Engine(index, self.embedder, self.settings)
-        # before the engine serves: a swap happens only once its table is made
-        engine.precompute_similar()
+        # a table saved in the version is mapped now; one not made yet is made after
+        # the swap (_serve), so that a fresh version answers at once, by the pipeline
+        engine.precompute_similar(compute=False)
         return engine
+
+    def _export(self, index: FilmIndex) -> Path | None:
+        """The export that embeds this version's queries (None: torch does)."""
+        return index.query_model_path if self.settings.query_backend == "onnx" else None
 
     def _serve(self, engine: Engine) -> None:
         """Make ``engine`` the one requests get; its export embeds queries from now on."""
-        if self.settings.query_backend == "onnx" and self.load_model:
-            self.embedder.use_onnx(engine.index.query_model_path)
+        if self.load_model:
+            self.embedder.use_onnx(self._export(engine.index))
         self._engine = engine  # one assignment: requests see the old or the new
         self.error = None
         self._on_swap(engine)
+        if engine.neighbours is None and engine.wants_table:
+            # one process of those sharing the version computes it, the others wait on
+            # its lock and map it; answers meanwhile are the pipeline's (the same pages)
+            self._table_thread = threading.Thread(
+                target=self._make_table, args=(engine,), name="similar-table", daemon=True)
+            self._table_thread.start()
+
+    @staticmethod
+    def _make_table(engine: Engine) -> None:
+        try:
+            engine.precompute_similar()
+        except Exception:  # the pipeline keeps answering; say why there is no table
+            log.exception("more-like-this table for version %s", engine.index.version)
 
     def start(self) -> None:
         """Load at start-up: the current version, or else the newest version that loads.

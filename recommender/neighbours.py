@@ -7,24 +7,38 @@ each film, so a page from it is the page the pipeline would give; questions the
 table can't answer (filters, a threshold, diversity, explanations, another mode, a
 page deeper than the table) go down the pipeline as before.
 
-It lives in each process's memory (28 bytes per film and entry, scores kept as
-float64 so that they print as the pipeline's do: 22 MB for 7,787 films at depth
-100), so it is made only for catalogs up to a size
-(``Settings.similar_table_max_films``).
+It is computed once per version and setting (:func:`open_or_compute`): the first
+process that loads a version computes it, under a lock, and saves it into the version
+folder; every other process, and every later start, maps those files read-only, so
+the workers share one copy (28 bytes per film and entry, scores kept as float64 so
+that they print as the pipeline's do: 22 MB for 7,787 films at depth 99). It is made
+only for catalogs up to a size (``Settings.similar_table_max_films``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from recommender import __version__
 from recommender.catalog import Film
+from recommender.files import fsync_dir, write_file
 from recommender.query import QueryOptions, ScoredFilm
 
 log = logging.getLogger(__name__)
+
+TABLE_PREFIX = "neighbours-"
+"""In a version folder: ``neighbours-<key>/``, one table per setting that shapes it."""
+TABLE_FORMAT = 1
 
 RankOne = Callable[[int, QueryOptions], tuple[list[ScoredFilm], bool]]
 """The pipeline for one film: (row, options) -> (page, whether more follow)."""
@@ -92,6 +106,91 @@ class NeighbourTable:
                 for j in range(start, min(end, length))]
         more = end < length or (end == length and bool(self.more[row]))
         return hits, more
+
+
+    # -- one table per version, on disk -------------------------------------------
+
+    _ARRAYS = ("rows", "scores", "semantic", "lexical", "lengths", "more")
+
+    def save(self, folder: Path) -> None:
+        """Write the table as ``.npy`` files into ``folder``, whole or not at all (a hidden
+        temporary folder renamed into place)."""
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            for name in self._ARRAYS:
+                with open(tmp / f"{name}.npy", "wb") as fh:
+                    np.save(fh, getattr(self, name))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            write_file(tmp / "table.json", json.dumps({"mode": self.mode}).encode())
+            fsync_dir(tmp)
+            os.rename(tmp, folder)
+            fsync_dir(folder.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def open(cls, folder: Path, films: Sequence[Film]) -> NeighbourTable:
+        """Map a saved table read-only: every process that opens it shares one copy."""
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in cls._ARRAYS}
+        mode = json.loads((folder / "table.json").read_text(encoding="utf-8"))["mode"]
+        if arrays["rows"].shape[0] != len(films):
+            raise ValueError(f"{folder} holds {arrays['rows'].shape[0]} films, not {len(films)}")
+        return cls(films, mode, **arrays)
+
+
+def table_key(*parts: object) -> str:
+    """A short name for what a table depends on beyond its version's files (the mode, the
+    depth, the fusion's parameters, this code's version): another setting, another table."""
+    return hashlib.sha256(repr((TABLE_FORMAT, __version__, *parts)).encode()).hexdigest()[:12]
+
+
+def open_saved(version: Path, key: str, films: Sequence[Film]) -> NeighbourTable | None:
+    """The table saved in the version folder under ``key``, mapped; None if there is none
+    yet (or it can't be read). Takes no lock: a table's folder appears whole or not."""
+    folder = version / f"{TABLE_PREFIX}{key}"
+    if not (folder / "table.json").is_file():
+        return None
+    try:
+        return NeighbourTable.open(folder, films)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def open_or_compute(version: Path, key: str, films: Sequence[Film],
+                    compute: Callable[[], NeighbourTable]) -> NeighbourTable:
+    """The table saved in the version folder under ``key``, or else computed and saved
+    there, once: the first process takes a lock on it and computes, the others wait and
+    map what it saved. Where the folder can't be written, the table stays in memory."""
+    folder = version / f"{TABLE_PREFIX}{key}"
+    try:
+        lock = open(version / f".{TABLE_PREFIX}{key}.lock", "a+b")  # noqa: SIM115
+    except OSError as exc:
+        log.warning("more-like-this table not saved (%s): computed in this process", exc)
+        return compute()
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (folder / "table.json").is_file():
+            try:
+                table = NeighbourTable.open(folder, films)
+                log.info("more-like-this table mapped from %s", folder)
+                return table
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("unreadable more-like-this table %s (%s): computed again",
+                            folder, exc)
+                shutil.rmtree(folder, ignore_errors=True)
+        for stale in version.glob(f".{TABLE_PREFIX}{key}.*.tmp"):  # a killed process's
+            shutil.rmtree(stale, ignore_errors=True)
+        table = compute()
+        try:
+            table.save(folder)
+        except OSError as exc:
+            log.warning("more-like-this table not saved (%s): kept in this process", exc)
+            return table
+        return NeighbourTable.open(folder, films)  # mapped: its pages shared with the others
 
 
 def _optional(value: np.float64) -> float | None:

@@ -38,8 +38,10 @@ def seed_catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, seed_catalog: Catalog,
                    embedder: Embedder) -> Path:
+    """The seed index as `recommender build` makes it: with the model's ONNX export, so
+    that servers started on it embed queries as a deployed one does (no torch)."""
     out = tmp_path_factory.mktemp("index") / "seeds"
-    build_index(seed_catalog, embedder, out, progress=False)
+    build_index(seed_catalog, embedder, out, progress=False, export_onnx=True)
     return out
 
 

@@ -68,8 +68,75 @@ def test_a_served_index_gets_its_table_and_the_setting_turns_it_off(settings, en
     for film in engine.index.films:
         for url in (f"/films/{film.id}/similar?k=3", f"/films/{film.id}/similar?k=2&offset=1"):
             assert client.get(url).get_json() == plain.get(url).get_json()
-    assert served.extensions[EXTENSION]["live"].engine().neighbours is not None
+    live = served.extensions[EXTENSION]["live"]
+    if live._table_thread is not None:  # made after the swap, where none was saved yet
+        live._table_thread.join(timeout=60)
+    assert live.engine().neighbours is not None
     off = create_app(dataclasses.replace(settings, similar_table_max_films=0))
     assert off.extensions[EXTENSION]["live"].engine().neighbours is None
     url = "/films/rocky-1976/similar"
     assert off.test_client().get(url).get_json() == client.get(url).get_json()
+
+
+def test_the_table_is_saved_in_the_version_and_mapped_by_the_next_engine(tmp_path, settings,
+                                                                          embedder, engine):
+    import shutil
+
+    import numpy as np
+
+    from recommender.neighbours import TABLE_PREFIX
+
+    out = tmp_path / "idx"
+    shutil.copytree(settings.index, out, symlinks=True)
+    for old in (out / "current").resolve().glob(f"{TABLE_PREFIX}*"):
+        shutil.rmtree(old)  # made by other tests in the session's index
+    copied = dataclasses.replace(settings, index=out)
+    first = Engine(load_index(out), embedder, copied)
+    assert not first.precompute_similar(compute=False)  # nothing saved yet: not computed
+    assert first.precompute_similar()
+    saved = list((out / "current").resolve().glob(f"{TABLE_PREFIX}*/rows.npy"))
+    assert len(saved) == 1
+    second = Engine(load_index(out), embedder, copied)
+    assert second.precompute_similar(compute=False)  # mapped, not computed
+    assert isinstance(second.neighbours.rows, np.memmap)
+    options = QueryOptions(k=3, offset=1)
+    for film in engine.index.films:
+        assert page_dict(second, film.id, options) == page_dict(engine, film.id, options)
+    other = Engine(load_index(out), embedder, dataclasses.replace(copied, rrf_k=30))
+    assert not other.precompute_similar(compute=False)  # another setting, another table
+
+
+def test_processes_sharing_a_version_compute_its_table_once(tmp_path, engine):
+    """The first takes the lock and computes; the others wait on it and map the result."""
+    import threading
+    import time
+
+    from recommender.neighbours import NeighbourTable, open_or_compute
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the others to be waiting on the lock
+        return NeighbourTable.compute(engine.index.films, engine.index.row_of,
+                                      engine._similar_ranked, "hybrid", 3)
+
+    tables = []
+    threads = [threading.Thread(target=lambda: tables.append(
+        open_or_compute(tmp_path, "k", engine.index.films, compute))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(calls) == 1 and len(tables) == 3
+    assert all((t.rows == tables[0].rows).all() for t in tables)
+
+
+def test_a_version_folder_that_cant_be_written_keeps_the_table_in_memory(tmp_path, engine):
+    from recommender.neighbours import NeighbourTable, open_or_compute
+
+    not_a_folder = tmp_path / "version"  # (root writes any folder: a file can't be one)
+    not_a_folder.write_text("")
+    table = open_or_compute(not_a_folder, "k", engine.index.films, lambda: NeighbourTable.compute(
+        engine.index.films, engine.index.row_of, engine._similar_ranked, "hybrid", 3))
+    assert table.depth == 3 and not isinstance(table.rows, __import__("numpy").memmap)

@@ -117,3 +117,35 @@ def test_exporting_leaves_the_torch_model_as_it_was(tmp_path, seed_catalog):
     after = [embedder.encode_query(t) for t in texts], embedder.encode(texts)
     np.testing.assert_allclose(np.stack(after[0]), np.stack(before[0]), atol=1e-6)
     np.testing.assert_allclose(after[1], before[1], atol=1e-6)
+
+
+TEXTS = ["Rocky Balboa, en bokser fra Philadelphia, får chancen for en titelkamp.",
+         "A heist in Spain", "Æbleskiver, ødelagte år og én sidste chance", "",
+         "x" * 3000, " ".join(["word"] * 600), "émigrés naïve café 1984 — U-Turn!"]
+
+
+def test_the_fast_tokenizer_gives_the_model_tokenizers_ids(embedder):
+    """The export is tokenized without transformers (no torch in the process): the same
+    ids, masks and truncation at the model's 256 tokens as sentence-transformers'."""
+    from recommender.encoders import fast_tokenizer_for
+
+    fast, max_length = fast_tokenizer_for(embedder.location)
+    model = embedder.load()._model
+    assert max_length == model.max_seq_length == 256
+    mine = fast(TEXTS)
+    theirs = model.tokenizer(TEXTS, return_tensors="np", truncation=True,
+                             max_length=max_length, padding=True)
+    assert mine["input_ids"].shape[1] == 256  # the long ones were cut
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        np.testing.assert_array_equal(mine[name], theirs[name])
+
+
+def test_an_embedder_that_never_loads_torch_embeds_as_torch(exported, embedder):
+    out, _ = exported
+    light = Embedder(query_cache_size=0)
+    assert light.check_onnx(load_index(out).query_model_path) == 384
+    light.use_onnx(load_index(out).query_model_path)
+    vectors = light.encode(TEXTS)
+    assert not light.loaded  # the torch model was never loaded by this embedder
+    np.testing.assert_allclose(vectors, embedder.encode(TEXTS), atol=2e-5)
+    assert light.dimension == 384 and not light.loaded

@@ -81,15 +81,22 @@ def test_errors_over_real_http(server):
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-def test_master_process_never_loads_torch(server):
-    """Workers import torch after the fork; the gunicorn master must not have it."""
-    _, proc = server
+def test_no_process_of_the_server_loads_torch(server):
+    """A version with an ONNX export is served by onnxruntime and the tokenizers library:
+    neither the gunicorn master nor a worker that has answered free text maps torch
+    (docs/performance.md, "Lean processes")."""
+    base, proc = server
+    for _ in range(4):  # both workers, most likely, embed a query and answer a title
+        assert _get(base + "/search?q=" + urllib.parse.quote("en bokser fra Philadelphia"))[0] \
+            == 200
+        assert _get(base + "/similar?title=Rocky&k=2")[0] == 200
     with open(f"/proc/{proc.pid}/maps") as fh:
-        maps = fh.read()
-    assert "libtorch" not in maps
+        assert "libtorch" not in fh.read()
     with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
         workers = fh.read().split()
     assert len(workers) == 2
-    for pid in workers:  # ...while each worker has loaded it, with the model
+    for pid in workers:
         with open(f"/proc/{pid}/maps") as fh:
-            assert "libtorch" in fh.read()
+            maps = fh.read()
+        assert "onnxruntime" in maps  # it did load what embeds the queries...
+        assert "libtorch" not in maps  # ...and nothing of torch

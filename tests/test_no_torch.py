@@ -1,0 +1,77 @@
+"""No torch where no torch model runs (docs/performance.md, "Lean processes"): importing
+torch and sentence-transformers costs ~4.6 s and ~400 MB a process. With the model's
+ONNX export in the index, builds embed through OpenVINO and queries through onnxruntime,
+both tokenized by the tokenizers library. The server's workers are checked in
+tests/test_server.py; these are the command-line paths, each in a fresh process."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+
+PROBE = """
+import json, sys
+from recommender.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "torch": "torch" in sys.modules,
+                  "sentence_transformers": "sentence_transformers" in sys.modules,
+                  "transformers": "transformers" in sys.modules}))
+"""
+
+
+def _run(*args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, text=True,
+                            capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def index_copy(tmp_path, seed_index_dir):
+    """A copy of the seed index (its export included), to build into."""
+    out = tmp_path / "idx"
+    shutil.copytree(seed_index_dir, out, symlinks=True)
+    return out
+
+
+def test_an_incremental_build_imports_no_torch(tmp_path, index_copy):
+    lines = SEEDS.read_text(encoding="utf-8").splitlines()
+    changed = json.loads(lines[0])
+    changed["synopsis"] += " En ny version."
+    catalog = tmp_path / "changed.jsonl"
+    catalog.write_text("\n".join([json.dumps(changed, ensure_ascii=False), *lines[1:]]) + "\n",
+                       encoding="utf-8")
+    probe = _run("build", "--catalog", str(catalog), "--out", str(index_copy), "--quiet")
+    assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
+                     "transformers": False}
+    manifest = json.loads((index_copy / "current" / "manifest.json").read_text())
+    assert manifest["embeddings"]["embedded"] == 1  # it did embed, through the export
+    assert manifest["embeddings"]["runtime"] == "openvino"
+
+
+def test_a_full_build_with_the_export_present_imports_no_torch(index_copy):
+    probe = _run("build", "--catalog", str(SEEDS), "--out", str(index_copy), "--quiet",
+                 "--no-reuse")
+    assert probe["code"] == 0 and not probe["torch"]
+
+
+def test_a_build_without_the_export_does_use_torch(index_copy):
+    """The other side, so the probe can tell: --no-onnx embeds with torch."""
+    probe = _run("build", "--catalog", str(SEEDS), "--out", str(index_copy), "--quiet",
+                 "--no-reuse", "--no-onnx")
+    assert probe["code"] == 0 and probe["torch"] and probe["sentence_transformers"]
+
+
+@pytest.mark.parametrize("command", [
+    ["search", "en bokser fra Philadelphia", "-k", "2"],
+    ["similar", "Rocky", "-k", "2"],
+    ["recommend", "--like", "Rocky", "--query", "a fight in Russia", "-k", "2"],
+])
+def test_the_query_commands_import_no_torch(seed_index_dir, command):
+    probe = _run(*command, "--index", str(seed_index_dir), "--json")
+    assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
+                     "transformers": False}
