@@ -93,7 +93,7 @@ def serve(checkout: Path, index: Path, env: dict | None = None) -> dict:
                 call(url, timeout=30)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         workers = [memory_kb(int(pid)) for pid in children]
-        torch = [any("libtorch" in line for line in Path(f"/proc/{pid}/maps").open())
+        torch = ["libtorch" in Path(f"/proc/{pid}/maps").read_text()
                  for pid in children]
     finally:
         proc.send_signal(signal.SIGTERM)
