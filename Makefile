@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install browser build run test bench docs lint clean
+.PHONY: install browser postgres build run test bench docs lint clean
 
 install: $(VENV)/.installed
 
@@ -42,7 +42,17 @@ browser:
 	      || echo "chromium could not be installed: the browser tests will be skipped"; \
 	  else echo "no chromium and no root apt-get: the browser tests will be skipped"; fi; }
 
-test: install browser
+# The event store's tests run against a real PostgreSQL server (Debian's package,
+# started by the tests in a temporary folder); installed where we can, else skipped.
+postgres:
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql for the event store's tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
+	  else echo "no postgresql and no root apt-get: the PostgreSQL tests will be skipped"; fi; }
+
+test: install browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/

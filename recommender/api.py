@@ -6,20 +6,18 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from recommender import access, budget, observability, web
+from recommender import access, budget, http_io, observability, users_api, web
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine, QueryOptions
 from recommender.errors import (
     IndexUnavailable,
-    InvalidJson,
     InvalidParameter,
     MethodNotAllowed,
     NotFound,
@@ -42,7 +40,7 @@ from recommender.schemas import (
 )
 
 log = logging.getLogger(__name__)
-EXTENSION = "recommender"
+EXTENSION = http_io.EXTENSION
 
 bp = Blueprint("api", __name__)
 
@@ -76,10 +74,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if engine is None:
         live.start()
     live.watch(settings.reload_poll_seconds)
-    state: dict[str, Any] = {"settings": settings, "live": live, "metrics": metrics}
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
-    app.extensions[EXTENSION] = state
+    http_io.init_state(app, {"settings": settings, "live": live, "metrics": metrics})
 
     @app.before_request
     def _open_budget() -> None:
@@ -95,6 +92,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             budget.close_budget(token)
 
     app.register_blueprint(bp)
+    app.register_blueprint(users_api.bp)
     app.register_blueprint(web.bp)
     app.register_error_handler(RecommenderError, _render_error)
     app.register_error_handler(HTTPException, _render_http_exception)
@@ -102,109 +100,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
-# -- helpers -----------------------------------------------------------------------
-
-
-def _live() -> LiveIndex:
-    return current_app.extensions[EXTENSION]["live"]
-
-
-def _engine() -> Engine:
-    return _live().engine()
-
-
-def _settings() -> Settings:
-    return current_app.extensions[EXTENSION]["settings"]
-
-
-def _no_params() -> None:
-    """Routes without query parameters refuse any, rather than ignore a typo."""
-    for name in request.args:
-        raise InvalidParameter(name, f"unknown parameter {name!r}; this route takes none")
-
-
-def _options(params: QueryParams) -> QueryOptions:
-    return QueryOptions.from_fields(dict(params), _settings().search_mode)
-
-
-def _page(engine: Engine, page: Any, params: QueryParams) -> Any:
-    body = page.to_dict()
-    if params.synopsis:  # for the web page's cards: one request instead of k + 1
-        for film in body["results"]:
-            film["synopsis"] = engine.film(film["id"]).synopsis
-    return jsonify(body)
-
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of arrays and objects a body may have; ours need 4."""
-
-
-def _json_body() -> Any:
-    """The body as JSON, parsed strictly: 400 ``invalid_json`` for anything the parser
-    can't take (not UTF-8, malformed, too deep, a key given twice), never a 500."""
-    if not request.is_json:
-        raise UnsupportedMediaType(
-            f"Send the body as JSON with Content-Type: application/json "
-            f"(got {request.content_type or 'no Content-Type'!r}).")
-    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before reading
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidJson(f"The body is not UTF-8 text ({exc.reason} at byte {exc.start}).",
-                          position=exc.start) from None
-    try:
-        body = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise InvalidJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                          f"column {exc.colno}.", position=exc.pos) from None
-    except RecursionError:
-        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
-    except _DuplicateKey as exc:
-        raise InvalidJson(f"The key {exc.args[0]!r} is given twice in one object; give "
-                          "each key once.", key=exc.args[0]) from None
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
-    return body
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return out
-
-
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests, walked without recursion (a parsed body can be deep)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            if level > MAX_JSON_DEPTH:
-                return level
-            stack.extend((child, level + 1) for child in
-                         (node.values() if isinstance(node, dict) else node))
-    return deepest
-
-
 def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
     req = parse(RecommendRequest, body)
-    settings = _settings()
+    settings = http_io.settings()
     if not req.positive and req.query is None:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
     options = QueryOptions.from_fields({**dict(req), **dict(req.filters)}, settings.search_mode)
-    return engine.recommend(req.items("positive"), req.items("negative"), req.query,
-                            req.strategy, options).to_dict()
+    return http_io.page_body(engine, engine.recommend(
+        req.items("positive"), req.items("negative"), req.query, req.strategy, options))
 
 
 # -- routes ------------------------------------------------------------------------
@@ -214,7 +118,7 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
 def health() -> Any:
     """What a load balancer needs: up or not, and which version. Where files are lives
     behind the admin key (``/admin/status``)."""
-    engine = _engine()  # 503 index_unavailable, in the error shape, while none is loaded
+    engine = http_io.engine()  # 503 index_unavailable, in the error shape, while none is loaded
     return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
                     "index": _index_summary(engine)})
 
@@ -229,19 +133,19 @@ def _index_summary(engine: Engine) -> dict[str, Any]:
 @bp.get("/admin/status")
 def admin_status() -> Any:
     """For operators: the index's folder, and why the last reload failed, if it did."""
-    _no_params()
-    live = _live()
-    engine = _engine()
+    http_io.no_params()
+    live = http_io.live()
+    engine = http_io.engine()
     return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
                     "index": {**_index_summary(engine), "path": str(engine.index.path),
-                              "root": str(_settings().index)},
+                              "root": str(http_io.settings().index)},
                     "last_reload_error": live.reload_error})
 
 
 @bp.get("/ready")
 def ready() -> Any:
     """Readiness: an index is loaded and answers a query (by vector; no model call)."""
-    engine = _engine()
+    engine = http_io.engine()
     probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic"))
     if len(engine.index) > 1 and not probe.results:
         raise IndexUnavailable("The index is loaded but answered no query.")
@@ -251,19 +155,19 @@ def ready() -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return jsonify(build_openapi(_settings()))
+    return jsonify(build_openapi(http_io.settings()))
 
 
 @bp.get("/docs")
 def docs() -> Any:
-    return Response(docs_page(build_openapi(_settings())), mimetype="text/html")
+    return Response(docs_page(build_openapi(http_io.settings())), mimetype="text/html")
 
 
 @bp.get("/metrics")
 def metrics() -> Any:
     """Prometheus metrics: requests by route and status, latency, the index served."""
     metrics = current_app.extensions[EXTENSION]["metrics"]
-    embedder = _live().embedder
+    embedder = http_io.live().embedder
     metrics.query_cache(embedder.cache_hits, embedder.cache_misses)
     return metrics.exposition()
 
@@ -271,8 +175,8 @@ def metrics() -> Any:
 @bp.post("/admin/reload")
 def admin_reload() -> Any:
     """Swap to the version ``current`` points to; the old one serves until then."""
-    _no_params()
-    result = _live().reload()
+    http_io.no_params()
+    result = http_io.live().reload()
     return jsonify({"reloaded": result.changed, "version": result.version,
                     "previous": result.previous})
 
@@ -280,7 +184,7 @@ def admin_reload() -> Any:
 @bp.get("/films")
 def films() -> Any:
     params = parse_args(ListParams, request.args)
-    total, page = _engine().films(params.offset, params.limit)
+    total, page = http_io.engine().films(params.offset, params.limit)
     return jsonify({"total": total, "films": [
         {"id": f.id, "title": f.title, "year": f.year, "genres": list(f.genres)} for f in page
     ]})
@@ -288,29 +192,29 @@ def films() -> Any:
 
 @bp.get("/films/<film_id>")
 def film(film_id: str) -> Any:
-    _no_params()
-    return jsonify(_engine().film(film_id).to_dict())
+    http_io.no_params()
+    return jsonify(http_io.engine().film(film_id).to_dict())
 
 
 @bp.get("/films/<film_id>/similar")
 def film_similar(film_id: str) -> Any:
     params = parse_args(QueryParams, request.args)
-    engine = _engine()
-    return _page(engine, engine.similar(film_id, _options(params)), params)
+    engine = http_io.engine()
+    return http_io.page(engine, engine.similar(film_id, http_io.options(params)), params)
 
 
 @bp.post("/recommend")
 def recommend() -> Any:
-    _no_params()
-    return jsonify(_recommend(_engine(), _json_body()))
+    http_io.no_params()
+    return jsonify(_recommend(http_io.engine(), http_io.json_body()))
 
 
 @bp.post("/recommend/batch")
 def recommend_batch() -> Any:
-    _no_params()
-    engine = _engine()
-    batch = parse(BatchRequest, _json_body())
-    limit = _settings().max_batch
+    http_io.no_params()
+    engine = http_io.engine()
+    batch = parse(BatchRequest, http_io.json_body())
+    limit = http_io.settings().max_batch
     if len(batch.requests) > limit:
         raise InvalidParameter(
             "requests", f"a batch holds 1 to {limit} requests; got {len(batch.requests)}. "
@@ -326,17 +230,17 @@ def recommend_batch() -> Any:
 
 @bp.get("/similar")
 def similar() -> Any:
-    engine = _engine()
+    engine = http_io.engine()
     params = parse_args(SimilarParams, request.args)
-    return _page(engine, engine.similar_by_title(params.title, params.year, _options(params)),
-                 params)
+    found = engine.similar_by_title(params.title, params.year, http_io.options(params))
+    return http_io.page(engine, found, params)
 
 
 @bp.get("/search")
 def search() -> Any:
-    engine = _engine()
+    engine = http_io.engine()
     params = parse_args(SearchParams, request.args)
-    return _page(engine, engine.search(params.q, _options(params)), params)
+    return http_io.page(engine, engine.search(params.q, http_io.options(params)), params)
 
 
 # -- errors ------------------------------------------------------------------------
@@ -373,7 +277,7 @@ def _render_http_exception(exc: HTTPException) -> Any:
         )
     elif status == 413:
         error = PayloadTooLarge(
-            f"The request body is larger than {_settings().max_body_bytes} bytes."
+            f"The request body is larger than {http_io.settings().max_body_bytes} bytes."
         )
     elif status in _HTTP_ERRORS:
         error = _HTTP_ERRORS[status](exc.description or exc.name)

@@ -96,6 +96,24 @@ class Settings:
     """Requests a minute per client (key, else address), per worker; 0: no limit."""
     reload_poll_seconds: float = 2.0
     """How often each server process checks whether ``current`` moved (0: never)."""
+    events_url: str = ""
+    """Where viewer events are stored: ``sqlite:///PATH`` or ``postgresql://...`` (several
+    replicas sharing one store); empty: a SQLite file beside the index folder,
+    ``<index>.events.sqlite3``."""
+    event_half_life_days: float = 30.0
+    """A viewer's event counts half as much for their recommendations after this long."""
+    max_user_events: int = 500
+    """The newest events of a viewer that shape their recommendations."""
+    max_events_per_request: int = 1000
+    """Events one POST /events may carry."""
+    trending_window_days: float = 14.0
+    """Events counted by GET /trending, where the request doesn't say (``window_days``)."""
+    trending_half_life_days: float = 3.0
+    """An event counts half as much for trending after this long."""
+    trending_max_events: int = 100_000
+    """The newest events of the window trending counts, however busy the service is."""
+    trending_cache_seconds: float = 10.0
+    """How long each process reuses its trending counts before counting again."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Least level the server logs (JSON lines on stderr)."""
 
@@ -147,7 +165,9 @@ _MINIMUM: dict[str, float] = {
     "max_query_chars": 1, "max_title_chars": 1, "max_body_bytes": 1024, "max_batch": 1,
     "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,
     "read_timeout_seconds": 0.1, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
-    "reload_poll_seconds": 0,
+    "reload_poll_seconds": 0, "event_half_life_days": 0.001, "max_user_events": 1,
+    "max_events_per_request": 1, "trending_window_days": 0.001,
+    "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,
 }
 """The least value of each numeric setting (a negative count or time means nothing)."""
 

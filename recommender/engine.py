@@ -13,7 +13,8 @@ id reuses the film's stored vector, so only free text calls the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -56,6 +57,8 @@ HYBRID_CANDIDATES = 100
 DIVERSITY_POOL = 30
 """Least number of candidates that diversity re-ranks (three times the page's depth for
 deep pages; with ``offset + k`` at most 1,000, at most 3,000)."""
+MAX_TERM_FILMS = 5
+"""A weighted recommendation's words come from at most this many of the most liked films."""
 Item = str | dict[str, Any]
 
 
@@ -315,6 +318,45 @@ class Engine:
         echoed |= {"strategy": strategy, **options.echo(), **self._unknown_excludes(options),
                    "unresolved": unresolved}
         return ResultPage(echoed, results, more)
+
+    def recommend_weighted(self, liked: Mapping[str, float],
+                           disliked: Mapping[str, float] = MappingProxyType({}),
+                           options: QueryOptions | None = None,
+                           exclude: Sequence[str] = ()) -> ResultPage:
+        """Films like the ``liked`` ids, unlike the ``disliked`` ones, each counting by its
+        weight (> 0): a viewer's history as :mod:`recommender.personal` weighs it.
+
+        The query vector is ``2 * wmean(liked) - wmean(disliked)`` (weighted means; the
+        ``average`` strategy of :meth:`recommend` with weights); the words are the most
+        liked films' distinctive terms. ``exclude`` ids never come back (seen films).
+        """
+        options = (options or QueryOptions()).validate(self.settings.max_k)
+        liked_rows = [self.index.row_of[f] for f in liked if f in self.index.row_of]
+        if not liked_rows:
+            raise NothingToRecommendFrom([])
+        liked_w = np.array([liked[self.index.films[r].id] for r in liked_rows])
+        disliked_rows = [self.index.row_of[f] for f in disliked if f in self.index.row_of]
+        disliked_w = np.array([disliked[self.index.films[r].id] for r in disliked_rows])
+
+        def vector() -> np.ndarray:
+            mean = liked_w @ self.index.vectors(liked_rows) / liked_w.sum()
+            if disliked_rows:
+                mean = 2 * mean - disliked_w @ self.index.vectors(disliked_rows) / \
+                    disliked_w.sum()
+            norm = float(np.linalg.norm(mean))
+            return (mean / norm if norm > 0 else mean).astype(np.float32)
+
+        strongest = [liked_rows[i] for i in np.argsort(-liked_w, kind="stable")[:MAX_TERM_FILMS]]
+        terms: list[str] = []
+        if options.mode != "semantic":
+            for row in strongest:
+                terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+        excluded = {self.index.row_of[f] for f in exclude if f in self.index.row_of}
+        results, more = self._rank(_VectorQuery(self.index, vector), terms, options,
+                                   exclude_rows=excluded | set(liked_rows) | set(disliked_rows),
+                                   liked_rows=strongest)
+        return ResultPage({"liked": len(liked_rows), "disliked": len(disliked_rows),
+                           **options.echo()}, results, more)
 
     # -- the pipeline --------------------------------------------------------------
 

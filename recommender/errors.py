@@ -155,6 +155,14 @@ class IndexMismatch(IndexUnavailable):
     (another model, dimension or format), so its vectors can't be compared."""
 
 
+class EventsUnavailable(RecommenderError):
+    """The event store can't be reached (a database down or unwritable); the query
+    routes keep answering."""
+
+    status = 503
+    code = "events_unavailable"
+
+
 class CatalogError(RecommenderError):
     """A catalog file is refused; names the line and the field."""
 

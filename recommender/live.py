@@ -9,6 +9,8 @@ points to, and swaps only if it passes; otherwise the old one keeps serving.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import random
 import threading
@@ -27,6 +29,17 @@ from recommender.store import complete_versions, load_index, resolve_version_dir
 log = logging.getLogger(__name__)
 MAX_RETRY_SECONDS = 60.0
 """Longest wait between two tries of a refused reload."""
+
+
+def trim_heap() -> None:
+    """Give the memory a load freed back to the system (glibc's ``malloc_trim``).
+
+    Loading a version parses files and builds an ONNX session; what those temporaries
+    leave free stays in the process's heap, counted in its RSS: 30-44 MB a worker here
+    (docs/performance.md, "Lean processes"). Elsewhere than glibc it does nothing.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ class LiveIndex:
         self._engine = engine  # one assignment: requests see the old or the new
         self.error = None
         self._on_swap(engine)
+        trim_heap()
         if engine.neighbours is None and engine.wants_table:
             # one process of those sharing the version computes it, the others wait on
             # its lock and map it; answers meanwhile are the pipeline's (the same pages)
@@ -120,6 +134,7 @@ class LiveIndex:
             engine.precompute_similar()
         except Exception:  # the pipeline keeps answering; say why there is no table
             log.exception("more-like-this table for version %s", engine.index.version)
+        trim_heap()
 
     def start(self) -> None:
         """Load at start-up: the current version, or else the newest version that loads.

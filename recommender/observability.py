@@ -72,6 +72,12 @@ class Metrics:
         self._served: tuple[str, str] | None = None
         self.reloads = Counter("recommender_index_reloads", "Index reloads by outcome",
                                ["outcome"], registry=registry)
+        self.events = Counter("recommender_events", "Viewer events stored, by type",
+                              ["type"], registry=registry)
+        self.attributed = Counter(
+            "recommender_attributed_events",
+            "Stored events that name the recommendation that led to them, by type",
+            ["type"], registry=registry)
 
     def index_loaded(self, version: str, model: str, films: int, dimension: int) -> None:
         self.films.set(films)

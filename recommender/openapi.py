@@ -29,13 +29,16 @@ _ERRORS = {
     415: "unsupported_media_type",
     429: "rate_limited (Retry-After header)",
     503: "index_unavailable; timeout: the request ran past the time budget "
-         "(RECOMMENDER_REQUEST_BUDGET_SECONDS)",
+         "(RECOMMENDER_REQUEST_BUDGET_SECONDS); events_unavailable: the event database "
+         "can't be reached (per-viewer routes)",
 }
 _RESPONSE_MODELS: list[type[BaseModel]] = [
     schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,
     schemas.ReadyOut, schemas.ReloadOut, schemas.AdminStatusOut, schemas.BatchOut, schemas.ErrorOut,
+    schemas.EventsOut, schemas.RowsOut, schemas.HistoryOut,
 ]
-_BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest]
+_BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
+                                       schemas.EventIn, schemas.EventBatch]
 
 
 def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[str, Any]]:
@@ -49,7 +52,8 @@ def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[s
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k != "title"}
         description = prop.pop("description", None)
-        prop.update(limits.get(name, {}))
+        for key, limit in limits.get(name, {}).items():  # a setting, where tighter
+            prop[key] = min(prop.get(key, limit), limit)
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
                                  "schema": prop}
         if description:
@@ -85,6 +89,9 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
     keyed = ([401, 403] if settings.api_keys else []) + \
         ([429] if settings.rate_limit_per_minute else [])
     film_id = {"name": "film_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    user = {"name": "user", "in": "path", "required": True, "description": "the viewer's id",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                       "pattern": "^[^\\x00-\\x1f/]+$"}}
     query = _query_parameters(schemas.QueryParams, settings)
     json_body = {"required": True, "content": {"application/json": {"schema": {"$ref": ""}}}}
 
@@ -125,6 +132,37 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "summary": f"Up to {settings.max_batch} recommendation requests, each answered "
                        "as if alone", "requestBody": body("BatchRequest"),
             "responses": _responses("BatchOut", [400, 413, 415, *keyed, 503])}},
+        "/events": {"post": {
+            "summary": "Store viewer events: one, or {\"events\": [...]} (up to "
+                       f"{settings.max_events_per_request}); each validated alone, the "
+                       "accepted ones committed before the answer",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "oneOf": [{"$ref": _REF.format(model="EventIn")},
+                          {"$ref": _REF.format(model="EventBatch")}]}}}},
+            "responses": _responses("EventsOut", [400, 404, 413, 415, *keyed, 503])}},
+        "/users/{user}/recommendations": {"get": {
+            "summary": "Films for this viewer from their history (trending, then the "
+                       "catalog, for a viewer without one), each with its reasons",
+            "parameters": [user, *_query_parameters(schemas.UserRecommendationParams,
+                                                    settings)],
+            "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
+        "/users/{user}/rows": {"get": {
+            "summary": "'Because you liked X' rows, no film in two rows",
+            "parameters": [user, *_query_parameters(schemas.RowsParams, settings)],
+            "responses": _responses("RowsOut", [400, *keyed, 503])}},
+        "/users/{user}/history": {"get": {
+            "summary": "The viewer's events, newest first",
+            "parameters": [user, *_query_parameters(schemas.HistoryParams, settings)],
+            "responses": _responses("HistoryOut", [400, *keyed, 503])}},
+        "/users/{user}": {"delete": {
+            "summary": "Erase every event of the viewer; afterwards the viewer is unknown",
+            "parameters": [user],
+            "responses": {"204": {"description": "erased (also when there was nothing)"},
+                          **_responses(None, [400, *keyed, 503])}}},
+        "/trending": {"get": {
+            "summary": "Films by recent events, time-decayed, then the catalog's order",
+            "parameters": _query_parameters(schemas.TrendingParams, settings),
+            "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
         "/admin/reload": {"post": {
             "summary": "Swap to the index version 'current' points to",
             "responses": _responses("ReloadOut", [401, 403, 503])}},
@@ -170,8 +208,10 @@ def docs_page(doc: dict[str, Any]) -> str:
                                  f"<td>{escape(p.get('description', ''))}</td></tr>")
                 parts.append("</table>")
             if "requestBody" in op:
-                ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                parts.append(f"<p>JSON body: <code>{escape(ref.rsplit('/', 1)[-1])}</code></p>")
+                schema = op["requestBody"]["content"]["application/json"]["schema"]
+                refs = [s["$ref"] for s in schema.get("oneOf", [schema])]
+                names = " or ".join(f"<code>{escape(r.rsplit('/', 1)[-1])}</code>" for r in refs)
+                parts.append(f"<p>JSON body: {names}</p>")
             codes = ", ".join(f"{c}" for c in op["responses"])
             parts.append(f"<p>Responses: {codes}</p>")
     return "\n".join(parts)

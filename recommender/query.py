@@ -116,6 +116,8 @@ class ScoredFilm:
     semantic: float | None = None
     lexical: float | None = None
     explanation: dict[str, Any] | None = None
+    reasons: list[dict[str, Any]] | None = None
+    """Why a per-viewer recommendation is there ("because you liked X", "trending")."""
 
     def to_dict(self) -> dict[str, Any]:
         d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
@@ -126,6 +128,8 @@ class ScoredFilm:
             d["scores"] = parts
         if self.explanation is not None:
             d["explanation"] = self.explanation
+        if self.reasons is not None:
+            d["reasons"] = self.reasons
         return d
 
 

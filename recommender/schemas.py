@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,6 +19,8 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 
 from recommender.config import Mode
@@ -159,9 +162,106 @@ class BatchRequest(BaseModel):
         "and answered on its own")
 
 
+# -- viewers and their events -------------------------------------------------------------
+
+UserId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/]+$",
+                                    description="the viewer's id in your application")]
+EventType = Literal["view", "like", "dislike", "rating", "watchlist"]
+EventValue = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+class EventIn(BaseModel):
+    """One thing a viewer did with a film. Validated by itself: a bad event is rejected
+    alone, the others in the same request are stored."""
+
+    # what the value validator below checks, said in JSON Schema for the OpenAPI document
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [
+        {"if": {"properties": {"type": {"const": "rating"}}, "required": ["type"]},
+         "then": {"required": ["value"],
+                  "properties": {"value": {"type": "number", "minimum": 0, "maximum": 5}}}},
+        {"if": {"properties": {"type": {"const": "view"}}, "required": ["type"]},
+         "then": {"properties": {"value": {"anyOf": [
+             {"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]}}}},
+        {"if": {"properties": {"type": {"enum": ["like", "dislike", "watchlist"]}},
+                "required": ["type"]},
+         "then": {"properties": {"value": {"type": "null"}}}},
+    ]})
+
+    user: UserId
+    film: FilmItem = Field(description="a title, {\"id\"} or {\"title\", \"year\"}")
+    type: EventType
+    value: EventValue | None = Field(
+        None, validate_default=True, description="rating: 0..5 (required); view: the "
+        "fraction watched, 0..1 (default 1); like, dislike, watchlist: none")
+    ts: AwareDatetime | None = Field(None, description="when, ISO 8601 with its offset "
+                                     "(default: now; a time ahead of the server's is now)")
+    event_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="your id of the event: the same event_id twice is stored once")
+    recommendation_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = \
+        Field(None, description="the recommendation_id of the answer that led to it")
+
+    @field_validator("value")
+    @classmethod
+    def _value_fits_the_type(cls, value: float | None, info: ValidationInfo) -> float | None:
+        kind = info.data.get("type")
+        if kind == "rating" and (value is None or not 0 <= value <= 5):
+            raise ValueError("a rating needs a value from 0 to 5")
+        if kind == "view" and value is not None and not 0 <= value <= 1:
+            raise ValueError("a view's value is the fraction watched, from 0 to 1")
+        if kind in ("like", "dislike", "watchlist") and value is not None:
+            raise ValueError(f"a {kind} takes no value")
+        return value
+
+
+class EventBatch(BaseModel):
+    """``POST /events``: ``{"events": [...]}`` (or one event as the whole body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(min_length=1, description="up to 1,000 events (EventIn)")
+
+
+class UserRecommendationParams(QueryParams):
+    include_seen: bool = Field(False, description="include films the viewer has seen")
+
+
+class RowsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: int = Field(3, ge=1, le=10, description="rows, one per recent liked film")
+    k: int = Field(DEFAULT_K, ge=1, le=50, description="films in each row")
+    year_min: int | None = None
+    year_max: int | None = None
+    genres: list[str] = Field(default_factory=list, description="only films with these genres")
+    language: str | None = None
+    mode: Mode | None = None
+
+
+class HistoryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=1000, description="events, newest first")
+
+
+class TrendingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(DEFAULT_K, ge=1, description="how many films, 1..100")
+    offset: int = Field(0, ge=0, description="results to skip first; offset + k <= 1000")
+    window_days: float | None = Field(None, gt=0, le=3650, allow_inf_nan=False,
+                                      description="count events of this many days back "
+                                      "(default RECOMMENDER_TRENDING_WINDOW_DAYS, 14)")
+    year_min: int | None = None
+    year_max: int | None = None
+    genres: list[str] = Field(default_factory=list)
+    language: str | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+
 _FIELD_NAMES = frozenset().union(*(m.model_fields for m in (
     QueryParams, SimilarParams, SearchParams, ListParams, Filters, FilmById, FilmByTitle,
-    RecommendRequest, BatchRequest)))
+    RecommendRequest, BatchRequest, EventIn, EventBatch, UserRecommendationParams, RowsParams,
+    HistoryParams, TrendingParams)))
 
 
 def parse_args(model: type[BaseModel], args: Any) -> Any:
@@ -207,7 +307,7 @@ def parse(model: type[BaseModel], body: Any, *, lax: bool = False) -> Any:
         elif error["type"] == "model_type":
             message = "the body must be a JSON object"
         else:
-            message = f"{location}: {error['msg']}"
+            message = f"{location}: {error['msg'].removeprefix('Value error, ')}"
         raise InvalidParameter(location, message) from None
 
 
@@ -232,12 +332,49 @@ class ResultFilm(FilmRef):
     scores: ScoreParts | None = None
     explanation: dict[str, Any] | None = Field(None, description="with explain=true")
     synopsis: str | None = Field(None, description="with synopsis=true")
+    reasons: list[dict[str, Any]] | None = Field(
+        None, description="per-viewer answers: why it is there, e.g. {\"because\": \"liked\", "
+        "\"film\": {...}} or {\"because\": \"trending\"}")
 
 
 class ResultPageOut(BaseModel):
     query: dict[str, Any] = Field(description="what was understood")
     results: list[ResultFilm]
     has_more: bool
+    recommendation_id: str = Field(description="send it back with the events it leads to")
+
+
+class EventsOut(BaseModel):
+    accepted: int = Field(description="events stored now (committed)")
+    duplicates: int = Field(description="events whose event_id was already stored")
+    rejected: list[dict[str, Any]] = Field(description="{index, error} of each refused event")
+
+
+class RowOut(BaseModel):
+    because: FilmRef | None = Field(description="the liked or watched film (null: trending)")
+    reason: str = Field(description="liked, watched, rated, watchlisted or trending")
+    results: list[ResultFilm]
+
+
+class RowsOut(BaseModel):
+    user: str
+    rows: list[RowOut]
+    recommendation_id: str
+
+
+class EventOut(BaseModel):
+    event_id: str
+    user: str
+    film: dict[str, Any]
+    type: str
+    value: float | None
+    ts: str
+    recommendation_id: str | None
+
+
+class HistoryOut(BaseModel):
+    user: str
+    events: list[EventOut]
 
 
 class FilmOut(BaseModel):
@@ -303,7 +440,7 @@ class ErrorDetail(BaseModel):
     code: Literal["invalid_parameter", "not_found", "title_not_found", "method_not_allowed",
                   "ambiguous_title", "payload_too_large", "unsupported_media_type",
                   "rate_limited", "index_unavailable", "unauthorized", "forbidden",
-                  "invalid_json", "timeout", "internal_error"]
+                  "invalid_json", "timeout", "events_unavailable", "internal_error"]
     message: str
 
 

@@ -4,7 +4,7 @@ per test session, and the Flask app / client ladder on top of them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,11 @@ from recommender.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "films.jsonl"
+
+
+def answer(body: dict) -> dict:
+    """An answer without its ``recommendation_id`` (new for each answer), to compare two."""
+    return {k: v for k, v in body.items() if k != "recommendation_id"}
 SHARED = ROOT.parent / "shared"
 NETFLIX = SHARED / "datasets" / "netflix_titles.csv"
 ROCKY_IDS = ["rocky-1976", "rocky-ii-1979", "rocky-iii-1982", "rocky-iv-1985", "rocky-v-1990"]
@@ -76,3 +81,25 @@ def write_catalog(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pat
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/pg.py); skipped where none can run."""
+    from tests import pg
+
+    reason = pg.why_not()
+    if reason:
+        pytest.skip(reason)
+    with pg.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def events_url(request, tmp_path) -> str:
+    """An empty event database of each kind: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    from tests import pg
+
+    return pg.fresh_database(request.getfixturevalue("postgres"))

@@ -16,7 +16,9 @@ from recommender.api import create_app
 
 ROUTES = ["/health", "/ready", "/films", "/films/rocky-1976", "/films/rocky-1976/similar",
           "/similar", "/search", "/recommend", "/recommend/batch", "/admin/reload",
-          "/admin/status", "/openapi.json", "/", "/nope", "/films/%00/similar"]
+          "/admin/status", "/openapi.json", "/", "/nope", "/films/%00/similar", "/events",
+          "/users/fuzz/recommendations", "/users/fuzz/rows", "/users/fuzz/history",
+          "/users/fuzz", "/users/%00/history", "/trending"]
 
 
 def _error(response, status: int, code: str) -> dict:

@@ -1,0 +1,36 @@
+"""Viewer events (views, likes, dislikes, ratings, watchlist) in a real database.
+
+:func:`open_store` picks the backend from a URL: ``sqlite:///path`` (the default, a
+file beside the index folder) or ``postgresql://...`` for several replicas sharing one
+store. What the service makes of the events is :mod:`recommender.personal`'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recommender.events.store import EVENT_TYPES, Event, EventStore, SchemaTooNew
+
+__all__ = ["EVENT_TYPES", "Event", "EventStore", "SchemaTooNew", "default_url", "open_store"]
+
+
+def default_url(index: Path) -> str:
+    """Where events go when no URL is configured: ``<index>.events.sqlite3`` beside the
+    index folder (not inside it: versions come and go, events stay)."""
+    index = Path(index)
+    return f"sqlite:///{index.parent / (index.name + '.events.sqlite3')}"
+
+
+def open_store(url: str) -> EventStore:
+    """The store at ``url``, its schema migrated. Raises ``ValueError`` for a URL of
+    another kind, ``OSError`` (SQLite) or ``psycopg.Error`` where it can't be opened."""
+    if url.startswith("sqlite:///"):
+        from recommender.events.sqlite import SqliteEventStore
+
+        return SqliteEventStore(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from recommender.events.postgres import PostgresEventStore
+
+        return PostgresEventStore(url)
+    raise ValueError(f"RECOMMENDER_EVENTS_URL must be sqlite:///PATH or postgresql://..., "
+                     f"got {url.split('://')[0]!r}")

@@ -1,0 +1,168 @@
+"""What every route shares: the app's state, strict JSON bodies, query options, and the
+shape of a page of results (with its ``recommendation_id``).
+
+The blueprints (:mod:`recommender.api`, :mod:`recommender.users_api`) only parse,
+validate, call the engine and shape JSON; what they do alike lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from typing import Any
+
+from flask import current_app, jsonify, request
+
+from recommender.config import Settings
+from recommender.engine import Engine
+from recommender.errors import (
+    EventsUnavailable,
+    InvalidJson,
+    InvalidParameter,
+    UnsupportedMediaType,
+)
+from recommender.live import LiveIndex
+from recommender.query import QueryOptions, ResultPage
+
+log = logging.getLogger(__name__)
+EXTENSION = "recommender"
+
+
+def state() -> dict[str, Any]:
+    return current_app.extensions[EXTENSION]
+
+
+def live() -> LiveIndex:
+    return state()["live"]
+
+
+def engine() -> Engine:
+    return live().engine()
+
+
+def settings() -> Settings:
+    return state()["settings"]
+
+
+def personal() -> Any:
+    """This process's :class:`~recommender.personal.Personalizer`, its store opened (and
+    migrated) on first use; 503 ``events_unavailable`` while the database can't be
+    reached, so the query routes go on answering."""
+    from recommender.events import default_url, open_store
+    from recommender.personal import Personalizer
+
+    app_state = state()
+    found = app_state.get("personal")
+    if found is not None:
+        return found
+    with app_state["personal_lock"]:
+        if app_state.get("personal") is None:
+            config = settings()
+            url = config.events_url or default_url(config.index)
+            try:
+                store = open_store(url)
+            except Exception as exc:  # sqlite3, psycopg and OS errors alike
+                log.error("event store %s unavailable: %s", url.split("@")[-1], exc)
+                raise EventsUnavailable(
+                    f"The event store can't be opened ({type(exc).__name__}: {exc}). Check "
+                    "RECOMMENDER_EVENTS_URL and that its database is up.") from None
+            app_state["personal"] = Personalizer(store, config)
+    return app_state["personal"]
+
+
+def init_state(app: Any, values: dict[str, Any]) -> None:
+    app.extensions[EXTENSION] = {**values, "personal": None, "personal_lock": threading.Lock()}
+
+
+def no_params() -> None:
+    """Routes without query parameters refuse any, rather than ignore a typo."""
+    for name in request.args:
+        raise InvalidParameter(name, f"unknown parameter {name!r}; this route takes none")
+
+
+def options(params: Any) -> QueryOptions:
+    return QueryOptions.from_fields(dict(params), settings().search_mode)
+
+
+def new_recommendation_id() -> str:
+    """Names one answer that recommends, so that events it leads to can say so."""
+    return uuid.uuid4().hex
+
+
+def page_body(engine: Engine, page: ResultPage, synopsis: bool = False) -> dict[str, Any]:
+    """A page of results as JSON, with its ``recommendation_id``."""
+    body = page.to_dict()
+    if synopsis:  # for the web page's cards: one request instead of k + 1
+        for film in body["results"]:
+            film["synopsis"] = engine.film(film["id"]).synopsis
+    body["recommendation_id"] = new_recommendation_id()
+    return body
+
+
+def page(engine: Engine, result: ResultPage, params: Any) -> Any:
+    return jsonify(page_body(engine, result, bool(getattr(params, "synopsis", False))))
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have; ours need 4."""
+
+
+def json_body() -> Any:
+    """The body as JSON, parsed strictly: 400 ``invalid_json`` for anything the parser
+    can't take (not UTF-8, malformed, too deep, a key given twice), never a 500."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"Send the body as JSON with Content-Type: application/json "
+            f"(got {request.content_type or 'no Content-Type'!r}).")
+    raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before reading
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(f"The body is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+                          position=exc.start) from None
+    try:
+        body = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                          f"column {exc.colno}.", position=exc.pos) from None
+    except RecursionError:
+        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+    except _DuplicateKey as exc:
+        raise InvalidJson(f"The key {exc.args[0]!r} is given twice in one object; give "
+                          "each key once.", key=exc.args[0]) from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return body
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, walked without recursion (a parsed body can be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in
+                         (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+

@@ -1,0 +1,150 @@
+"""The routes of viewers and their events: ``POST /events``, ``/users/{user}/...``,
+``GET /trending`` (contract: docs/contract.md, "Users and events").
+
+Parse, validate, call :mod:`recommender.personal`, shape JSON, as :mod:`recommender.api`
+does for the anonymous questions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from recommender import budget, http_io
+from recommender.errors import InvalidParameter, RecommenderError
+from recommender.events import Event
+from recommender.query import QueryOptions
+from recommender.schemas import (
+    EventBatch,
+    EventIn,
+    HistoryParams,
+    RowsParams,
+    TrendingParams,
+    UserId,
+    UserRecommendationParams,
+    parse,
+    parse_args,
+)
+from recommender.titles import film_summary
+
+bp = Blueprint("users", __name__)
+
+
+def _user(user: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(UserId).validate_python(user)
+    except ValidationError:
+        raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/' or "
+                               f"control characters; got {user[:80]!r}") from None
+
+
+@bp.post("/events")
+def post_events() -> Any:
+    """Store viewer events: each is validated alone; a 2xx means the accepted ones are
+    committed to the database (durable)."""
+    http_io.no_params()
+    body = http_io.json_body()
+    single = not (isinstance(body, dict) and "events" in body)
+    items = [body] if single else parse(EventBatch, body).events
+    limit = http_io.settings().max_events_per_request
+    if len(items) > limit:
+        raise InvalidParameter("events", f"one request carries 1 to {limit} events; got "
+                               f"{len(items)}. Send them in several requests.",
+                               max_items=limit)
+    engine, personal = http_io.engine(), http_io.personal()
+    now = time.time()
+    valid: list[Event] = []
+    rejected: list[dict[str, Any]] = []
+    for i, raw in enumerate(items):
+        budget.check("validating events")
+        try:
+            valid.append(_event(engine, parse(EventIn, raw), now))
+        except RecommenderError as exc:
+            if single:
+                raise
+            rejected.append({"index": i, "error": exc.to_dict()})
+    stored, duplicates = personal.record(valid)
+    metrics = http_io.state()["metrics"]
+    if stored:  # by type, over the events of this request (duplicates included: rare)
+        for event in valid:
+            metrics.events.labels(type=event.type).inc()
+            if event.recommendation_id and event.type in ("like", "view", "rating"):
+                metrics.attributed.labels(type=event.type).inc()
+    return jsonify({"accepted": stored, "duplicates": duplicates, "rejected": rejected})
+
+
+def _event(engine: Any, event: EventIn, now: float) -> Event:
+    item = event.film if isinstance(event.film, str) else \
+        event.film.model_dump(exclude_none=True)
+    film, _ = engine.resolve_item(item, "film")
+    # a time ahead of the server's clock (clocks differ) is taken as now: a future event
+    # would otherwise count as the newest for ever
+    ts = min(event.ts.timestamp(), now) if event.ts is not None else now
+    return Event(user=_user(event.user), film_id=film.id, type=event.type, value=event.value,
+                 ts=ts, event_id=event.event_id or "",
+                 recommendation_id=event.recommendation_id)
+
+
+@bp.get("/users/<user>/recommendations")
+def user_recommendations(user: str) -> Any:
+    """Films for this viewer from their history; trending, then the catalog, without one."""
+    user = _user(user)
+    params = parse_args(UserRecommendationParams, request.args)
+    engine = http_io.engine()
+    page = http_io.personal().recommend(engine, user, http_io.options(params),
+                                        include_seen=params.include_seen)
+    return http_io.page(engine, page, params)
+
+
+@bp.get("/users/<user>/rows")
+def user_rows(user: str) -> Any:
+    """"Because you liked X" rows, no film in two rows (a streaming home screen)."""
+    user = _user(user)
+    params = parse_args(RowsParams, request.args)
+    engine = http_io.engine()
+    options = QueryOptions.from_fields(
+        {**dict(params), "k": params.k}, http_io.settings().search_mode)
+    rows = http_io.personal().rows(engine, user, params.rows, params.k, options)
+    return jsonify({"user": user, "rows": [
+        {"because": row["because"], "reason": row["reason"],
+         "results": [hit.to_dict() for hit in row["results"]]} for row in rows],
+        "recommendation_id": http_io.new_recommendation_id()})
+
+
+@bp.get("/users/<user>/history")
+def user_history(user: str) -> Any:
+    """The viewer's events, newest first."""
+    user = _user(user)
+    params = parse_args(HistoryParams, request.args)
+    engine = http_io.engine()
+    events = []
+    for event in http_io.personal().history(user, params.limit):
+        body = event.to_dict()
+        known = engine.index.row_of.get(event.film_id)
+        body["film"] = film_summary(engine.index.films[known]) if known is not None else \
+            {"id": event.film_id, "title": None, "year": None}  # a film gone from the catalog
+        events.append(body)
+    return jsonify({"user": user, "events": events})
+
+
+@bp.delete("/users/<user>")
+def delete_user(user: str) -> Any:
+    """Erase every event of the viewer (204); afterwards the viewer is unknown."""
+    user = _user(user)
+    http_io.no_params()
+    http_io.personal().forget(user)
+    return Response(status=204)
+
+
+@bp.get("/trending")
+def trending() -> Any:
+    """Films by recent events, time-decayed; then the catalog's own order."""
+    params = parse_args(TrendingParams, request.args)
+    engine = http_io.engine()
+    options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
+    page = http_io.personal().trending(engine, options, params.window_days)
+    return http_io.page(engine, page, params)

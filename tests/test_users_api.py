@@ -1,0 +1,184 @@
+"""Viewers and their events over HTTP (recommender/users_api.py), against a SQLite file and
+a PostgreSQL server; durability through a real server killed with SIGKILL."""
+
+import dataclasses
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recommender.api import create_app
+from tests.conftest import ROCKY_IDS, ROOT
+from tests.ops import call, free_port
+
+
+@pytest.fixture
+def client(settings, engine, events_url):
+    app = create_app(dataclasses.replace(settings, events_url=events_url), engine=engine)
+    yield app.test_client()
+    personal = app.extensions["recommender"]["personal"]
+    if personal is not None:
+        personal.store.close()
+
+
+def test_events_are_validated_one_by_one_and_stored_once(client):
+    r = client.post("/events", json={"events": [
+        {"user": "ann", "film": "Rocky", "type": "like", "event_id": "e1"},
+        {"user": "ann", "film": "Rocky", "type": "like", "event_id": "e1"},
+        {"user": "ann", "film": {"id": "no-such-film"}, "type": "like"},
+        {"user": "ann", "film": "rocky 2", "type": "view", "value": 0.9,
+         "ts": "2026-11-30T20:00:00+01:00", "recommendation_id": "r-1"},
+        {"user": "ann", "film": "Rocky", "type": "rating", "value": 9},
+        {"user": "ann", "film": "Rocky", "type": "shrug"},
+        {"user": "ann", "film": {"title": "Lucky You", "year": 2007}, "type": "dislike"},
+    ]})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert (body["accepted"], body["duplicates"]) == (3, 1)
+    assert [(x["index"], x["error"]["code"]) for x in body["rejected"]] == [
+        (2, "not_found"), (4, "invalid_parameter"), (5, "invalid_parameter")]
+    assert "0 to 5" in body["rejected"][1]["error"]["message"]
+    history = client.get("/users/ann/history").get_json()["events"]
+    assert [(e["film"]["id"], e["type"]) for e in history][1:] == [
+        ("rocky-1976", "like"), ("rocky-ii-1979", "view")]  # newest first; the view is oldest
+    view = history[-1]
+    assert view["ts"] == "2026-11-30T19:00:00.000+00:00" and view["recommendation_id"] == "r-1"
+    assert client.post("/events", json={"user": "ann", "film": "Rocky", "type": "like",
+                                        "event_id": "e1"}).get_json()["duplicates"] == 1
+
+
+def test_a_single_bad_event_is_a_400_that_says_why(client):
+    r = client.post("/events", json={"user": "ann", "film": "Rocky", "type": "like",
+                                     "value": 1})
+    assert r.status_code == 400
+    assert r.get_json()["error"] == {"code": "invalid_parameter", "parameter": "value",
+                                     "message": "value: a like takes no value"}
+    assert client.post("/events", json={"user": "a/b", "film": "Rocky",
+                                        "type": "like"}).status_code == 400
+
+
+def test_a_batch_is_bounded(client, settings):
+    many = [{"user": "bo", "film": "Rocky", "type": "view"}] * (settings.max_events_per_request
+                                                                 + 1)
+    r = client.post("/events", json={"events": many})
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "events"
+
+
+def test_recommendations_come_from_the_history_with_reasons(client):
+    assert client.get("/users/cy/recommendations?k=3").get_json()["query"]["basis"] == \
+        "trending"
+    client.post("/events", json={"user": "cy", "film": "Rocky", "type": "like"})
+    body = client.get("/users/cy/recommendations?k=4").get_json()
+    assert {r["id"] for r in body["results"]} == set(ROCKY_IDS[1:])
+    assert all(r["reasons"][0]["because"] == "liked" for r in body["results"])
+    assert body["recommendation_id"] and body["query"]["user"] == "cy"
+    filtered = client.get("/users/cy/recommendations?k=4&year_min=1985").get_json()
+    assert all(r["year"] >= 1985 for r in filtered["results"])
+    assert client.get("/users/cy/recommendations?k=0").status_code == 400
+
+
+def test_rows_history_and_erasure(client):
+    client.post("/events", json={"events": [
+        {"user": "di", "film": "Rocky", "type": "like", "ts": "2026-11-01T00:00:00Z"},
+        {"user": "di", "film": "The Karate Kid", "type": "view", "value": 1.0}]})
+    rows = client.get("/users/di/rows?rows=2&k=2").get_json()
+    assert [row["because"]["id"] for row in rows["rows"]] == ["the-karate-kid-1984",
+                                                               "rocky-1976"]
+    shown = [r["id"] for row in rows["rows"] for r in row["results"]]
+    assert len(shown) == len(set(shown)) == 4 and rows["recommendation_id"]
+    assert len(client.get("/users/di/history?limit=1").get_json()["events"]) == 1
+    assert client.get("/users/di/history?limit=0").status_code == 400
+    r = client.delete("/users/di")
+    assert r.status_code == 204 and r.data == b""
+    assert client.get("/users/di/history").get_json() == {"user": "di", "events": []}
+    assert client.get("/users/di/recommendations").get_json()["query"]["history"] == 0
+    assert client.delete("/users/di").status_code == 204  # erasing twice is fine
+
+
+def test_trending_counts_recent_events(client):
+    client.post("/events", json={"events": [
+        {"user": f"u{i}", "film": "Chariots of Fire", "type": "view", "value": 1.0}
+        for i in range(3)]})
+    body = client.get("/trending?k=2").get_json()
+    assert body["results"][0]["id"] == "chariots-of-fire-1981"
+    assert body["results"][0]["reasons"] == [{"because": "trending"}]
+    assert body["results"][1]["reasons"] == [{"because": "catalog"}]
+    assert body["recommendation_id"]
+    assert client.get("/trending?window_days=0").status_code == 400
+
+
+def test_every_answer_that_recommends_carries_a_recommendation_id(client):
+    ids = set()
+    for r in (client.get("/similar?title=Rocky&k=2"), client.get("/films/rocky-1976/similar"),
+              client.get("/search?q=boxer"), client.post("/recommend",
+                                                         json={"positive": ["Rocky"]})):
+        assert r.status_code == 200
+        ids.add(r.get_json()["recommendation_id"])
+    batch = client.post("/recommend/batch", json={"requests": [{"positive": ["Rocky"]}]})
+    ids.add(batch.get_json()["responses"][0]["body"]["recommendation_id"])
+    assert len(ids) == 5  # each answer its own
+
+
+def test_metrics_count_events_by_type_and_those_a_recommendation_led_to(client):
+    rec = client.get("/search?q=boxer").get_json()["recommendation_id"]
+    client.post("/events", json={"events": [
+        {"user": "ed", "film": "Rocky", "type": "like", "recommendation_id": rec},
+        {"user": "ed", "film": "Rocky IV", "type": "view", "value": 0.5},
+        {"user": "ed", "film": "Rocky V", "type": "watchlist"}]})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'recommender_events_total{type="like"} 1.0' in text
+    assert 'recommender_events_total{type="watchlist"} 1.0' in text
+    assert 'recommender_attributed_events_total{type="like"} 1.0' in text
+    assert 'recommender_attributed_events_total{type="view"}' not in text
+
+
+def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, engine):
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens there
+    client = create_app(dataclasses.replace(settings, events_url=url),
+                        engine=engine).test_client()
+    r = client.post("/events", json={"user": "fy", "film": "Rocky", "type": "like"})
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "events_unavailable"
+    assert "RECOMMENDER_EVENTS_URL" in r.get_json()["error"]["message"]
+    assert client.get("/search?q=boxer").status_code == 200
+
+
+@pytest.mark.server
+def test_an_acknowledged_event_survives_a_sigkill_of_the_whole_server(tmp_path,
+                                                                      seed_index_dir):
+    """A 2xx means committed: the server (master and workers) is killed with SIGKILL the
+    moment the answers arrive, and every acknowledged event is in the database."""
+    database = tmp_path / "events.sqlite3"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
+         "--port", str(port), "--workers", "2"], cwd=ROOT, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RECOMMENDER_LOG_LEVEL": "warning",
+             "RECOMMENDER_EVENTS_URL": f"sqlite:///{database}"})
+    base = f"http://127.0.0.1:{port}"
+    acknowledged = 0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if call(base + "/ready", timeout=5)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        for n in range(40):
+            status, body = call(base + "/events", "POST", {"events": [
+                {"user": f"k{n % 4}", "film": "Rocky", "type": "view", "value": 0.5,
+                 "event_id": f"kill-{n}-{i}"} for i in range(5)]})
+            assert status == 200 and body["accepted"] == 5
+            acknowledged += 5
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: the kernel stops it
+        proc.wait(timeout=30)
+    conn = sqlite3.connect(database)
+    ids = {row[0] for row in conn.execute("SELECT event_id FROM events")}
+    conn.close()
+    assert acknowledged == 200 and {f"kill-{n}-{i}" for n in range(40) for i in range(5)} <= ids
