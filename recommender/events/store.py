@@ -38,10 +38,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE INDEX events_by_time ON events (ts)",
     )),
 )
-"""The schema, as numbered steps (``{serial}``: the backend's auto-numbered key, the order
-events arrived in, which breaks ties between events of the same time). A store applies the steps its database lacks on open,
-in one transaction each, and records them in ``schema_migrations``; a database newer
-than this code is refused rather than written to."""
+"""The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
+order events arrived in, which breaks ties between events of the same time. A store
+applies the steps its database lacks when it opens, in one transaction, and records them
+in ``schema_migrations``; a database newer than this code is refused, not written to."""
 
 
 class SchemaTooNew(RuntimeError):
