@@ -6,7 +6,9 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 
 from __future__ import annotations
 
+import gzip
 import logging
+from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -28,9 +30,11 @@ from recommender.errors import (
 from recommender.live import LiveIndex
 from recommender.observability import Metrics
 from recommender.openapi import build_openapi, docs_page
+from recommender.projection import METHOD, group_of
 from recommender.schemas import (
     BatchRequest,
     ListParams,
+    MapParams,
     QueryParams,
     RecommendRequest,
     SearchParams,
@@ -226,6 +230,45 @@ def recommend_batch() -> Any:
         except RecommenderError as exc:
             responses.append({"status": exc.status, "body": {"error": exc.to_dict()}})
     return jsonify({"responses": responses})
+
+
+@bp.get("/map")
+def catalog_map() -> Any:
+    """Every film on the plane (PCA of the vectors), computed once per version."""
+    params = parse_args(MapParams, request.args)
+    engine = http_io.engine()
+    projected = engine.catalog_map()
+    films = engine.index.films
+    step = max(1, -(-len(films) // params.limit))  # an even sample, at most limit points
+    rows = range(0, len(films), step)
+    groups = Counter(group_of(films[r].genres, films[r].year, params.color_by) for r in rows)
+    return _compressed({
+        "points": [{"id": films[r].id, "title": films[r].title,
+                    "x": round(float(projected.xy[r, 0]), 3),  # a thousandth of the map:
+                    "y": round(float(projected.xy[r, 1]), 3),  # finer than its pixels
+                    "group": group_of(films[r].genres, films[r].year, params.color_by)}
+                   for r in rows],
+        "method": METHOD, "explained_variance": [round(v, 4) for v in projected.explained],
+        "total": len(films), "color_by": params.color_by,
+        "groups": [{"name": g, "count": c} for g, c in groups.most_common()],
+        "version": engine.index.version})
+
+
+GZIP_FROM = 32 * 1024
+"""Answers at least this large are gzipped for clients that take it; smaller ones gain
+little and cost a compression each."""
+
+
+def _compressed(body: dict[str, Any]) -> Response:
+    """JSON, gzipped where the client takes it and it is large: the map of a large catalog
+    is most of a megabyte as text and a quarter of that compressed (docs/web-page.md)."""
+    response = jsonify(body)
+    response.vary.add("Accept-Encoding")
+    if "gzip" in request.headers.get("Accept-Encoding", "") and \
+            response.content_length and response.content_length >= GZIP_FROM:
+        response.set_data(gzip.compress(response.get_data(), compresslevel=5))
+        response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 @bp.get("/similar")

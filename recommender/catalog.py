@@ -27,6 +27,9 @@ SKIP_HINT = ("; --on-invalid skip builds the valid rows and lists each rejected 
              "rejects.jsonl")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_YEAR, MAX_YEAR = 1870, 2100
+IMAGE_URL = re.compile(r"^(https?://[^\s\"'<>]+|/[^\s\"'<>]*)$")
+"""What an image_url may be: shown in the page's cards, so never a javascript: URL."""
+MAX_URL_CHARS = 2000
 _SLUG_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss", "đ": "d", "ł": "l"})
 
 
@@ -40,13 +43,15 @@ class Film:
     aliases: tuple[str, ...] = ()
     genres: tuple[str, ...] = ()
     language: str | None = None
+    image_url: str | None = None
+    """A poster or still: an http(s) URL or a path on this server; shown where present."""
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies every field, a third of a small rebuild
         return {"id": self.id, "title": self.title, "synopsis": self.synopsis,
                 "year": self.year, "original_title": self.original_title,
                 "aliases": list(self.aliases), "genres": list(self.genres),
-                "language": self.language}
+                "language": self.language, "image_url": self.image_url}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Film:
@@ -55,6 +60,7 @@ class Film:
             id=d["id"], title=d["title"], synopsis=d["synopsis"], year=d.get("year"),
             original_title=d.get("original_title"), aliases=tuple(d.get("aliases") or ()),
             genres=tuple(d.get("genres") or ()), language=d.get("language"),
+            image_url=d.get("image_url"),
         )
 
 
@@ -68,6 +74,7 @@ class CsvColumns:
     year: str | None = None
     genres: str | None = None
     language: str | None = None
+    image: str | None = None
 
 
 @dataclass
@@ -191,7 +198,8 @@ def _read_csv(path: str, text: str, cols: CsvColumns,
         raise CatalogError(path, f"malformed CSV header ({exc})", line=1) from None
     for flag, column in (("--title-col", cols.title), ("--text-col", cols.text),
                          ("--id-col", cols.id), ("--year-col", cols.year),
-                         ("--genres-col", cols.genres), ("--language-col", cols.language)):
+                         ("--genres-col", cols.genres), ("--language-col", cols.language),
+                         ("--image-col", cols.image)):
         if column is not None and column not in header:
             raise CatalogError(
                 path, f"unknown column {column!r} given by {flag}; "
@@ -227,13 +235,16 @@ def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
         obj["genres"] = [g.strip() for g in row[cols.genres].split(",") if g.strip()]
     if cols.language and row[cols.language].strip():
         obj["language"] = row[cols.language].strip()
+    if cols.image and row[cols.image].strip():
+        obj["image_url"] = row[cols.image].strip()
     if cols.id:
         obj["id"] = row[cols.id].strip()
     else:
         obj["id"] = _derive_id(obj, taken_slugs)
     return _film_from_fields(path, lineno, obj, language,
                              field_names={"title": cols.title, "synopsis": cols.text,
-                                          "id": cols.id or "id"})
+                                          "id": cols.id or "id",
+                                          "image_url": cols.image or "image_url"})
 
 
 def _with_value(row: dict[str, Any], make: Callable[[], Film]) -> Film:
@@ -317,10 +328,17 @@ def _film_from_fields(path: str, lineno: int, obj: dict[str, Any], language: str
             raise CatalogError(path, f"year must be an integer, got {year!r}", lineno, "year")
         year = _parse_year(path, lineno, "year", year)
     lang = text("language", required=False) or language
+    image_url = text("image_url", required=False)
+    if image_url is not None:
+        image_url = image_url.strip()
+        if len(image_url) > MAX_URL_CHARS or not IMAGE_URL.match(image_url):
+            raise CatalogError(path, "image_url must be an http(s) URL or a path starting "
+                               f"with / (at most {MAX_URL_CHARS} characters)", lineno,
+                               names.get("image_url", "image_url"))
     assert title is not None
     return Film(
         id=film_id, title=title.strip(), synopsis=synopsis, year=year,
         original_title=(text("original_title", required=False) or None),
         aliases=strings("aliases"), genres=strings("genres"),
-        language=lang.strip().lower() if lang else None,
+        language=lang.strip().lower() if lang else None, image_url=image_url,
     )

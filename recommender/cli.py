@@ -48,7 +48,8 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
                    + ("" if default else "; given, it is built into a temporary index") + ")")
     for flag, column in (("--id-col", None), ("--title-col", "title"),
                          ("--text-col", "synopsis"), ("--year-col", None),
-                         ("--genres-col", None), ("--language-col", None)):
+                         ("--genres-col", None), ("--language-col", None),
+                         ("--image-col", None)):
         p.add_argument(flag, default=column, metavar="C",
                        help=f"CSV column of the {flag[2:-4]} (default: {column or 'none'})")
     p.add_argument("--language", help="ISO 639-1 language of the synopses, where the "
@@ -171,7 +172,7 @@ def _load_catalog(args: argparse.Namespace, path: Any) -> Any:
 
     columns = CsvColumns(title=args.title_col, text=args.text_col, id=args.id_col,
                          year=args.year_col, genres=args.genres_col,
-                         language=args.language_col)
+                         language=args.language_col, image=args.image_col)
     catalog = load_catalog(path, columns, language=args.language, on_invalid=args.on_invalid)
     print(f"catalog {path}: {len(catalog)} films"
           + (f", {len(catalog.rejects)} rows rejected" if catalog.rejects else ""),

@@ -35,6 +35,7 @@ from recommender.filters import FilterMasks
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
 from recommender.neighbours import NeighbourTable, open_or_compute, open_saved, table_key
+from recommender.projection import CatalogMap
 from recommender.query import (
     DEFAULT_K,
     DEFAULT_MODE,
@@ -145,6 +146,13 @@ class Engine:
         index.check_compatible(model=embedder.name)
         self.filters = FilterMasks(index)
         self.neighbours: NeighbourTable | None = None
+        self._map: CatalogMap | None = None
+
+    def catalog_map(self) -> CatalogMap:
+        """The films on the plane (:mod:`recommender.projection`), computed once."""
+        if self._map is None:  # two threads may both compute it once: same answer
+            self._map = CatalogMap.compute(self.index)
+        return self._map
 
     def precompute_similar(self, *, compute: bool = True) -> bool:
         """Have every film's "more like this" list (:mod:`recommender.neighbours`), for the

@@ -117,8 +117,9 @@ class LiveIndex:
         """Make ``engine`` the one requests get; its export embeds queries from now on."""
         if self.load_model:
             self.embedder.use_onnx(self._export(engine.index))
+        # the errors go first: whoever sees the new engine sees no stale refusal with it
+        self.error = self.reload_error = None
         self._engine = engine  # one assignment: requests see the old or the new
-        self.error = None
         self._on_swap(engine)
         trim_heap()
         if engine.neighbours is None and engine.wants_table:

@@ -35,7 +35,7 @@ _ERRORS = {
 _RESPONSE_MODELS: list[type[BaseModel]] = [
     schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,
     schemas.ReadyOut, schemas.ReloadOut, schemas.AdminStatusOut, schemas.BatchOut, schemas.ErrorOut,
-    schemas.EventsOut, schemas.RowsOut, schemas.HistoryOut,
+    schemas.EventsOut, schemas.RowsOut, schemas.HistoryOut, schemas.MapOut,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
                                        schemas.EventIn, schemas.EventBatch]
@@ -124,6 +124,11 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "summary": "The films that best match a free-text description",
             "parameters": _query_parameters(schemas.SearchParams, settings),
             "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
+        "/map": {"get": {
+            "summary": "Every film on the plane (PCA of its vector), coloured by genre or "
+                       "decade: what the web page's map draws",
+            "parameters": _query_parameters(schemas.MapParams, settings),
+            "responses": _responses("MapOut", [400, *keyed, 503])}},
         "/recommend": {"post": {
             "summary": "Films like several liked films, unlike disliked ones",
             "requestBody": body("RecommendRequest"),

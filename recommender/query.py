@@ -122,6 +122,8 @@ class ScoredFilm:
     def to_dict(self) -> dict[str, Any]:
         d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
              "genres": list(self.film.genres)}
+        if self.film.image_url is not None:
+            d["image_url"] = self.film.image_url
         parts = {name: round(value, SCORE_DECIMALS) for name, value in
                  (("semantic", self.semantic), ("lexical", self.lexical)) if value is not None}
         if parts:

@@ -162,6 +162,33 @@ class BatchRequest(BaseModel):
         "and answered on its own")
 
 
+class MapParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(10_000, ge=1, le=20_000, description="points at most (an even "
+                       "sample of the catalog where it is larger)")
+    color_by: Literal["genre", "year"] = Field("genre", description="what groups the "
+                                               "points: first genre, or decade")
+
+
+class MapPoint(BaseModel):
+    id: str
+    title: str
+    x: float
+    y: float
+    group: str
+
+
+class MapOut(BaseModel):
+    points: list[MapPoint]
+    method: str = Field(description="the projection: pca")
+    explained_variance: list[float] = Field(description="share of the variance per axis")
+    total: int = Field(description="films in the catalog")
+    color_by: str
+    groups: list[dict[str, Any]] = Field(description="{name, count}, largest first")
+    version: str
+
+
 # -- viewers and their events -------------------------------------------------------------
 
 UserId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/]+$",
@@ -261,7 +288,7 @@ class TrendingParams(BaseModel):
 _FIELD_NAMES = frozenset().union(*(m.model_fields for m in (
     QueryParams, SimilarParams, SearchParams, ListParams, Filters, FilmById, FilmByTitle,
     RecommendRequest, BatchRequest, EventIn, EventBatch, UserRecommendationParams, RowsParams,
-    HistoryParams, TrendingParams)))
+    HistoryParams, TrendingParams, MapParams)))
 
 
 def parse_args(model: type[BaseModel], args: Any) -> Any:
@@ -332,6 +359,7 @@ class ResultFilm(FilmRef):
     scores: ScoreParts | None = None
     explanation: dict[str, Any] | None = Field(None, description="with explain=true")
     synopsis: str | None = Field(None, description="with synopsis=true")
+    image_url: str | None = Field(None, description="a poster, where the catalog has one")
     reasons: list[dict[str, Any]] | None = Field(
         None, description="per-viewer answers: why it is there, e.g. {\"because\": \"liked\", "
         "\"film\": {...}} or {\"because\": \"trending\"}")
@@ -386,6 +414,7 @@ class FilmOut(BaseModel):
     aliases: list[str]
     genres: list[str]
     language: str | None
+    image_url: str | None = Field(None, description="a poster, where the catalog has one")
 
 
 class FilmListItem(FilmRef):

@@ -1,6 +1,7 @@
 """The page in a real browser: headless Chromium (Debian's) driven by Playwright,
 against the real server on loopback."""
 
+import json
 import shutil
 
 import pytest
@@ -163,3 +164,98 @@ def test_with_read_keys_the_page_asks_for_one_and_then_works(browser, seed_index
             assert _titles(page)
         finally:
             context.close()
+
+
+def _open_map(page, url="/?view=map"):
+    page.goto(url)
+    page.wait_for_selector("#map[data-points]")
+    page.wait_for_function("mapState.points.length > 0 && mapState.points[0].px !== undefined")
+
+
+def test_the_map_draws_every_film_and_a_click_opens_it(page):
+    _open_map(page)
+    assert page.get_attribute("#map", "data-points") == "8"
+    assert page.locator("#map-legend li").count() >= 2
+    target = page.evaluate("mapState.points.find(p => p.id === 'lucky-you-2007')")
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + target["px"], box["y"] + target["py"])
+    page.wait_for_function("document.getElementById('map-tip').textContent.includes('Lucky')")
+    page.mouse.click(box["x"] + target["px"], box["y"] + target["py"])
+    page.wait_for_selector("#film:not([hidden])")
+    assert page.inner_text("#film-title") == "Lucky You" and "film=lucky-you-2007" in page.url
+
+
+def test_the_map_works_from_the_keyboard(page):
+    _open_map(page)
+    page.focus("#map")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    title = page.inner_text("#map-tip").split(" · ")[0]
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#film:not([hidden])")
+    assert page.inner_text("#film-title") == title
+
+
+def test_the_film_and_its_neighbours_are_marked_on_the_map(page):
+    page.goto("/?film=rocky-1976")
+    page.wait_for_selector("#film:not([hidden])")
+    page.click("#film-on-map")
+    page.wait_for_function("mapState.highlight.size === 7")
+    assert "view=map" in page.url and page.evaluate("mapState.focus") == "rocky-1976"
+    assert "in red" in page.inner_text("#status")
+
+
+def test_cards_say_why_each_film_is_there(page):
+    page.goto("/?q=a+boxer+fights+a+Russian")
+    page.wait_for_selector(".card .why")
+    reasons = page.locator(".card .why").all_inner_texts()
+    assert len(reasons) == len(_titles(page)) and all("alike in" in r for r in reasons)
+    page.goto("/?film=rocky-1976")
+    page.wait_for_selector("#film:not([hidden])")
+    page.wait_for_selector(".card .why")
+    first = page.locator(".card .why").first.inner_text()
+    assert "shares “" in first  # the words it shares with Rocky
+    # the list's heading sits with the list, not inside the film's card
+    assert page.locator("#results-section > #results-title").is_visible()
+    assert page.locator("#film #results-title").count() == 0
+
+
+def test_a_poster_that_does_not_load_leaves_a_text_card(browser, write_catalog, embedder,
+                                                         tmp_path):
+    from recommender.build import build_index
+    from recommender.catalog import load_catalog
+    from tests.conftest import SEEDS
+
+    films = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines()]
+    for film in films:
+        film["image_url"] = "/static/no-such-poster.jpg"  # 404: what an offline test sees
+    build_index(load_catalog(write_catalog(films)), embedder, tmp_path / "idx", progress=False)
+    with running_server(tmp_path / "idx", workers=1) as (url, _):
+        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            page.goto("/?q=poker")
+            page.wait_for_selector(".card")
+            page.wait_for_function(
+                "[...document.querySelectorAll('.card')].every(c => c.classList.contains("
+                "'no-image')) && !document.querySelector('.card img')")
+            assert _titles(page)[0] == "Lucky You (2007)"  # the text is all there
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("url", ["/?q=a+boxer+fights+a+Russian", "/?film=rocky-1976",
+                                 "/?view=map"])
+def test_a_phone_sized_page_has_no_horizontal_scroll(browser, base, tmp_path, url):
+    context = browser.new_context(base_url=base, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(url)
+        page.wait_for_selector(".card, #map[data-points]")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        assert width <= 360, f"{url} is {width} px wide on a 360 px screen"
+    finally:
+        context.close()

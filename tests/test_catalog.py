@@ -188,3 +188,29 @@ def test_imdb_top_1000_builds_with_skip():
     assert len(catalog) == 999
     assert catalog.rejects == [{"line": 968, "field": "Released_Year", "value": "PG",
                                 "reason": "year must be an integer, got 'PG'"}]
+
+
+def test_an_image_url_is_kept_where_it_is_safe_to_show(write_catalog):
+    good = {"id": "a-1", "title": "A", "synopsis": "Text."}
+    path = write_catalog([{**good, "image_url": "https://example.org/a.jpg"},
+                          {**good, "id": "b-2", "image_url": "/static/b.jpg"},
+                          {**good, "id": "c-3", "image_url": "javascript:alert(1)"},
+                          {**good, "id": "d-4", "image_url": "https://x/\" onerror=\"y"},
+                          {**good, "id": "e-5"}])
+    catalog = load_catalog(path, on_invalid="skip")
+    assert [(f.id, f.image_url) for f in catalog.films] == [
+        ("a-1", "https://example.org/a.jpg"), ("b-2", "/static/b.jpg"), ("e-5", None)]
+    assert [(r["line"], r["field"]) for r in catalog.rejects] == [(3, "image_url"),
+                                                                   (4, "image_url")]
+
+
+def test_the_imdb_posters_come_from_the_image_column():
+    path = SHARED / "datasets" / "imdb_top_1000.csv"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (it lives in ../shared/datasets, never committed)")
+    columns = CsvColumns(title="Series_Title", text="Overview", year="Released_Year",
+                         genres="Genres", image="Poster_Link")
+    catalog = load_catalog(path, columns, on_invalid="skip")
+    assert catalog.films[0].title == "The Shawshank Redemption"
+    assert catalog.films[0].image_url.startswith("https://m.media-amazon.com/images/")
+    assert sum(f.image_url is not None for f in catalog.films) == 999

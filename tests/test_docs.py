@@ -74,7 +74,10 @@ def test_the_readme_is_short_and_self_contained():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.encode()) < 12_000
     assert "../shared" not in readme  # a user of the repository doesn't have it
-    for link in re.findall(r"\]\(((?!https?:)[^)#]+)", readme):
+    links = re.findall(r"\]\(((?!https?:)[^)#]+)", readme) + \
+        re.findall(r'<img src="((?!https?:)[^"]+)"', readme)
+    assert "docs/map.png" in links
+    for link in links:
         assert (ROOT / link).exists(), f"README links to {link}, which isn't there"
 
 

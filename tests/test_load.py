@@ -74,9 +74,16 @@ def test_mixed_load_with_a_reload_in_the_middle(tmp_path, embedder, write_catalo
             list(pool.map(one, range(REQUESTS)))
         elapsed = time.monotonic() - started
 
-        # every worker now serves the new version
-        after = [call(base + "/films/creed-2015")[0] for _ in range(20)]
-        versions = {call(base + "/health")[1]["index"]["version"] for _ in range(20)}
+        # every worker serves the new version within its watcher's poll interval and jitter
+        # (0.5 s + up to 1 s, plus the load): the one the reload reached at once, the other
+        # when its watcher sees `current` move
+        deadline = time.monotonic() + 15
+        while True:
+            after = [call(base + "/films/creed-2015")[0] for _ in range(20)]
+            versions = {call(base + "/health")[1]["index"]["version"] for _ in range(20)}
+            if after == [200] * 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         metrics = call_text(base + "/metrics")
 
     latencies = sorted(t for _, t, _ in results)

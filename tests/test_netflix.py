@@ -94,3 +94,18 @@ def test_worst_requests_answer_within_the_budget_through_the_real_server(netflix
         by_name = {row["request"]: row for row in rows}
         assert by_name["similar, offset 5000, diversity 0.5"]["status"] == 400
         assert by_name["50,000 nested [ in a body"]["code"] == "invalid_json"
+
+
+def test_the_map_of_the_catalog_is_every_film_and_gzipped(netflix, settings):
+    import gzip
+    import json
+
+    from recommender.api import create_app
+
+    client = create_app(settings, engine=netflix).test_client()
+    packed = client.get("/map", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    body = json.loads(gzip.decompress(packed.data))
+    assert len(body["points"]) == body["total"] == 7787
+    assert len(packed.data) < len(json.dumps(body)) / 3  # 208 KB for 817 KB here
+    assert len(client.get("/map?limit=1000").get_json()["points"]) <= 1000

@@ -1,6 +1,7 @@
-// The page: one search box for a title or a description, cards, and a film view
-// with its own "more like this". State lives in the address (?q=..., ?film=...),
-// so every view can be shared and the back button works.
+// The page: one search box for a title or a description, cards that say why each film
+// is there, a film view with its own "more like this", and a map of the whole catalog.
+// State lives in the address (?q=..., ?film=..., ?view=map), so every view can be shared
+// and the back button works.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +57,30 @@ function status(parts, isError = false) {
   node.replaceChildren(...parts);
 }
 
-function renderCards(results, emptyText) {
+// Why a film is in the list, in a few words, from the explanation the API sent with it
+// (explain=true): no second request per card.
+function reasonText(film, sourceId) {
+  const e = film.explanation;
+  if (!e) return "";
+  const parts = [];
+  const words = e.query_words || e.shared_words || [];
+  if (e.closest_liked && e.closest_liked.id !== sourceId) parts.push(`closest to ${e.closest_liked.title}`);
+  if (words.length) {
+    parts.push(`${e.query_words ? "matches" : "shares"} “${words.slice(0, 4).join("”, “")}”`);
+  }
+  const semantic = e.semantic != null, lexical = e.lexical != null;
+  parts.push(semantic && lexical ? "alike in meaning and words" : lexical ? "alike in words" : "alike in meaning");
+  return parts.join(" · ");
+}
+
+function poster(url, className) {
+  const img = el("img", { src: url, alt: "", loading: "lazy", decoding: "async", class: className });
+  // a picture that doesn't load leaves a clean text-only card, not a broken icon
+  img.addEventListener("error", () => { img.closest(".card")?.classList.add("no-image"); img.remove(); });
+  return img;
+}
+
+function renderCards(results, emptyText, sourceId = null) {
   const list = $("results");
   list.replaceChildren();
   if (!results.length) {
@@ -67,14 +91,17 @@ function renderCards(results, emptyText) {
   for (const film of results) {
     const width = Math.max(2, Math.round(100 * Math.max(0, film.score) / Math.max(top, 1)));
     const link = filmLink(film, "");
-    link.append(
+    const text = el("div", { class: "text" },
       el("h2", {}, film.title, " ", el("span", { class: "year" }, film.year ? `(${film.year})` : "")),
-      el("p", {}, film.synopsis || ""),
-      el("div", { class: "score", title: `score ${film.score}` },
-        el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
-        `score ${film.score.toFixed(3)}`),
-    );
-    list.append(el("li", { class: "card" }, link));
+      el("p", {}, film.synopsis || ""));
+    const why = reasonText(film, sourceId);
+    if (why) text.append(el("p", { class: "why" }, why));
+    text.append(el("div", { class: "score", title: `score ${film.score}` },
+      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
+      `score ${film.score.toFixed(3)}`));
+    if (film.image_url) link.append(poster(film.image_url, "poster"));
+    link.append(text);
+    list.append(el("li", { class: film.image_url ? "card" : "card no-image" }, link));
   }
 }
 
@@ -91,12 +118,24 @@ function apiError(answer) {
   $("results").replaceChildren();
 }
 
+function showView(name) {
+  $("map-view").hidden = name !== "map";
+  $("results-section").hidden = name === "map";
+  if (name !== "film") $("film").hidden = true;
+  $("results-title").hidden = name !== "film";
+  for (const a of document.querySelectorAll("nav a[data-view]")) {
+    if (a.dataset.view === (name === "map" ? "map" : "search")) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
 async function showQuery(q) {
-  $("film").hidden = true;
+  showView("search");
   status(["Searching…"]);
   const common = filterParams();
   common.set("k", K);
   common.set("synopsis", "true");
+  common.set("explain", "true");
   const byTitle = new URLSearchParams(common); byTitle.set("title", q);
   const byText = new URLSearchParams(common); byText.set("q", q);
   const [asTitle, asText] = await Promise.all([api(`/similar?${byTitle}`), api(`/search?${byText}`)]);
@@ -104,7 +143,7 @@ async function showQuery(q) {
     const film = asTitle.body.query.resolved;
     status(["Understood as the title ", filmLink(film, `${film.title} (${film.year ?? "?"})`),
       ": films like it."]);
-    renderCards(asTitle.body.results, "No other films.");
+    renderCards(asTitle.body.results, "No other films.", film.id);
     return;
   }
   if (!asText.ok) { apiError(asText); return; }
@@ -127,8 +166,10 @@ async function showQuery(q) {
 }
 
 async function showFilm(id) {
+  showView("film");
   status(["Loading…"]);
   const similar = filterParams(); similar.set("k", K); similar.set("synopsis", "true");
+  similar.set("explain", "true");
   const [film, like] = await Promise.all([api(`/films/${encodeURIComponent(id)}`),
     api(`/films/${encodeURIComponent(id)}/similar?${similar}`)]);
   if (!film.ok) { $("film").hidden = true; apiError(film); return; }
@@ -138,12 +179,147 @@ async function showFilm(id) {
     f.aliases.length ? `also known as ${f.aliases.join(", ")}` : ""].filter(Boolean);
   $("film-meta").textContent = meta.join(" · ");
   $("film-synopsis").textContent = f.synopsis;
+  $("film-on-map").href = `?view=map&film=${encodeURIComponent(f.id)}`;
+  const image = $("film-image");
+  image.hidden = !f.image_url;
+  if (f.image_url) {
+    image.onerror = () => { image.hidden = true; };
+    image.src = f.image_url;
+  } else image.removeAttribute("src");
   $("film").hidden = false;
   status([]);
   if (!like.ok) { apiError(like); return; }
-  renderCards(like.body.results, "No other films.");
+  renderCards(like.body.results, "No other films.", f.id);
   $("film-title").focus?.();
 }
+
+// -- the map ---------------------------------------------------------------------------
+
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+  "#8c564b", "#e377c2", "#7f7f00", "#393b79"];
+const OTHER = "#b0b0b0";
+const mapState = { points: [], colors: new Map(), highlight: new Set(), focus: null, hover: -1 };
+
+function mapColor(group) { return mapState.colors.get(group) || OTHER; }
+
+function drawMap() {
+  const canvas = $("map");
+  const size = canvas.clientWidth;
+  const height = Math.round(Math.min(size * 0.75, 640));
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(size * ratio); canvas.height = Math.round(height * ratio);
+  canvas.style.height = `${height}px`;
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, size, height);
+  const pad = 16, w = size - 2 * pad, h = height - 2 * pad;
+  const focused = mapState.highlight.size > 0;
+  const radius = mapState.points.length > 2000 ? 1.6 : 4;
+  for (const p of mapState.points) {
+    p.px = pad + p.x * w; p.py = pad + (1 - p.y) * h;
+    ctx.globalAlpha = focused && !mapState.highlight.has(p.id) && p.id !== mapState.focus ? 0.35 : 0.9;
+    ctx.fillStyle = mapColor(p.group);
+    ctx.beginPath(); ctx.arc(p.px, p.py, radius, 0, 2 * Math.PI); ctx.fill();
+  }
+  ctx.globalAlpha = 1;
+  for (const p of mapState.points) {  // the film and its neighbours, on top
+    if (p.id !== mapState.focus && !mapState.highlight.has(p.id)) continue;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = p.id === mapState.focus ? "#b3261e" : "#1d1d1f";
+    ctx.beginPath(); ctx.arc(p.px, p.py, p.id === mapState.focus ? 8 : 5, 0, 2 * Math.PI); ctx.stroke();
+  }
+  if (mapState.points.length <= 60) {  // a small catalog: every title beside its point
+    ctx.fillStyle = "#3c4043"; ctx.font = "12px system-ui, sans-serif";
+    for (const p of mapState.points) {
+      const right = p.px < size - 140;
+      ctx.textAlign = right ? "left" : "right";
+      ctx.fillText(p.title, p.px + (right ? 8 : -8), p.py + 4);
+    }
+  }
+  const hovered = mapState.points[mapState.hover];
+  if (hovered) {
+    ctx.strokeStyle = "#1a73e8"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.arc(hovered.px, hovered.py, 6, 0, 2 * Math.PI); ctx.stroke();
+  }
+  canvas.dataset.points = String(mapState.points.length);
+}
+
+function nearestPoint(event) {
+  const box = $("map").getBoundingClientRect();
+  const x = event.clientX - box.left, y = event.clientY - box.top;
+  let best = -1, bestDistance = 10 * 10;  // within 10 px
+  mapState.points.forEach((p, i) => {
+    const d = (p.px - x) ** 2 + (p.py - y) ** 2;
+    if (d < bestDistance) { best = i; bestDistance = d; }
+  });
+  return best;
+}
+
+async function showMap(focusId) {
+  showView("map");
+  status(["Drawing the map…"]);
+  const colorBy = $("color_by").value || "genre";
+  const answer = await api(`/map?color_by=${colorBy}`);
+  if (!answer.ok) { apiError(answer); return; }
+  const body = answer.body;
+  mapState.points = body.points;
+  mapState.colors = new Map(body.groups.slice(0, PALETTE.length).map((g, i) => [g.name, PALETTE[i]]));
+  mapState.focus = focusId; mapState.highlight = new Set(); mapState.hover = -1;
+  if (focusId) {
+    const like = await api(`/films/${encodeURIComponent(focusId)}/similar?k=${K}`);
+    if (like.ok) mapState.highlight = new Set(like.body.results.map((r) => r.id));
+  }
+  const legend = body.groups.slice(0, PALETTE.length).map((g) =>
+    el("li", {}, el("span", { class: "swatch", style: `background:${mapColor(g.name)}` }), `${g.name} (${g.count})`));
+  if (body.groups.length > PALETTE.length) legend.push(el("li", {}, el("span", { class: "swatch", style: `background:${OTHER}` }), "other"));
+  $("map-legend").replaceChildren(...legend);
+  const shown = body.points.length < body.total ? `${body.points.length} of ${body.total}` : `${body.total}`;
+  status([`${shown} films; ${Math.round(100 * (body.explained_variance[0] + body.explained_variance[1]))}% of the vectors' variance is in these two directions.`,
+    ...(focusId ? [" The film in red, its films like it ringed."] : [])]);
+  drawMap();
+}
+
+$("map").addEventListener("mousemove", (event) => {
+  const i = nearestPoint(event);
+  if (i === mapState.hover) return;
+  mapState.hover = i;
+  const p = mapState.points[i];
+  $("map-tip").textContent = p ? `${p.title} · ${p.group}` : "\u00a0";
+  $("map").style.cursor = p ? "pointer" : "default";
+  drawMap();
+});
+
+$("map").addEventListener("click", (event) => {
+  const p = mapState.points[nearestPoint(event)];
+  if (!p) return;
+  const params = filterParams();
+  params.set("film", p.id);
+  go(params);
+  window.scrollTo(0, 0);
+});
+
+// The keyboard walks the map too: arrows step from film to film from left to right (the
+// tip says which), Enter opens the one reached.
+$("map").addEventListener("keydown", (event) => {
+  const order = mapState.points.map((p, i) => i).sort((a, b) => mapState.points[a].px - mapState.points[b].px);
+  if (!order.length) return;
+  const at = order.indexOf(mapState.hover);
+  if (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"].includes(event.key)) {
+    event.preventDefault();
+    const step = event.key === "ArrowRight" || event.key === "ArrowDown" ? 1 : -1;
+    mapState.hover = order[at < 0 ? 0 : (at + step + order.length) % order.length];
+    const p = mapState.points[mapState.hover];
+    $("map-tip").textContent = `${p.title} · ${p.group}`;
+    drawMap();
+  } else if (event.key === "Enter" && mapState.hover >= 0) {
+    const params = filterParams();
+    params.set("film", mapState.points[mapState.hover].id);
+    go(params);
+  }
+});
+
+$("color_by").addEventListener("change", () => showMap(mapState.focus));
+window.addEventListener("resize", () => { if (!$("map-view").hidden) drawMap(); });
 
 function readState() {
   const p = new URLSearchParams(location.search);
@@ -155,9 +331,10 @@ function readState() {
 
 async function route() {
   const p = readState();
+  if (p.get("view") === "map") return showMap(p.get("film"));
   if (p.get("film")) return showFilm(p.get("film"));
   if (p.get("q")) return showQuery(p.get("q"));
-  $("film").hidden = true;
+  showView("search");
   $("results").replaceChildren();
   status([]);
 }
@@ -177,6 +354,12 @@ $("search").addEventListener("submit", (event) => {
 });
 
 document.addEventListener("click", (event) => {
+  const view = event.target.closest("a[data-view], a#film-on-map");
+  if (view && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+    event.preventDefault();
+    go(new URLSearchParams(view.getAttribute("href").replace(/^[^?]*\??/, "")));
+    return;
+  }
   const link = event.target.closest("a[data-film]");
   if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
   event.preventDefault();
