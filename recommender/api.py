@@ -6,6 +6,7 @@ contract's shape ``{"error": {"code", "message", ...}}``.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 from collections import Counter
@@ -71,7 +72,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         torch_threads=settings.effective_torch_threads(),
         query_cache_size=settings.query_cache_size)
     metrics = Metrics()
+    follower = None
+    if settings.index_url:  # serve from a local cache of the store's versions
+        from recommender.published import Follower
+
+        follower = Follower(settings.index_url, settings.cache_dir)
+        settings = dataclasses.replace(settings, index=settings.cache_dir)
     live = LiveIndex(settings, embedder, load_model=load_model, engine=engine,
+                     follower=follower,
                      on_swap=lambda e: metrics.index_loaded(
                          e.index.version, e.index.model, len(e.index), e.index.dimension),
                      on_reload=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
@@ -153,8 +161,12 @@ def ready() -> Any:
     probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic"))
     if len(engine.index) > 1 and not probe.results:
         raise IndexUnavailable("The index is loaded but answered no query.")
-    return jsonify({"status": "ready", "films": len(engine.index), "model": engine.index.model,
-                    "version": engine.index.version})
+    live = http_io.live()
+    body = {"status": "ready", "films": len(engine.index), "model": engine.index.model,
+            "version": engine.index.version}
+    if live.reload_error:  # still serving; a newer version was refused, and why
+        body["refused"] = live.reload_error
+    return jsonify(body)
 
 
 @bp.get("/openapi.json")

@@ -28,6 +28,16 @@ from recommender.store import ONNX_DIR, load_index, write_index
 
 
 @dataclass(frozen=True)
+class RayOptions:
+    """``recommender build --ray``: where the cluster is and how wide to embed on it."""
+
+    address: str | None = None
+    """As ``ray.init`` takes it; None: the ``RAY_ADDRESS`` variable, or a local cluster."""
+    actors_per_node: int = 1
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
 class BuildReport:
     path: Path
     films: int
@@ -92,7 +102,8 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
                 keep_versions: int = 3, progress: bool = True, language: str | None = None,
                 embed_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
                 reuse: bool = True, ann: AnnSettings | None = None,
-                export_onnx: bool = False, precision: str = "bf16") -> BuildReport:
+                export_onnx: bool = False, precision: str = "bf16",
+                ray: RayOptions | None = None) -> BuildReport:
     """Embed every film of ``catalog``, index its words, and write a new current version.
 
     Args:
@@ -107,6 +118,8 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         export_onnx: export the model to ONNX, once per model, into ``out/onnx/``
             (kept across versions), and embed through it: the same vectors, faster
             on a CPU, for this build and for the server's queries.
+        ray: embed on a Ray cluster (:mod:`recommender.distributed`) instead of here; the
+            films that need embedding are the same, and so are their vectors.
         precision: what the build embeds at through the export (OpenVINO):
             "bf16" (where the CPU has it: 1.5x sooner than "fp32", keeping 99.2% of
             the Netflix films' top-10 neighbours) or "fp32". Queries are always fp32.
@@ -125,7 +138,18 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         query_model = _export_query_model(embedder, Path(out))
     vectors: np.ndarray | None = None
     backend: dict[str, str] = {}  # what embedded (runtime, precision), where anything did
-    if todo:  # the model is loaded only when something is left to embed
+    if todo and ray is not None:  # the same films, embedded by actors on the cluster
+        from recommender.distributed import embed_on_ray
+
+        fresh, backend = embed_on_ray(
+            [texts[i] for i in todo], address=ray.address, model=embedder.name,
+            export=Path(out) / query_model if query_model is not None else None,
+            precision=precision, batch_size=ray.batch_size,
+            actors_per_node=ray.actors_per_node)
+        loaded = started
+        vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+        vectors[todo] = fresh
+    elif todo:  # the model is loaded only when something is left to embed
         restore = embedder.backend_key if query_model is not None else None
         if query_model is not None:  # no torch in this process unless the export was made
             embedder.use_onnx(Path(out) / query_model, "openvino", precision)

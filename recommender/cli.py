@@ -65,7 +65,7 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
 FLAG_SETTINGS = {"out": "index", "index": "index", "catalog": "catalog", "model": "model",
                  "batch_size": "batch_size", "precision": "build_precision",
                  "keep_versions": "keep_versions", "host": "host", "port": "port",
-                 "workers": "workers"}
+                 "workers": "workers", "cache_dir": "cache_dir"}
 """Flags (argparse ``dest``) that set a :class:`Settings` field, over its environment
 variable. docs/configuration.md is generated from this and the parser."""
 
@@ -112,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-reuse", action="store_true",
                    help="embed every film again, even those unchanged since the current "
                    "version")
+    b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on a Ray cluster (Ray Data, one encoder per actor); ADDRESS "
+                   "as ray.init takes it, default the RAY_ADDRESS variable or a local one")
+    b.add_argument("--ray-actors-per-node", type=int, default=1, metavar="N",
+                   help="encoder actors per cluster node (default 1)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("eval", help="score each search mode on a labelled set")
@@ -126,9 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve the HTTP API with gunicorn")
     _add_common(s)
+    s.add_argument("--cache-dir", help="with --index URL: where the downloaded versions are "
+                   "kept (default models/cache; env RECOMMENDER_CACHE_DIR)")
     s.add_argument("--host", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 8000)")
     s.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+
+    pu = sub.add_parser("publish", help="copy the current version to an object store")
+    pu.add_argument("--index", help="the index folder to publish (default: models/seeds)")
+    pu.add_argument("--to", required=True, metavar="URL", dest="store",
+                    help="any fsspec URL: s3://bucket/prefix, gs://..., file:///path")
+    pu.add_argument("--keep", type=int, dest="keep_versions",
+                    help="versions kept in the store (default 3)")
 
     si = sub.add_parser("similar", help="films similar to a title (or --id)")
     si.add_argument("title", nargs="?", help="the film's title")
@@ -189,7 +203,7 @@ def _embed_fields(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from recommender.build import build_index
+    from recommender.build import RayOptions, build_index
     from recommender.embedding import Embedder
 
     catalog = _load_catalog(args, settings.catalog)
@@ -201,6 +215,10 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
                          progress=not args.quiet, language=args.language,
                          embed_fields=_embed_fields(args), reuse=not args.no_reuse,
                          export_onnx=not args.no_onnx, precision=settings.build_precision,
+                         ray=None if args.ray is None else RayOptions(
+                             address=args.ray or None,
+                             actors_per_node=args.ray_actors_per_node,
+                             batch_size=settings.batch_size),
                          ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
                                          ef_construction=args.ef_construction,
                                          ef_search=args.ef_search))
@@ -216,6 +234,10 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           + (f" ({report.films_per_second:.0f} films/s)" if report.embedded else
              " (nothing to embed)"))
     manifest = json.loads((report.path / "manifest.json").read_text())
+    ray_info = manifest["embeddings"].get("ray")
+    if ray_info:
+        print(f"  ray        {ray_info['actors']} actors on {ray_info['nodes']} nodes "
+              f"({ray_info['address']}), {ray_info['seconds']} s")
     if manifest.get("ann"):
         ann = manifest["ann"]
         print(f"  index      {manifest['index_type']} (M={ann['m']}, efSearch={ann['ef_search']}):"
@@ -274,6 +296,18 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
         write_json_atomically(args.report, report)
         print(f"\nwritten to {args.report}")
+    return 0
+
+
+def _publish(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.published import publish
+
+    if settings.index_url:
+        raise ValueError("--index names the local folder to publish; --to names the store")
+    done = publish(settings.index, args.store, keep=settings.keep_versions)
+    print(f"published {done.version} to {args.store}: {done.files} files, "
+          f"{done.bytes / 1e6:.1f} MB; current moved last"
+          + (f"; pruned {', '.join(done.pruned)}" if done.pruned else ""))
     return 0
 
 
@@ -362,7 +396,7 @@ def _print_page(page: Any, as_json: bool) -> int:
 
 
 _COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
-             "search": _search, "recommend": _recommend}
+             "search": _search, "recommend": _recommend, "publish": _publish}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,13 @@ DEFAULT_MODE = "hybrid"
 @dataclass(frozen=True)
 class Settings:
     index: Path = Path("models/seeds")
-    """An index folder: a build output (with ``current``) or one version folder."""
+    """An index folder: a build output (with ``current``) or one version folder. Given a URL
+    (``s3://...``, ``file:///...``) it is the store to follow: see ``index_url``."""
+    index_url: str = ""
+    """A store that ``recommender publish`` writes to (any fsspec URL); set, the server
+    serves from ``cache_dir`` and follows the store's ``current``. ``--index URL`` sets it."""
+    cache_dir: Path = Path("models/cache")
+    """Where a server following a store keeps the versions it downloads."""
     catalog: Path = Path("seeds/films.jsonl")
     """The catalog a build reads: JSON Lines or CSV (docs/cli.md)."""
     model: str = DEFAULT_MODEL
@@ -148,7 +154,9 @@ class Settings:
                     raw = raw.strip().lower()
                 values[field.name] = _coerce(field.name, field.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("index", "catalog"):
+        if "://" in str(values.get("index", "")):  # a store to follow, not a folder
+            values["index_url"] = str(values.pop("index"))
+        for name in ("index", "catalog", "cache_dir"):
             if name in values:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -24,6 +24,7 @@ from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.errors import IndexUnavailable, RecommenderError
 from recommender.index import FilmIndex
+from recommender.published import Follower
 from recommender.store import complete_versions, load_index, resolve_version_dir
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class LiveIndex:
     def __init__(self, settings: Settings, embedder: Embedder, *, load_model: bool = True,
                  engine: Engine | None = None,
                  on_swap: Callable[[Engine], None] | None = None,
-                 on_reload: Callable[[str], None] | None = None) -> None:
+                 on_reload: Callable[[str], None] | None = None,
+                 follower: Follower | None = None) -> None:
         self.settings = settings
         self._on_swap = on_swap or (lambda engine: None)
         self._on_reload = on_reload or (lambda outcome: None)
@@ -73,6 +75,8 @@ class LiveIndex:
         self.reload_error: str | None = None
         """Why the last reload was refused (None: it wasn't)."""
         self._watcher: threading.Thread | None = None
+        self.follower = follower
+        """Where ``settings.index`` is the cache of a store: what keeps it in step."""
         self._table_thread: threading.Thread | None = None
         """The thread making the last swapped-in version's table, where one was needed."""
         self._stop = threading.Event()
@@ -141,8 +145,10 @@ class LiveIndex:
         """Load at start-up: the current version, or else the newest version that loads.
 
         A process that can load nothing still starts, answering 503 with the reason,
-        rather than crash-looping under its supervisor.
+        rather than crash-looping under its supervisor. Following a store, it first
+        brings the cache to the store's current version (or serves what the cache has).
         """
+        self._sync()
         try:
             candidates = [resolve_version_dir(self.settings.index)]
         except IndexUnavailable as exc:
@@ -216,6 +222,7 @@ class LiveIndex:
             seen = target()
             retry_at, backoff = None, interval
             while not self._stop.wait(interval):
+                self._sync()
                 now = target()
                 if now != seen:  # a move of the pointer: act on it once, after a jitter
                     seen, backoff = now, interval
@@ -235,6 +242,22 @@ class LiveIndex:
 
         self._watcher = threading.Thread(target=loop, name="index-watcher", daemon=True)
         self._watcher.start()
+
+    def _sync(self) -> None:
+        """Following a store: download its new current version into the cache, checked;
+        a refusal is kept (``reload_error``, /ready, the reload metric) and the cache goes
+        on serving what it had."""
+        if self.follower is None:
+            return
+        refused = self.follower.refused
+        try:
+            self.follower.sync()
+        except IndexUnavailable as exc:
+            self.reload_error = exc.message
+            if self.follower.refused and self.follower.refused != refused:
+                self._on_reload("refused")  # once per refused version, not per poll
+        except Exception:  # never let the follower kill the watcher
+            log.exception("following %s", self.follower.url)
 
     def stop(self) -> None:
         self._stop.set()

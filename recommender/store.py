@@ -41,7 +41,7 @@ from recommender.ann import AnnSettings, make_faiss_index
 from recommender.catalog import Catalog, Film
 from recommender.embedding import DEFAULT_EMBED_FIELDS
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.files import fsync_dir, fsync_tree, write_file
+from recommender.files import fsync_dir, fsync_tree, sha256_of, write_file
 from recommender.index import FilmIndex, check_compatible
 from recommender.lexical import LexicalIndex
 
@@ -138,6 +138,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
             "built_at": stamp.isoformat(timespec="seconds"),
             "build_seconds": round(build_seconds, 3),
         }
+        manifest["files"] = version_files(tmp)  # each file's checksum, for publishing
         # The manifest is written last: a folder with a manifest is complete.
         write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
         fsync_tree(tmp)
@@ -149,18 +150,32 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_current(out, final)
+    point_current(out, final)
     prune_versions(out, keep=keep_versions)
     return final
 
 
-def _point_current(out: Path, target: Path) -> None:
+def point_current(out: Path, target: Path) -> None:
     link_tmp = out / f"{_TMP_PREFIX}{CURRENT}-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         link_tmp.unlink()
     os.symlink(os.path.relpath(target, out), link_tmp)
     os.replace(link_tmp, out / CURRENT)  # atomic: readers see the old or the new
     fsync_dir(out)
+
+
+def version_files(version: Path) -> dict[str, dict[str, Any]]:
+    """Every file a build wrote into ``version`` (not the more-like-this tables or locks a
+    server adds later, nor the manifest itself), with its sha256 and size: what the
+    manifest lists, and what publishing copies and a follower checks."""
+    files = {}
+    for path in sorted(version.rglob("*")):
+        rel = path.relative_to(version).as_posix()
+        if not path.is_file() or rel == MANIFEST or rel.startswith(".") or \
+                rel.startswith("neighbours-"):
+            continue
+        files[rel] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+    return files
 
 
 def _remove_stale_temporaries(versions: Path) -> None:

@@ -11,7 +11,7 @@ LAYERS = [
     ("foundation", {"__init__", "config", "errors", "files", "budget", "ranking"}),
     ("catalog", {"catalog", "titles", "lexical"}),
     ("embedding", {"encoders", "embedding"}),
-    ("index", {"ann", "index", "store", "build"}),
+    ("index", {"ann", "index", "store", "published", "distributed", "build"}),
     ("events", {"events"}),
     ("engine", {"query", "filters", "explain", "neighbours", "projection", "engine",
                 "evaluation", "personal"}),

@@ -1,0 +1,240 @@
+"""Index versions in an object store: published by ``recommender publish``, followed by
+servers started with ``--index URL`` (any fsspec URL: ``s3://``, ``gs://``, ``file://``).
+
+The store mirrors the local layout, without symlinks (object stores have none)::
+
+    <url>/current                      the text "versions/<version>"
+    <url>/versions/<version>/...       the version's files, manifest.json last
+    <url>/onnx/<model>.onnx            the export its queries are embedded with
+
+Publishing uploads every file of the version, the manifest (which names each file with
+its sha256) after them, and the store's ``current`` last: a reader that follows
+``current`` never sees half a version. A follower downloads a new version whole into a
+local cache, checks every file against the manifest, and only then points the cache's
+own ``current`` at it; from there a server's :class:`~recommender.live.LiveIndex` swaps as
+it does for a local build. A version that fails its checks is refused and reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recommender.errors import IndexUnavailable
+from recommender.files import fsync_dir, fsync_tree, sha256_of
+from recommender.store import (
+    CURRENT,
+    MANIFEST,
+    VERSIONS,
+    complete_versions,
+    point_current,
+    resolve_version_dir,
+    version_files,
+)
+
+log = logging.getLogger(__name__)
+
+
+def is_url(value: str | os.PathLike[str]) -> bool:
+    return "://" in str(value)
+
+
+def _fs(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:  # e.g. s3:// without s3fs installed
+        raise IndexUnavailable(f"can't open the store {url}: {exc}") from None
+    return fs, root.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str
+    files: int
+    bytes: int
+    pruned: list[str]
+
+
+def publish(index: str | Path, url: str, keep: int = 3) -> Published:
+    """Upload the current version under ``index`` to the store at ``url``; ``current``
+    last; then prune the store's versions beyond the newest ``keep`` (never the current).
+
+    Raises:
+        IndexUnavailable: nothing to publish, or a local file differs from its manifest
+            (a corrupted version is never published).
+    """
+    version = resolve_version_dir(index)
+    manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    files = version_files(version)
+    recorded = manifest.get("files")
+    if recorded is not None and recorded != files:
+        changed = sorted(set(recorded) ^ set(files) |
+                         {f for f in recorded if files.get(f) != recorded[f]})
+        raise IndexUnavailable(f"version {version.name} differs from its manifest "
+                               f"({', '.join(changed[:5])}): rebuild it before publishing")
+    shared = {}
+    if manifest.get("query_model"):
+        export = version.parent.parent / manifest["query_model"]
+        if export.is_file():
+            shared[manifest["query_model"]] = {"sha256": sha256_of(export),
+                                               "bytes": export.stat().st_size}
+    fs, root = _fs(url)
+    target = f"{root}/{VERSIONS}/{version.name}"
+    for rel, meta in shared.items():  # the export, once per model
+        remote = f"{root}/{rel}"
+        if not (fs.exists(remote) and fs.size(remote) == meta["bytes"]):
+            fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
+            fs.put_file(str(version.parent.parent / rel), remote)
+    for rel in files:
+        fs.makedirs(f"{target}/{rel}".rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(version / rel), f"{target}/{rel}")
+    published = {**manifest, "files": files, "shared_files": shared}
+    fs.pipe_file(f"{target}/{MANIFEST}", (json.dumps(published, indent=2) + "\n").encode())
+    _write_current(fs, root, f"{VERSIONS}/{version.name}")
+    pruned = _prune(fs, root, keep, version.name)
+    size = sum(m["bytes"] for m in files.values()) + sum(m["bytes"] for m in shared.values())
+    log.info("published %s to %s (%d files, %d bytes)", version.name, url, len(files), size)
+    return Published(version.name, len(files) + len(shared), size, pruned)
+
+
+def _write_current(fs: Any, root: str, value: str) -> None:
+    """The store's pointer, replaced in one step: a rename on a file system, a single PUT
+    (atomic per object) on an object store."""
+    data = (value + "\n").encode()
+    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        tmp = f"{root}/.{CURRENT}.{os.getpid()}.tmp"
+        fs.pipe_file(tmp, data)
+        os.replace(tmp, f"{root}/{CURRENT}")
+    else:
+        fs.pipe_file(f"{root}/{CURRENT}", data)
+
+
+def _prune(fs: Any, root: str, keep: int, current: str) -> list[str]:
+    try:
+        names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(f"{root}/{VERSIONS}",
+                                                                       detail=False))
+    except FileNotFoundError:
+        return []
+    complete = [n for n in names if not n.startswith(".")]
+    old = [n for n in complete[:-keep] if n != current] if keep >= 1 else []
+    for name in old:
+        fs.rm(f"{root}/{VERSIONS}/{name}", recursive=True)
+    return old
+
+
+class Follower:
+    """Keeps a local cache folder in step with a store's ``current``.
+
+    The cache is a local index folder (``versions/``, ``current``, ``onnx/``), so the rest
+    of the service reads it as it reads a build's output. Workers of one server share
+    it: a lock makes one of them download, the others find the version there.
+    """
+
+    def __init__(self, url: str, cache: Path) -> None:
+        self.url = url
+        self.cache = Path(cache)
+        self.error: str | None = None
+        """Why the last new version was refused (None: it wasn't)."""
+        self.refused: str | None = None
+
+    def remote_current(self) -> str:
+        fs, root = _fs(self.url)
+        try:
+            value = fs.cat_file(f"{root}/{CURRENT}").decode().strip()
+        except FileNotFoundError:
+            raise IndexUnavailable(f"the store {self.url} has no current version yet: "
+                                   f"publish one with recommender publish --to {self.url}"
+                                   ) from None
+        if not value.startswith(f"{VERSIONS}/") or "/" in value[len(VERSIONS) + 1:]:
+            raise IndexUnavailable(f"the store's current pointer is malformed: {value!r}")
+        return value[len(VERSIONS) + 1:]
+
+    def sync(self) -> bool:
+        """Bring the cache to the store's current version; True if ``current`` moved.
+
+        Raises:
+            IndexUnavailable: the store can't be read, or its new version fails its checks
+                (``error`` says why; the cache keeps serving what it had).
+        """
+        name = self.remote_current()
+        local = self.cache / VERSIONS / name
+        if (self.cache / CURRENT).exists() and \
+                (self.cache / CURRENT).resolve() == local.resolve():
+            return False
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if not (local / MANIFEST).is_file():
+                self._download(name)
+            if (self.cache / CURRENT).exists() and \
+                    (self.cache / CURRENT).resolve() == local.resolve():
+                return False  # another worker of this server got there first
+            point_current(self.cache, local)
+        self.error = self.refused = None
+        keep = [v.name for v in complete_versions(self.cache)][-3:]
+        for old in complete_versions(self.cache):  # the cache keeps the newest three
+            if old.name not in keep and old.resolve() != local.resolve():
+                shutil.rmtree(old, ignore_errors=True)
+        log.info("cache %s now at version %s of %s", self.cache, name, self.url)
+        return True
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.cache / ".sync.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _download(self, name: str) -> None:
+        fs, root = _fs(self.url)
+        source = f"{root}/{VERSIONS}/{name}"
+        try:
+            manifest = json.loads(fs.cat_file(f"{source}/{MANIFEST}"))
+        except (FileNotFoundError, ValueError) as exc:
+            self._refuse(name, f"its manifest can't be read ({exc})")
+        files, shared = manifest.get("files"), manifest.get("shared_files") or {}
+        if not isinstance(files, dict) or not files:
+            self._refuse(name, "its manifest lists no files with checksums")
+        tmp = self.cache / VERSIONS / f".tmp-{name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            for rel, meta in files.items():
+                self._fetch(fs, f"{source}/{rel}", tmp / rel, meta, name, rel)
+            for rel, meta in shared.items():  # the export, where the cache lacks it
+                local = self.cache / rel
+                if not (local.is_file() and sha256_of(local) == meta.get("sha256")):
+                    part = local.with_name(f".{local.name}.{os.getpid()}.tmp")
+                    self._fetch(fs, f"{root}/{rel}", part, meta, name, rel)
+                    os.replace(part, local)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n",
+                                        encoding="utf-8")
+            fsync_tree(tmp)
+            os.rename(tmp, self.cache / VERSIONS / name)
+            fsync_dir(self.cache / VERSIONS)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _fetch(self, fs: Any, remote: str, local: Path, meta: dict[str, Any], name: str,
+               rel: str) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fs.get_file(remote, str(local))
+        except FileNotFoundError:
+            self._refuse(name, f"{rel} is missing from the store")
+        if sha256_of(local) != meta.get("sha256"):
+            self._refuse(name, f"{rel} doesn't match its checksum in the manifest")
+
+    def _refuse(self, name: str, why: str) -> None:
+        self.refused = name
+        self.error = f"version {name} from {self.url} refused: {why}"
+        log.error("%s", self.error)
+        raise IndexUnavailable(self.error)
