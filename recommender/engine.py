@@ -13,9 +13,9 @@ id reuses the film's stored vector, so only free text calls the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +30,11 @@ from recommender.errors import (
     NothingToRecommendFrom,
     TitleNotFound,
 )
-from recommender.explain import explain
 from recommender.filters import FilterMasks
 from recommender.index import FilmIndex
 from recommender.lexical import lexical_text
-from recommender.neighbours import NeighbourTable, open_or_compute, open_saved, table_key
+from recommender.neighbours import NeighbourTable, open_or_compute, open_saved, table_spec
+from recommender.pipeline import HYBRID_CANDIDATES, Ranker
 from recommender.projection import CatalogMap
 from recommender.query import (
     DEFAULT_K,
@@ -47,84 +47,15 @@ from recommender.query import (
     ScoredFilm,
     check_text,
 )
-from recommender.ranking import maximal_marginal_relevance, reciprocal_rank_fusion, top_k
 from recommender.titles import Resolution, TitleResolver, film_summary
+from recommender.vectors import VectorQuery, preference_query, weighted_query
 
 __all__ = ["DEFAULT_K", "DEFAULT_MODE", "MODES", "Engine", "QueryOptions", "ResultPage",
            "ScoredFilm"]
 
-HYBRID_CANDIDATES = 100
-"""Candidates each ranking contributes to a hybrid fusion (at least; more for deep pages)."""
-DIVERSITY_POOL = 30
-"""Least number of candidates that diversity re-ranks (three times the page's depth for
-deep pages; with ``offset + k`` at most 1,000, at most 3,000)."""
 MAX_TERM_FILMS = 5
 """A weighted recommendation's words come from at most this many of the most liked films."""
 Item = str | dict[str, Any]
-
-
-class _Semantic(Protocol):
-    """The vector side of a query: its best rows, and any row's score."""
-
-    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]: ...
-
-    def scores(self, rows: Sequence[int]) -> np.ndarray: ...
-
-
-class _VectorQuery:
-    """Cosine similarity to one query vector, computed on first use."""
-
-    def __init__(self, index: FilmIndex, make_vector: Callable[[], np.ndarray]) -> None:
-        self.index = index
-        self._make = make_vector
-        self._vector: np.ndarray | None = None
-
-    @property
-    def vector(self) -> np.ndarray:
-        if self._vector is None:
-            self._vector = self._make()
-        return self._vector
-
-    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        return self.index.search(self.vector, depth, allowed)
-
-    def scores(self, rows: Sequence[int]) -> np.ndarray:
-        return self.index.vectors(rows) @ self.vector
-
-
-class _BestScoreQuery:
-    """Each film scored by its best similarity to a liked vector minus its best
-    similarity to a disliked one. The liked vectors (a model call, where query text
-    is one of them) are made on first use."""
-
-    def __init__(self, index: FilmIndex, make_liked: Callable[[], list[np.ndarray]],
-                 disliked: np.ndarray) -> None:
-        self.index = index
-        self._make_liked = make_liked
-        self._liked: np.ndarray | None = None
-        self.disliked = disliked
-
-    @property
-    def liked(self) -> np.ndarray:
-        if self._liked is None:
-            self._liked = np.stack(self._make_liked())
-        return self._liked
-
-    def scores(self, rows: Sequence[int]) -> np.ndarray:
-        vectors = self.index.vectors(rows)
-        scores = (vectors @ self.liked.T).max(axis=1)
-        if len(self.disliked):
-            scores -= (vectors @ self.disliked.T).max(axis=1)
-        return scores
-
-    def search(self, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        # A film's best liked similarity puts it in that liked film's own top list,
-        # so the union of those lists holds the best films (exact when depth >= n).
-        candidates = sorted(
-            {r for v in self.liked for r, _ in self.index.search(v, depth, allowed)})
-        if not candidates:
-            return []
-        return [(candidates[i], s) for i, s in top_k(self.scores(candidates), depth)]
 
 
 class Engine:
@@ -145,6 +76,7 @@ class Engine:
         self.titles = TitleResolver(index.films)
         index.check_compatible(model=embedder.name)
         self.filters = FilterMasks(index)
+        self.ranker = Ranker(index, self.settings, self.filters)
         self.neighbours: NeighbourTable | None = None
         self._map: CatalogMap | None = None
 
@@ -162,14 +94,15 @@ class Engine:
 
         A server does this once per loaded version; one-off users (the CLI) don't.
         """
-        key = self._table_key()
-        if key is None:
+        spec = self._table()
+        if spec is None:
             return False
+        key, depth = spec
         if self.neighbours is not None:
             return True
         saved = open_saved(self.index.path, key, self.index.films)
         if saved is None and compute:
-            mode, depth = self.settings.search_mode, self._table_depth()
+            mode = self.settings.search_mode
             saved = open_or_compute(
                 self.index.path, key, self.index.films,
                 lambda: NeighbourTable.compute(self.index.films, self.index.row_of,
@@ -180,19 +113,10 @@ class Engine:
     @property
     def wants_table(self) -> bool:
         """Whether this engine's catalog gets a "more like this" table."""
-        return self._table_key() is not None
+        return self._table() is not None
 
-    def _table_depth(self) -> int:
-        # A page reaching past HYBRID_CANDIDATES fuses deeper lists (other scores), so
-        # the table stops one short of it: every page it answers is the pipeline's.
-        return min(self.settings.max_k, HYBRID_CANDIDATES - 1, len(self.index) - 1)
-
-    def _table_key(self) -> str | None:
-        """What names this engine's table in the version folder; None: it gets none."""
-        if not 1 < len(self.index) <= self.settings.similar_table_max_films:
-            return None
-        return table_key(self.settings.search_mode, self._table_depth(), self.settings.rrf_k,
-                         self.settings.semantic_weight, HYBRID_CANDIDATES)
+    def _table(self) -> tuple[str, int] | None:
+        return table_spec(len(self.index), self.settings, HYBRID_CANDIDATES)
 
     # -- the catalog -------------------------------------------------------------
 
@@ -247,8 +171,8 @@ class Engine:
         """The pipeline's answer to "films like the film at ``row``"."""
         terms = [] if options.mode == "semantic" else \
             self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
-        semantic = _VectorQuery(self.index, lambda: self.index.vector(row))
-        return self._rank(semantic, terms, options, exclude_rows={row}, liked_rows=[row])
+        semantic = VectorQuery(self.index, lambda: self.index.vector(row))
+        return self.ranker.rank(semantic, terms, options, exclude_rows={row}, liked_rows=[row])
 
     def similar_by_title(self, title: str, year: int | None = None,
                          options: QueryOptions | None = None) -> ResultPage:
@@ -267,8 +191,8 @@ class Engine:
         text = check_text("q", text, self.settings.max_query_chars)
         terms = [] if options.mode == "semantic" else \
             self.index.lexical.analyzer.query_terms(text)
-        semantic = _VectorQuery(self.index, lambda: self._embed(text))
-        results, more = self._rank(semantic, terms, options, query_text=text)
+        semantic = VectorQuery(self.index, lambda: self._embed(text))
+        results, more = self.ranker.rank(semantic, terms, options, query_text=text)
         return ResultPage({"q": text, **options.echo(), **self._unknown_excludes(options)},
                           results, more)
 
@@ -311,8 +235,9 @@ class Engine:
                 terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
             if query:
                 terms += self.index.lexical.analyzer.query_terms(query)
-        semantic = self._preference(liked_rows, disliked_rows, query, strategy)
-        results, more = self._rank(semantic, terms, options,
+        semantic = preference_query(self.index, liked_rows, disliked_rows,
+                                    self._embed if query else None, query, strategy)
+        results, more = self.ranker.rank(semantic, terms, options,
                                    exclude_rows=set(liked_rows) | set(disliked_rows),
                                    liked_rows=liked_rows, query_text=query)
 
@@ -346,105 +271,20 @@ class Engine:
         disliked_rows = [self.index.row_of[f] for f in disliked if f in self.index.row_of]
         disliked_w = np.array([disliked[self.index.films[r].id] for r in disliked_rows])
 
-        def vector() -> np.ndarray:
-            mean = liked_w @ self.index.vectors(liked_rows) / liked_w.sum()
-            if disliked_rows:
-                mean = 2 * mean - disliked_w @ self.index.vectors(disliked_rows) / \
-                    disliked_w.sum()
-            norm = float(np.linalg.norm(mean))
-            return (mean / norm if norm > 0 else mean).astype(np.float32)
-
         strongest = [liked_rows[i] for i in np.argsort(-liked_w, kind="stable")[:MAX_TERM_FILMS]]
         terms: list[str] = []
         if options.mode != "semantic":
             for row in strongest:
                 terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
         excluded = {self.index.row_of[f] for f in exclude if f in self.index.row_of}
-        results, more = self._rank(_VectorQuery(self.index, vector), terms, options,
-                                   exclude_rows=excluded | set(liked_rows) | set(disliked_rows),
-                                   liked_rows=strongest)
+        semantic = weighted_query(self.index, liked_rows, liked_w, disliked_rows, disliked_w)
+        results, more = self.ranker.rank(
+            semantic, terms, options, liked_rows=strongest,
+            exclude_rows=excluded | set(liked_rows) | set(disliked_rows))
         return ResultPage({"liked": len(liked_rows), "disliked": len(disliked_rows),
                            **options.echo()}, results, more)
 
     # -- the pipeline --------------------------------------------------------------
-
-    def _preference(self, liked_rows: list[int], disliked_rows: list[int],
-                    query: str | None, strategy: str) -> _Semantic:
-        def liked_vectors() -> list[np.ndarray]:
-            vectors = [self.index.vector(r) for r in liked_rows]
-            return vectors + ([self._embed(query)] if query else [])
-
-        disliked = self.index.vectors(disliked_rows) \
-            if disliked_rows else np.empty((0, self.index.dimension), dtype=np.float32)
-        if strategy == "best_score":
-            return _BestScoreQuery(self.index, liked_vectors, disliked)
-
-        def average() -> np.ndarray:
-            mean_liked = np.mean(liked_vectors(), axis=0)
-            vector = mean_liked if not len(disliked) else \
-                2 * mean_liked - disliked.mean(axis=0)
-            norm = float(np.linalg.norm(vector))
-            return (vector / norm if norm > 0 else mean_liked).astype(np.float32)
-
-        return _VectorQuery(self.index, average)
-
-    def _rank(self, semantic: _Semantic, terms: list[str], options: QueryOptions, *,
-              exclude_rows: set[int] | None = None, liked_rows: Sequence[int] = (),
-              query_text: str | None = None) -> tuple[list[ScoredFilm], bool]:
-        """One page of films, ranked by ``options.mode``, filtered inside the search.
-
-        The vector side is asked only where the mode needs it, so a lexical query
-        never calls the model. Returns the page and whether more films follow.
-        """
-        budget.check("filters")
-        allowed = self.filters.allowed(options, exclude_rows or set())
-        wanted = options.offset + options.k
-        pool = wanted + 1  # one more than the page tells whether more follow
-        if options.diversity > 0:
-            pool = max(pool, 3 * wanted, DIVERSITY_POOL)
-        films = self.index.films
-        hits: list[ScoredFilm]
-        if options.mode == "semantic":
-            hits = [ScoredFilm(films[r], s, semantic=s)
-                    for r, s in semantic.search(pool, allowed)]
-        else:
-            lexical_scores = self.index.lexical.scores(terms)
-            budget.check("word scores")
-            if options.mode == "lexical":
-                hits = [ScoredFilm(films[r], s, lexical=s)
-                        for r, s in top_k(lexical_scores, pool, allowed, min_score=0.0)]
-            else:
-                depth = max(HYBRID_CANDIDATES, pool)
-                semantic_hits = semantic.search(depth, allowed)
-                budget.check("vector search")
-                lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
-                weight = self.settings.semantic_weight
-                fused = reciprocal_rank_fusion(
-                    [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
-                    weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)
-                cosine = dict(semantic_hits)
-                # the words found some films the vectors didn't rank: their cosines at once
-                unranked = [r for r, _ in fused[:pool] if r not in cosine]
-                if unranked:
-                    cosine |= zip(unranked, semantic.scores(unranked).tolist(), strict=True)
-                hits = [ScoredFilm(films[r], s, semantic=cosine[r],
-                                   lexical=float(lexical_scores[r]) or None)
-                        for r, s in fused[:pool]]
-        budget.check("ranking")
-        if options.min_score is not None:
-            hits = [h for h in hits if h.score >= options.min_score]
-        if options.diversity > 0 and hits:
-            vectors = self.index.vectors([self.index.row_of[h.film.id] for h in hits])
-            # only as many picks as the page and the one after it: the rest is never shown
-            order = maximal_marginal_relevance(np.array([h.score for h in hits]), vectors,
-                                               wanted + 1, options.diversity,
-                                               check=lambda: budget.check("diversity"))
-            hits = [hits[i] for i in order]
-        page = hits[options.offset:wanted]
-        if options.explain:
-            for hit in page:
-                hit.explanation = explain(self.index, hit, liked_rows, query_text)
-        return page, len(hits) > wanted
 
     def _embed(self, text: str) -> np.ndarray:
         vector = self.embedder.encode_query(text)

@@ -26,6 +26,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -140,6 +141,19 @@ class NeighbourTable:
         if arrays["rows"].shape[0] != len(films):
             raise ValueError(f"{folder} holds {arrays['rows'].shape[0]} films, not {len(films)}")
         return cls(films, mode, **arrays)
+
+
+def table_spec(films: int, settings: Any, hybrid_candidates: int) -> tuple[str, int] | None:
+    """(key, depth) of the table a catalog of ``films`` gets under ``settings``; None: none.
+
+    A page reaching past ``hybrid_candidates`` fuses deeper lists (other scores), so the
+    table stops one short of it: every page it answers is the pipeline's.
+    """
+    if not 1 < films <= settings.similar_table_max_films:
+        return None
+    depth = min(settings.max_k, hybrid_candidates - 1, films - 1)
+    return table_key(settings.search_mode, depth, settings.rrf_k, settings.semantic_weight,
+                     hybrid_candidates), depth
 
 
 def table_key(*parts: object) -> str:

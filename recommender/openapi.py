@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from recommender import __version__, schemas
+from recommender import __version__, responses, schemas
 from recommender.config import Settings
 from recommender.query import MAX_RESULT_WINDOW
 
@@ -33,9 +33,10 @@ _ERRORS = {
          "can't be reached (per-viewer routes)",
 }
 _RESPONSE_MODELS: list[type[BaseModel]] = [
-    schemas.ResultPageOut, schemas.FilmOut, schemas.FilmListOut, schemas.HealthOut,
-    schemas.ReadyOut, schemas.ReloadOut, schemas.AdminStatusOut, schemas.BatchOut, schemas.ErrorOut,
-    schemas.EventsOut, schemas.RowsOut, schemas.HistoryOut, schemas.MapOut,
+    responses.ResultPageOut, responses.FilmOut, responses.FilmListOut, responses.HealthOut,
+    responses.ReadyOut, responses.ReloadOut, responses.AdminStatusOut, responses.BatchOut,
+    responses.ErrorOut, responses.EventsOut, responses.RowsOut, responses.HistoryOut,
+    responses.MapOut,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
                                        schemas.EventIn, schemas.EventBatch]

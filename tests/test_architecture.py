@@ -13,10 +13,10 @@ LAYERS = [
     ("embedding", {"encoders", "embedding"}),
     ("index", {"ann", "index", "store", "published", "distributed", "build"}),
     ("events", {"events"}),
-    ("engine", {"query", "filters", "explain", "neighbours", "projection", "engine",
-                "evaluation", "personal"}),
+    ("engine", {"query", "filters", "explain", "vectors", "pipeline", "neighbours",
+                "projection", "engine", "evaluation", "personal"}),
     ("live", {"live"}),
-    ("api", {"schemas", "access", "observability", "openapi", "web", "http_io", "api",
+    ("api", {"schemas", "responses", "access", "observability", "openapi", "web", "http_io", "api",
              "users_api", "worker", "server"}),
     ("cli", {"cli", "reference"}),
 ]
