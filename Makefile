@@ -57,7 +57,7 @@ test: install browser postgres
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
 bench: install
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,bench]'
 	mkdir -p bench-results
 	$(BIN)/python scripts/bench_peers.py --out bench-results/peers.json | tee bench-results/peers.txt
 	$(BIN)/python scripts/bench_build.py --out bench-results/build.json | tee bench-results/build.txt
@@ -66,7 +66,9 @@ bench: install
 	$(BIN)/python scripts/bench_scale.py --sizes 20000,50000,100000 --netflix \
 	  --out bench-results/scale.json | tee bench-results/scale.txt
 	$(BIN)/python scripts/bench_lean.py --out bench-results/lean.json | tee bench-results/lean.txt
+	$(BIN)/python scripts/bench_scaling.py --out bench-results/scaling.json | tee bench-results/scaling.txt
 	$(BIN)/python scripts/performance_page.py
+	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
 docs: install

@@ -151,6 +151,7 @@ def admin_status() -> Any:
     return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
                     "index": {**_index_summary(engine), "path": str(engine.index.path),
                               "root": str(http_io.settings().index)},
+                    "similar_table": engine.neighbours is not None,
                     "last_reload_error": live.reload_error})
 
 

@@ -138,6 +138,8 @@ class AdminStatusOut(BaseModel):
     films: int
     model: str
     index: dict[str, Any] = Field(description="as /health's, with path and root")
+    similar_table: bool = Field(description="whether this worker answers more-like-this "
+                                "from the version's table yet (else by the pipeline)")
     last_reload_error: str | None
 
 

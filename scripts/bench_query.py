@@ -37,7 +37,7 @@ from recommender.build import build_index
 from recommender.catalog import Catalog
 from recommender.embedding import Embedder, resolve_model_location
 from recommender.titles import normalize_title
-from tests.ops import free_port, running_server
+from tests.ops import call, free_port, running_server
 
 # peers' servers embed with torch: one thread per worker, as ours (no oversubscription)
 PEER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
@@ -128,6 +128,12 @@ def ours(report: dict, catalog: Catalog, tmp: Path, n: int, workers: int,
     build_index(catalog, Embedder(), tmp / "ours", progress=False, export_onnx=True)
     env = {"RECOMMENDER_QUERY_CACHE_SIZE": "0"}  # every /search pays for the model
     with running_server(tmp / "ours", workers=workers, env=env) as (base, _):
+        # a new version's more-like-this table is made after the swap (the pipeline answers
+        # meanwhile): measure what a server answers once it has it, on every worker
+        deadline, streak = time.monotonic() + 300, 0
+        while streak < 10 and time.monotonic() < deadline:
+            streak = streak + 1 if call(base + "/admin/status")[1].get("similar_table") else 0
+            time.sleep(0.2)
         get = getter(base)
         kinds = {
             "/similar?title=": (get, ["/similar?" + urllib.parse.urlencode(
