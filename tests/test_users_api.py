@@ -146,19 +146,32 @@ def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, en
     assert client.get("/search?q=boxer").status_code == 200
 
 
+def _stored_ids(events_url: str) -> set[str]:
+    if events_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(events_url.removeprefix("sqlite:///"))
+        try:
+            return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(events_url) as conn:
+        return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+
+
 @pytest.mark.server
-def test_an_acknowledged_event_survives_a_sigkill_of_the_whole_server(tmp_path,
-                                                                      seed_index_dir):
+def test_an_acknowledged_event_survives_a_sigkill_of_the_whole_server(seed_index_dir,
+                                                                      events_url):
     """A 2xx means committed: the server (master and workers) is killed with SIGKILL the
-    moment the answers arrive, and every acknowledged event is in the database."""
-    database = tmp_path / "events.sqlite3"
+    moment the answers arrive, and every acknowledged event is in the database (a SQLite
+    file, a PostgreSQL server)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
          "--port", str(port), "--workers", "2"], cwd=ROOT, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "RECOMMENDER_LOG_LEVEL": "warning",
-             "RECOMMENDER_EVENTS_URL": f"sqlite:///{database}"})
+             "RECOMMENDER_EVENTS_URL": events_url})
     base = f"http://127.0.0.1:{port}"
     acknowledged = 0
     try:
@@ -178,7 +191,5 @@ def test_an_acknowledged_event_survives_a_sigkill_of_the_whole_server(tmp_path,
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: the kernel stops it
         proc.wait(timeout=30)
-    conn = sqlite3.connect(database)
-    ids = {row[0] for row in conn.execute("SELECT event_id FROM events")}
-    conn.close()
+    ids = _stored_ids(events_url)
     assert acknowledged == 200 and {f"kill-{n}-{i}" for n in range(40) for i in range(5)} <= ids
