@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from recommender import __version__
+from recommender import __version__, viewers_cli
 from recommender.ann import AnnSettings
 from recommender.config import Settings
 
@@ -65,7 +65,7 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
 FLAG_SETTINGS = {"out": "index", "index": "index", "catalog": "catalog", "model": "model",
                  "batch_size": "batch_size", "precision": "build_precision",
                  "keep_versions": "keep_versions", "host": "host", "port": "port",
-                 "workers": "workers", "cache_dir": "cache_dir"}
+                 "workers": "workers", "cache_dir": "cache_dir", "events_url": "events_url"}
 """Flags (argparse ``dest``) that set a :class:`Settings` field, over its environment
 variable. docs/configuration.md is generated from this and the parser."""
 
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--query", help="free text that steers the result")
     r.add_argument("--strategy", choices=("average", "best_score"), default="average")
     _add_query(r)
+    viewers_cli.add_parsers(sub)
     return parser
 
 
@@ -396,7 +397,8 @@ def _print_page(page: Any, as_json: bool) -> int:
 
 
 _COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
-             "search": _search, "recommend": _recommend, "publish": _publish}
+             "search": _search, "recommend": _recommend, "publish": _publish,
+             "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs}
 
 
 if __name__ == "__main__":

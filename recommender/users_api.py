@@ -62,7 +62,7 @@ def post_events() -> Any:
     for i, raw in enumerate(items):
         budget.check("validating events")
         try:
-            valid.append(_event(engine, parse(EventIn, raw), now))
+            valid.append(event_from(engine, parse(EventIn, raw), now))
         except RecommenderError as exc:
             if single:
                 raise
@@ -77,7 +77,8 @@ def post_events() -> Any:
     return jsonify({"accepted": stored, "duplicates": duplicates, "rejected": rejected})
 
 
-def _event(engine: Any, event: EventIn, now: float) -> Event:
+def event_from(engine: Any, event: EventIn, now: float) -> Event:
+    """A validated event, its film resolved (the HTTP route and ``events import`` alike)."""
     item = event.film if isinstance(event.film, str) else \
         event.film.model_dump(exclude_none=True)
     film, _ = engine.resolve_item(item, "film")

@@ -18,7 +18,7 @@ LAYERS = [
     ("live", {"live"}),
     ("api", {"schemas", "responses", "access", "observability", "openapi", "web", "http_io", "api",
              "users_api", "worker", "server"}),
-    ("cli", {"cli", "reference"}),
+    ("cli", {"cli", "viewers_cli", "reference"}),
 ]
 LAYER_OF = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
 

@@ -1,0 +1,44 @@
+"""`recommender events import` and `recommender user-recs` (recommender/viewers_cli.py), in
+fresh processes, over a real SQLite store."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "recommender.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_log_imported_then_recommended_from(tmp_path, seed_index_dir):
+    log = tmp_path / "events.jsonl"
+    log.write_text("\n".join([
+        json.dumps({"user": "ann", "film": "Rocky", "type": "like", "event_id": "1"}),
+        json.dumps({"user": "ann", "film": "Rocky II", "type": "like", "event_id": "2"}),
+        json.dumps({"user": "ann", "film": "Lucky You", "type": "dislike", "event_id": "3"}),
+        json.dumps({"user": "ann", "film": {"id": "no-such-film"}, "type": "like"}),
+        "not json", ""]) + "\n", encoding="utf-8")
+    store = ["--index", str(seed_index_dir), "--events-url",
+             f"sqlite:///{tmp_path / 'events.sqlite3'}"]
+    first = _cli("events", "import", str(log), *store)
+    assert first.returncode == 2  # some lines were refused
+    assert "3 events stored, 0 duplicates, 2 rejected" in first.stdout
+    assert "rejected line 4: No film with id 'no-such-film'" in first.stderr
+    assert "rejected line 5: malformed JSON" in first.stderr
+    again = _cli("events", "import", str(log), *store)
+    assert "0 events stored, 3 duplicates" in again.stdout  # event_ids: stored once
+    recs = _cli("user-recs", "ann", "-k", "3", "--json", *store)
+    body = json.loads(recs.stdout)
+    assert [r["id"] for r in body["results"]] == ["rocky-iv-1985", "rocky-v-1990",
+                                                  "rocky-iii-1982"] or \
+        {r["id"] for r in body["results"]} == {"rocky-iii-1982", "rocky-iv-1985",
+                                               "rocky-v-1990"}
+    assert all(r["reasons"][0]["film"]["id"] in ("rocky-1976", "rocky-ii-1979")
+               for r in body["results"])
+    table = _cli("user-recs", "ann", "-k", "3", *store).stdout
+    assert "because you liked Rocky" in table
+    newcomer = json.loads(_cli("user-recs", "nobody", "-k", "2", "--json", *store).stdout)
+    assert newcomer["query"]["basis"] == "trending" and len(newcomer["results"]) == 2
