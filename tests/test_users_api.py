@@ -193,3 +193,26 @@ def test_an_acknowledged_event_survives_a_sigkill_of_the_whole_server(seed_index
         proc.wait(timeout=30)
     ids = _stored_ids(events_url)
     assert acknowledged == 200 and {f"kill-{n}-{i}" for n in range(40) for i in range(5)} <= ids
+
+
+@pytest.mark.server
+def test_two_servers_on_one_postgresql_share_their_viewers(seed_index_dir, postgres):
+    """Replicas: an event sent to one server changes what the other recommends."""
+    from tests import pg
+    from tests.ops import running_server
+
+    url = pg.fresh_database(postgres)
+    env = {"RECOMMENDER_EVENTS_URL": url}
+    with running_server(seed_index_dir, workers=1, env=env) as (a, _), \
+            running_server(seed_index_dir, workers=1, env=env) as (b, _):
+        before = call(b + "/users/shared/recommendations?k=3")[1]
+        assert before["query"]["basis"] == "trending"
+        status, body = call(a + "/events", "POST", {"events": [
+            {"user": "shared", "film": "Lucky You", "type": "like"}]})
+        assert status == 200 and body["accepted"] == 1
+        after = call(b + "/users/shared/recommendations?k=3")[1]
+        assert after["query"]["basis"] == "history" and after["query"]["history"] == 1
+        assert all(r["reasons"][0]["film"]["id"] == "lucky-you-2007"
+                   for r in after["results"])
+        assert call(b + "/users/shared/history")[1]["events"][0]["film"]["id"] == \
+            "lucky-you-2007"
