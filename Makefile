@@ -67,6 +67,11 @@ bench: install
 	  --out bench-results/scale.json | tee bench-results/scale.txt
 	$(BIN)/python scripts/bench_lean.py --out bench-results/lean.json | tee bench-results/lean.txt
 	$(BIN)/python scripts/bench_scaling.py --out bench-results/scaling.json | tee bench-results/scaling.txt
+	$(BIN)/recommender build --catalog ../shared/datasets/netflix_titles.csv --out bench-results/netflix \
+	  --title-col Movie --text-col description --year-col release_year --genres-col genre \
+	  --language en --quiet --if-stale
+	$(BIN)/python scripts/bench_events.py --index bench-results/netflix \
+	  --out bench-results/events.json | tee bench-results/events.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
 

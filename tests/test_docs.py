@@ -92,4 +92,4 @@ def test_the_performance_page_takes_the_tables_a_benchmark_printed():
     assert "kept" in rendered  # no output for that benchmark: its block stays
     committed = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert set(performance_page.BLOCK.findall(committed)) >= {
-        "build", "query", "scale", "peers", "embed", "lean"}
+        "build", "query", "scale", "peers", "embed", "lean", "events"}
