@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.ops import running_server
+from tests.ops import call, running_server
 
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="playwright is not installed: pip install -e '.[dev]'")
@@ -45,8 +45,8 @@ def page(browser, base):
 
 
 def _titles(page):
-    page.wait_for_selector(".card h2")
-    return page.locator(".card h2").all_inner_texts()
+    page.wait_for_selector("#results .card h2")
+    return page.locator("#results .card h2").all_inner_texts()
 
 
 def test_type_a_description_and_see_the_film_first(page):
@@ -56,7 +56,7 @@ def test_type_a_description_and_see_the_film_first(page):
     page.wait_for_selector("text=Understood as a description")
     assert _titles(page)[0] == "Rocky IV (1985)"
     assert "q=a+boxer+fights+a+Russian" in page.url  # shareable
-    assert page.locator(".card .score").first.inner_text().startswith("score ")
+    assert page.locator("#results .card .score").first.inner_text().startswith("score ")
 
 
 def test_a_title_is_understood_as_a_title(page):
@@ -69,7 +69,7 @@ def test_a_title_is_understood_as_a_title(page):
 def test_open_a_film_and_see_its_similar_films(page):
     page.goto("/?q=karate")
     _titles(page)
-    page.locator(".card a").first.click()
+    page.locator("#results .card a").first.click()
     page.wait_for_selector("#film:not([hidden])")
     assert page.inner_text("#film-title") == "The Karate Kid"
     assert "mr. Miyagi" in page.inner_text("#film-synopsis")
@@ -127,7 +127,7 @@ def test_readable_on_a_phone(browser, base):
     context = browser.new_context(base_url=base, viewport={"width": 375, "height": 740})
     page = context.new_page()
     page.goto("/?q=karate")
-    page.wait_for_selector(".card")
+    page.wait_for_selector("#results .card")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
     context.close()
 
@@ -138,7 +138,7 @@ def test_no_request_leaves_the_machine(browser, base):
     hosts = set()
     page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
     page.goto("/?q=karate")
-    page.wait_for_selector(".card")
+    page.wait_for_selector("#results .card")
     assert hosts == {base.split("/")[2]}
     context.close()
 
@@ -151,13 +151,15 @@ def test_with_read_keys_the_page_asks_for_one_and_then_works(browser, seed_index
         page = context.new_page()
         page.set_default_timeout(20_000)
         try:
-            page.goto("/")
-            assert page.locator("#key-form").is_hidden()  # nothing asked yet
-            page.fill("#q", "poker")
-            page.keyboard.press("Enter")
+            page.goto("/")  # the start page asks the API for its rows: a key is needed
             page.wait_for_selector("#key-form:not([hidden])")
             page.fill("#api-key", "viewer-key")
             page.click("#key-form button")
+            page.wait_for_selector(".home-section.recommended #results .card, "
+                                   ".home-section.recommended .card")
+            assert page.locator("#key-form").is_hidden()
+            page.fill("#q", "poker")
+            page.keyboard.press("Enter")
             assert _titles(page)[0] == "Lucky You (2007)"
             assert page.locator("#key-form").is_hidden()
             page.goto("/?q=boxer")  # kept in the browser for the next visit
@@ -207,13 +209,13 @@ def test_the_film_and_its_neighbours_are_marked_on_the_map(page):
 
 def test_cards_say_why_each_film_is_there(page):
     page.goto("/?q=a+boxer+fights+a+Russian")
-    page.wait_for_selector(".card .why")
-    reasons = page.locator(".card .why").all_inner_texts()
+    page.wait_for_selector("#results .card .why")
+    reasons = page.locator("#results .card .why").all_inner_texts()
     assert len(reasons) == len(_titles(page)) and all("alike in" in r for r in reasons)
     page.goto("/?film=rocky-1976")
     page.wait_for_selector("#film:not([hidden])")
-    page.wait_for_selector(".card .why")
-    first = page.locator(".card .why").first.inner_text()
+    page.wait_for_selector("#results .card .why")
+    first = page.locator("#results .card .why").first.inner_text()
     assert "shares “" in first  # the words it shares with Rocky
     # the list's heading sits with the list, not inside the film's card
     assert page.locator("#results-section > #results-title").is_visible()
@@ -236,10 +238,10 @@ def test_a_poster_that_does_not_load_leaves_a_text_card(browser, write_catalog, 
         page.set_default_timeout(20_000)
         try:
             page.goto("/?q=poker")
-            page.wait_for_selector(".card")
+            page.wait_for_selector("#results .card")
             page.wait_for_function(
-                "[...document.querySelectorAll('.card')].every(c => c.classList.contains("
-                "'no-image')) && !document.querySelector('.card img')")
+                "[...document.querySelectorAll('#results .card')].every(c => c.classList.contains("
+                "'no-image')) && !document.querySelector('#results .card img')")
             assert _titles(page)[0] == "Lucky You (2007)"  # the text is all there
         finally:
             context.close()
@@ -253,9 +255,48 @@ def test_a_phone_sized_page_has_no_horizontal_scroll(browser, base, tmp_path, ur
     page.set_default_timeout(20_000)
     try:
         page.goto(url)
-        page.wait_for_selector(".card, #map[data-points]")
+        page.wait_for_selector("#results .card, #map[data-points]")
         width = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         assert width <= 360, f"{url} is {width} px wide on a 360 px screen"
     finally:
         context.close()
+
+
+def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_index_dir,
+                                                                  tmp_path):
+    """An anonymous viewer (an id kept in the browser) likes two Rocky films from the start
+    page: it then recommends the other Rocky films first, never the two liked ones, with
+    "because you liked" reasons and rows."""
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _):
+        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            page.goto("/")
+            page.wait_for_selector(".home-section.recommended .card")
+            assert page.inner_text(".home-section.recommended > h2") == "Popular now"
+            for title in ("Rocky", "Rocky II"):
+                card = page.locator(".home-section.recommended .card").filter(
+                    has=page.locator("h2", has_text=f"{title} (")).first
+                card.locator("button[data-event=like]").click()
+                page.wait_for_selector(".home-section.recommended > h2:text('Recommended for you')")
+            page.wait_for_function(  # the page re-asked after the second like
+                "(() => { const t = [...document.querySelectorAll("
+                "'.home-section.recommended .card h2')].map(h => h.textContent); "
+                "return t.length >= 3 && !t.some(x => x.startsWith('Rocky II (')); })()")
+            titles = page.locator(".home-section.recommended .card h2").all_inner_texts()
+            assert {t.split(" (")[0] for t in titles[:3]} == {"Rocky III", "Rocky IV",
+                                                               "Rocky V"}
+            assert not {"Rocky (1976)", "Rocky II (1979)"} & set(titles)
+            reasons = page.locator(".home-section.recommended .card .why").all_inner_texts()
+            assert all(r.startswith("because you liked Rocky") for r in reasons[:3])
+            rows = page.locator(".home-section.row > h2").all_inner_texts()
+            assert rows and all(r.startswith("Because you liked Rocky") for r in rows)
+            viewer = page.evaluate("localStorage.getItem('recommender-viewer')")
+            assert viewer.startswith("web-")
+            assert [e["type"] for e in call(url + f"/users/{viewer}/history")[1]["events"]] \
+                == ["like", "like"]
+        finally:
+            context.close()

@@ -60,6 +60,8 @@ function status(parts, isError = false) {
 // Why a film is in the list, in a few words, from the explanation the API sent with it
 // (explain=true): no second request per card.
 function reasonText(film, sourceId) {
+  const r = film.reasons && film.reasons[0];
+  if (r) return r.film ? `because you ${r.because} ${r.film.title}` : r.because === "trending" ? "popular now" : "";
   const e = film.explanation;
   if (!e) return "";
   const parts = [];
@@ -80,28 +82,92 @@ function poster(url, className) {
   return img;
 }
 
-function renderCards(results, emptyText, sourceId = null) {
-  const list = $("results");
+// The viewer: an anonymous id kept in this browser, under which likes and dislikes are
+// sent as events (POST /events), so that the start page can recommend for them.
+const VIEWER_STORE = "recommender-viewer";
+
+function viewerId() {
+  let id = localStorage.getItem(VIEWER_STORE);
+  if (!id) {
+    id = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
+    localStorage.setItem(VIEWER_STORE, id);
+  }
+  return id;
+}
+
+async function sendEvent(film, type, recommendationId) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const key = localStorage.getItem(KEY_STORE);
+  if (key) headers["X-API-Key"] = key;
+  const event = { user: viewerId(), film: { id: film.id }, type };
+  if (recommendationId) event.recommendation_id = recommendationId;
+  try {
+    const response = await fetch("/events", { method: "POST", headers, body: JSON.stringify(event) });
+    return response.ok;
+  } catch { return false; }
+}
+
+function cardItem(film, top, sourceId, recommendationId) {
+  const width = Math.max(2, Math.round(100 * Math.max(0, film.score) / Math.max(top, 1)));
+  const link = filmLink(film, "");
+  const text = el("div", { class: "text" },
+    el("h2", {}, film.title, " ", el("span", { class: "year" }, film.year ? `(${film.year})` : "")),
+    el("p", {}, film.synopsis || ""));
+  const why = reasonText(film, sourceId);
+  if (why) text.append(el("p", { class: "why" }, why));
+  text.append(el("div", { class: "score", title: `score ${film.score}` },
+    el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
+    `score ${film.score.toFixed(3)}`));
+  if (film.image_url) link.append(poster(film.image_url, "poster"));
+  link.append(text);
+  const actions = el("div", { class: "actions" });
+  for (const [type, label] of [["like", "Like"], ["dislike", "Not for me"]]) {
+    const button = el("button", { type: "button", class: `event ${type}`, "aria-pressed": "false",
+      "data-event": type, "aria-label": `${label}: ${film.title}` }, label);
+    button.addEventListener("click", async () => {
+      if (await sendEvent(film, type, recommendationId)) {
+        button.setAttribute("aria-pressed", "true");
+        if (!new URLSearchParams(location.search).toString()) showHome();  // the start page learns at once
+      }
+    });
+    actions.append(button);
+  }
+  return el("li", { class: film.image_url ? "card" : "card no-image" }, link, actions);
+}
+
+function renderCards(results, emptyText, sourceId = null, list = $("results"), recommendationId = null) {
   list.replaceChildren();
   if (!results.length) {
     list.append(el("li", { class: "empty" }, emptyText));
     return;
   }
   const top = Math.max(...results.map((r) => r.score), 1e-9);
-  for (const film of results) {
-    const width = Math.max(2, Math.round(100 * Math.max(0, film.score) / Math.max(top, 1)));
-    const link = filmLink(film, "");
-    const text = el("div", { class: "text" },
-      el("h2", {}, film.title, " ", el("span", { class: "year" }, film.year ? `(${film.year})` : "")),
-      el("p", {}, film.synopsis || ""));
-    const why = reasonText(film, sourceId);
-    if (why) text.append(el("p", { class: "why" }, why));
-    text.append(el("div", { class: "score", title: `score ${film.score}` },
-      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
-      `score ${film.score.toFixed(3)}`));
-    if (film.image_url) link.append(poster(film.image_url, "poster"));
-    link.append(text);
-    list.append(el("li", { class: film.image_url ? "card" : "card no-image" }, link));
+  for (const film of results) list.append(cardItem(film, top, sourceId, recommendationId));
+}
+
+// The start page: "Recommended for you" from this browser's likes and dislikes (what is
+// popular, for a viewer who has none yet), then one row per film they liked.
+async function showHome() {
+  showView("home");
+  const viewer = encodeURIComponent(viewerId());
+  const [recs, rows] = await Promise.all([
+    api(`/users/${viewer}/recommendations?k=${K}&synopsis=true`),
+    api(`/users/${viewer}/rows?rows=3&k=5`)]);
+  const home = $("home");
+  home.replaceChildren();
+  if (!recs.ok) { apiError(recs); return; }
+  status([]);
+  const personal = recs.body.query.basis === "history";
+  const sections = [[personal ? "Recommended for you" : "Popular now", recs.body.results, recs.body.recommendation_id, "recommended"]];
+  if (personal && rows.ok) {
+    for (const row of rows.body.rows) {
+      if (row.because) sections.push([`Because you ${row.reason} ${row.because.title}`, row.results, rows.body.recommendation_id, "row"]);
+    }
+  }
+  for (const [title, results, recommendationId, kind] of sections) {
+    const list = el("ol", { class: "cards" });
+    renderCards(results, "Nothing yet.", null, list, recommendationId);
+    home.append(el("section", { class: `home-section ${kind}` }, el("h2", { class: "results-title" }, title), list));
   }
 }
 
@@ -120,7 +186,8 @@ function apiError(answer) {
 
 function showView(name) {
   $("map-view").hidden = name !== "map";
-  $("results-section").hidden = name === "map";
+  $("home").hidden = name !== "home";
+  $("results-section").hidden = name === "map" || name === "home";
   if (name !== "film") $("film").hidden = true;
   $("results-title").hidden = name !== "film";
   for (const a of document.querySelectorAll("nav a[data-view]")) {
@@ -334,9 +401,8 @@ async function route() {
   if (p.get("view") === "map") return showMap(p.get("film"));
   if (p.get("film")) return showFilm(p.get("film"));
   if (p.get("q")) return showQuery(p.get("q"));
-  showView("search");
-  $("results").replaceChildren();
   status([]);
+  return showHome();
 }
 
 function go(params) {
