@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import TypeAdapter, ValidationError
 
 from recommender import budget, http_io
 from recommender.errors import InvalidParameter, RecommenderError
@@ -32,11 +33,12 @@ from recommender.titles import film_summary
 bp = Blueprint("users", __name__)
 
 
-def _user(user: str) -> str:
-    from pydantic import TypeAdapter, ValidationError
+_USER_ID = TypeAdapter(UserId)
 
+
+def _user(user: str) -> str:
     try:
-        return TypeAdapter(UserId).validate_python(user)
+        return _USER_ID.validate_python(user)
     except ValidationError:
         raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/' or "
                                f"control characters; got {user[:80]!r}") from None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 from benchlib import ROOT, save_report
 
 from tests.hostile import timed, worst_requests
-from tests.ops import call, free_port
+from tests.ops import call, free_port, stop
 
 
 def start_server(checkout: Path, index: Path) -> tuple[str, subprocess.Popen]:
@@ -89,11 +88,7 @@ def main() -> None:
         attack = slowloris(base, 200, 30.0)
         print(f"slowloris: {attack}")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.checkout,
                             capture_output=True, text=True).stdout.strip()
     save_report(args.out, {"checkout": str(args.checkout), "commit": commit,

@@ -15,7 +15,6 @@ import argparse
 import csv
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from benchlib import NETFLIX, ROOT, save_report
 
-from tests.ops import call, free_port
+from tests.ops import call, free_port, stop
 
 NETFLIX_FLAGS = ["--title-col", "Movie", "--text-col", "description", "--year-col",
                  "release_year", "--genres-col", "genre", "--language", "en"]
@@ -96,11 +95,7 @@ def serve(checkout: Path, index: Path, env: dict | None = None) -> dict:
         torch = ["libtorch" in Path(f"/proc/{pid}/maps").read_text()
                  for pid in children]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return {"first_similar_seconds": first.get("similar"),
             "first_search_seconds": first.get("search"),
             "workers": [{"rss_mb": round(w["rss"] / 1024), "pss_mb": round(w["pss"] / 1024)}

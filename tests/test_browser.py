@@ -1,6 +1,7 @@
 """The page in a real browser: headless Chromium (Debian's) driven by Playwright,
 against the real server on loopback."""
 
+import contextlib
 import json
 import shutil
 
@@ -42,6 +43,18 @@ def page(browser, base):
     page.set_default_timeout(20_000)
     yield page
     context.close()
+
+
+@contextlib.contextmanager
+def _page_on(browser, url, width=1000, height=900):
+    """A fresh page on ``url`` (a server of the test's own), closed afterwards."""
+    context = browser.new_context(base_url=url, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def _titles(page):
@@ -145,27 +158,22 @@ def test_no_request_leaves_the_machine(browser, base):
 
 def test_with_read_keys_the_page_asks_for_one_and_then_works(browser, seed_index_dir):
     """The page is open; the API behind it isn't: a viewer gives a key once."""
-    with running_server(seed_index_dir, workers=1,
-                        env={"RECOMMENDER_API_KEYS": "viewer-key"}) as (url, _):
-        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            page.goto("/")  # the start page asks the API for its rows: a key is needed
-            page.wait_for_selector("#key-form:not([hidden])")
-            page.fill("#api-key", "viewer-key")
-            page.click("#key-form button")
-            page.wait_for_selector(".home-section.recommended #results .card, "
-                                   ".home-section.recommended .card")
-            assert page.locator("#key-form").is_hidden()
-            page.fill("#q", "poker")
-            page.keyboard.press("Enter")
-            assert _titles(page)[0] == "Lucky You (2007)"
-            assert page.locator("#key-form").is_hidden()
-            page.goto("/?q=boxer")  # kept in the browser for the next visit
-            assert _titles(page)
-        finally:
-            context.close()
+    env = {"RECOMMENDER_API_KEYS": "viewer-key"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/")  # the start page asks the API for its rows: a key is needed
+        page.wait_for_selector("#key-form:not([hidden])")
+        page.fill("#api-key", "viewer-key")
+        page.click("#key-form button")
+        page.wait_for_selector(".home-section.recommended #results .card, "
+                               ".home-section.recommended .card")
+        assert page.locator("#key-form").is_hidden()
+        page.fill("#q", "poker")
+        page.keyboard.press("Enter")
+        assert _titles(page)[0] == "Lucky You (2007)"
+        assert page.locator("#key-form").is_hidden()
+        page.goto("/?q=boxer")  # kept in the browser for the next visit
+        assert _titles(page)
 
 
 def _open_map(page, url="/?view=map"):
@@ -232,35 +240,25 @@ def test_a_poster_that_does_not_load_leaves_a_text_card(browser, write_catalog, 
     for film in films:
         film["image_url"] = "/static/no-such-poster.jpg"  # 404: what an offline test sees
     build_index(load_catalog(write_catalog(films)), embedder, tmp_path / "idx", progress=False)
-    with running_server(tmp_path / "idx", workers=1) as (url, _):
-        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            page.goto("/?q=poker")
-            page.wait_for_selector("#results .card")
-            page.wait_for_function(
-                "[...document.querySelectorAll('#results .card')].every(c => c.classList.contains("
-                "'no-image')) && !document.querySelector('#results .card img')")
-            assert _titles(page)[0] == "Lucky You (2007)"  # the text is all there
-        finally:
-            context.close()
+    with running_server(tmp_path / "idx", workers=1) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/?q=poker")
+        page.wait_for_selector("#results .card")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#results .card')].every(c => c.classList.contains("
+            "'no-image')) && !document.querySelector('#results .card img')")
+        assert _titles(page)[0] == "Lucky You (2007)"  # the text is all there
 
 
 @pytest.mark.parametrize("url", ["/?q=a+boxer+fights+a+Russian", "/?film=rocky-1976",
                                  "/?view=map"])
 def test_a_phone_sized_page_has_no_horizontal_scroll(browser, base, tmp_path, url):
-    context = browser.new_context(base_url=base, viewport={"width": 360, "height": 740})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    try:
+    with _page_on(browser, base, 360, 740) as page:
         page.goto(url)
         page.wait_for_selector("#results .card, #map[data-points]")
         width = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         assert width <= 360, f"{url} is {width} px wide on a 360 px screen"
-    finally:
-        context.close()
 
 
 def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_index_dir,
@@ -269,34 +267,29 @@ def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_
     page: it then recommends the other Rocky films first, never the two liked ones, with
     "because you liked" reasons and rows."""
     env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
-    with running_server(seed_index_dir, workers=1, env=env) as (url, _):
-        context = browser.new_context(base_url=url, viewport={"width": 1000, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            page.goto("/")
-            page.wait_for_selector(".home-section.recommended .card")
-            assert page.inner_text(".home-section.recommended > h2") == "Popular now"
-            for title in ("Rocky", "Rocky II"):
-                card = page.locator(".home-section.recommended .card").filter(
-                    has=page.locator("h2", has_text=f"{title} (")).first
-                card.locator("button[data-event=like]").click()
-                page.wait_for_selector(".home-section.recommended > h2:text('Recommended for you')")
-            page.wait_for_function(  # the page re-asked after the second like
-                "(() => { const t = [...document.querySelectorAll("
-                "'.home-section.recommended .card h2')].map(h => h.textContent); "
-                "return t.length >= 3 && !t.some(x => x.startsWith('Rocky II (')); })()")
-            titles = page.locator(".home-section.recommended .card h2").all_inner_texts()
-            assert {t.split(" (")[0] for t in titles[:3]} == {"Rocky III", "Rocky IV",
-                                                               "Rocky V"}
-            assert not {"Rocky (1976)", "Rocky II (1979)"} & set(titles)
-            reasons = page.locator(".home-section.recommended .card .why").all_inner_texts()
-            assert all(r.startswith("because you liked Rocky") for r in reasons[:3])
-            rows = page.locator(".home-section.row > h2").all_inner_texts()
-            assert rows and all(r.startswith("Because you liked Rocky") for r in rows)
-            viewer = page.evaluate("localStorage.getItem('recommender-viewer')")
-            assert viewer.startswith("web-")
-            assert [e["type"] for e in call(url + f"/users/{viewer}/history")[1]["events"]] \
-                == ["like", "like"]
-        finally:
-            context.close()
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/")
+        page.wait_for_selector(".home-section.recommended .card")
+        assert page.inner_text(".home-section.recommended > h2") == "Popular now"
+        for title in ("Rocky", "Rocky II"):
+            card = page.locator(".home-section.recommended .card").filter(
+                has=page.locator("h2", has_text=f"{title} (")).first
+            card.locator("button[data-event=like]").click()
+            page.wait_for_selector(".home-section.recommended > h2:text('Recommended for you')")
+        page.wait_for_function(  # the page re-asked after the second like
+            "(() => { const t = [...document.querySelectorAll("
+            "'.home-section.recommended .card h2')].map(h => h.textContent); "
+            "return t.length >= 3 && !t.some(x => x.startsWith('Rocky II (')); })()")
+        titles = page.locator(".home-section.recommended .card h2").all_inner_texts()
+        assert {t.split(" (")[0] for t in titles[:3]} == {"Rocky III", "Rocky IV",
+                                                           "Rocky V"}
+        assert not {"Rocky (1976)", "Rocky II (1979)"} & set(titles)
+        reasons = page.locator(".home-section.recommended .card .why").all_inner_texts()
+        assert all(r.startswith("because you liked Rocky") for r in reasons[:3])
+        rows = page.locator(".home-section.row > h2").all_inner_texts()
+        assert rows and all(r.startswith("Because you liked Rocky") for r in rows)
+        viewer = page.evaluate("localStorage.getItem('recommender-viewer')")
+        assert viewer.startswith("web-")
+        assert [e["type"] for e in call(url + f"/users/{viewer}/history")[1]["events"]] \
+            == ["like", "like"]
