@@ -72,8 +72,16 @@ bench: install
 	  --language en --quiet --if-stale
 	$(BIN)/python scripts/bench_events.py --index bench-results/netflix \
 	  --out bench-results/events.json | tee bench-results/events.txt
+	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX) --quiet --if-stale
+	$(BIN)/recommender eval-users --events seeds/labels/viewers.jsonl --index $(INDEX) -k 3 \
+	  --modes hybrid,semantic --quiet --out bench-results/eval-users-seeds.json | tee bench-results/eval-users-seeds.txt
+	$(BIN)/python scripts/gen_viewers.py --index bench-results/netflix --out bench-results/netflix-viewers.jsonl
+	$(BIN)/recommender eval-users --events bench-results/netflix-viewers.jsonl --index bench-results/netflix \
+	  --modes hybrid,semantic --quiet --out bench-results/eval-users-netflix.json \
+	  | tee bench-results/eval-users-netflix.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
+	$(BIN)/python scripts/performance_page.py --page docs/viewer-quality.md
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
 docs: install

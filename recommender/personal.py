@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +105,14 @@ def build_profile(events: Sequence[Event], now: float, half_life_days: float) ->
 
 class Personalizer:
     """Per-viewer answers over one event store; the engine is passed to each call, so a
-    hot swap of the index never leaves this object behind."""
+    hot swap of the index never leaves this object behind. ``clock`` is what "now" is:
+    the wall clock in the service, the end of the log in ``recommender eval-users``."""
 
-    def __init__(self, store: EventStore, settings: Settings) -> None:
+    def __init__(self, store: EventStore, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.settings = settings
+        self.clock = clock
         self._trending: tuple[float, float, list[tuple[str, float]]] | None = None
         self._trending_lock = threading.Lock()
 
@@ -136,7 +139,7 @@ class Personalizer:
 
     def profile(self, user: str) -> Profile:
         events = self.store.history(user, self.settings.max_user_events)
-        return build_profile(events, time.time(), self.settings.event_half_life_days)
+        return build_profile(events, self.clock(), self.settings.event_half_life_days)
 
     # -- answers ---------------------------------------------------------------------
 
@@ -234,7 +237,7 @@ class Personalizer:
     def _counts(self, window_days: float) -> list[tuple[str, float]]:
         """(film, decayed count), highest first, over the window; cached a few seconds
         per process, so a busy front page doesn't count the same events each time."""
-        now = time.time()
+        now = self.clock()
         with self._trending_lock:
             cached = self._trending
             if cached and cached[0] == window_days and \

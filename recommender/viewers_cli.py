@@ -1,6 +1,6 @@
-"""The command line of viewers and their events: ``recommender events import FILE`` and
-``recommender user-recs USER``, over the same store and rules as ``POST /events`` and
-``GET /users/{user}/recommendations``."""
+"""The command line of viewers and their events: ``recommender events import FILE``,
+``recommender user-recs USER`` (over the same store and rules as ``POST /events`` and
+``GET /users/{user}/recommendations``) and ``recommender eval-users --events FILE``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from recommender.config import Settings
@@ -27,6 +28,20 @@ def add_parsers(sub: Any) -> None:
     ur.add_argument("--include-seen", action="store_true", help="include films seen")
     ur.add_argument("--json", action="store_true", help="print the API's JSON")
     _add_store(ur)
+    eu = sub.add_parser("eval-users", help="score per-user recommendations on an event log "
+                        "(leave-last-out, beside trending and random)")
+    eu.add_argument("--events", required=True, help="JSON Lines event log, as events import "
+                    "takes it (each event with its ts)")
+    eu.add_argument("--index", help="index folder (default: models/seeds)")
+    eu.add_argument("-k", type=int, default=10, help="the cut-off of every metric (default 10)")
+    eu.add_argument("--modes", default="hybrid", help="comma-separated ranking modes of the "
+                    "per-user model (semantic, lexical, hybrid; default hybrid)")
+    eu.add_argument("--min-history", type=int, default=1, metavar="N",
+                    help="evaluate viewers with N or more events before the held-out one "
+                    "(default 1)")
+    eu.add_argument("--seed", type=int, default=0, help="the random baseline's seed")
+    eu.add_argument("--out", dest="report", help="also write the figures to this JSON file")
+    eu.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:
@@ -35,56 +50,121 @@ def _add_store(p: argparse.ArgumentParser) -> None:
                    "SQLite file beside the index; env RECOMMENDER_EVENTS_URL)")
 
 
-def _personal(settings: Settings) -> tuple[Any, Any]:
+def _engine(settings: Settings) -> Any:
     from recommender.embedding import Embedder
     from recommender.engine import Engine
-    from recommender.events import default_url, open_store
-    from recommender.personal import Personalizer
     from recommender.store import load_index
 
     embedder = Embedder(settings.model)
     index = load_index(settings.index, expected_model=embedder.name)
     if settings.query_backend == "onnx" and index.query_model_path is not None:
         embedder.use_onnx(index.query_model_path)
+    return Engine(index, embedder, settings)
+
+
+def _personal(settings: Settings) -> tuple[Any, Any]:
+    from recommender.events import default_url, open_store
+    from recommender.personal import Personalizer
+
+    engine = _engine(settings)
     store = open_store(settings.events_url or default_url(settings.index))
-    return Engine(index, embedder, settings), Personalizer(store, settings)
+    return engine, Personalizer(store, settings)
 
 
-def events_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Every line validated alone, as POST /events does; stored a thousand at a time, each
-    batch committed; bad lines listed by number on stderr."""
+def _events_of(path: str, engine: Any, now: float) -> Iterator[tuple[int, Any]]:
+    """(line number, Event or why the line was refused) per non-blank line of ``path``,
+    each validated alone, as POST /events does."""
     from recommender.errors import RecommenderError
     from recommender.schemas import EventIn, parse
     from recommender.users_api import event_from
 
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, event_from(engine, parse(EventIn, json.loads(line)), now)
+            except json.JSONDecodeError as exc:
+                yield lineno, f"malformed JSON ({exc.msg})"
+            except RecommenderError as exc:
+                yield lineno, exc.message
+
+
+def _print_rejected(rejected: list[tuple[int, str]]) -> None:
+    for lineno, why in rejected[:20]:
+        print(f"  rejected line {lineno}: {why}", file=sys.stderr)
+    if len(rejected) > 20:
+        print(f"  ... and {len(rejected) - 20} more", file=sys.stderr)
+
+
+def events_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Stored a thousand at a time, each batch committed; bad lines listed by number on
+    stderr."""
     engine, personal = _personal(settings)
     stored = duplicates = 0
     rejected: list[tuple[int, str]] = []
     batch = []
-    now = time.time()
     try:
-        with open(args.file, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    batch.append(event_from(engine, parse(EventIn, json.loads(line)), now))
-                except json.JSONDecodeError as exc:
-                    rejected.append((lineno, f"malformed JSON ({exc.msg})"))
-                except RecommenderError as exc:
-                    rejected.append((lineno, exc.message))
-                if len(batch) >= BATCH:
-                    s, d = personal.record(batch)
-                    stored, duplicates, batch = stored + s, duplicates + d, []
+        for lineno, event in _events_of(args.file, engine, time.time()):
+            if isinstance(event, str):
+                rejected.append((lineno, event))
+                continue
+            batch.append(event)
+            if len(batch) >= BATCH:
+                s, d = personal.record(batch)
+                stored, duplicates, batch = stored + s, duplicates + d, []
         s, d = personal.record(batch)
         stored, duplicates = stored + s, duplicates + d
     finally:
         personal.store.close()
-    for lineno, why in rejected[:20]:
-        print(f"  rejected line {lineno}: {why}", file=sys.stderr)
+    _print_rejected(rejected)
     print(f"{args.file}: {stored} events stored, {duplicates} duplicates, "
           f"{len(rejected)} rejected")
     return 0 if not rejected else 2
+
+
+def eval_users(args: argparse.Namespace, settings: Settings) -> int:
+    """Leave-last-out over a log: per-user model vs trending vs random (user_evaluation)."""
+    from recommender.engine import MODES
+    from recommender.errors import InvalidParameter
+    from recommender.user_evaluation import evaluate_users, format_table
+
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not modes or set(modes) - set(MODES):
+        raise InvalidParameter("modes", f"--modes takes {', '.join(MODES)}, got {args.modes!r}")
+    if not 1 <= args.k <= settings.max_k:
+        raise InvalidParameter("k", f"-k takes 1..{settings.max_k}, got {args.k}")
+    if args.min_history < 1:
+        raise InvalidParameter("min_history", f"--min-history takes 1 or more, got "
+                               f"{args.min_history}")
+    engine = _engine(settings)
+    events, rejected = [], []
+    for lineno, event in _events_of(args.events, engine, time.time()):
+        (rejected.append((lineno, event)) if isinstance(event, str) else events.append(event))
+    _print_rejected(rejected)
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        def progress(users: Any) -> Any:
+            return tqdm(users, desc="viewers", unit="viewer")
+    report = evaluate_users(engine, events, settings, k=args.k, modes=modes,
+                            min_history=args.min_history, seed=args.seed, progress=progress)
+    report["events_file"] = str(args.events)
+    report["rejected_lines"] = len(rejected)
+    report["index"] = {"catalog": engine.index.manifest["catalog"]["source"],
+                       "films": len(engine.index), "model": engine.index.model}
+    skipped = ", ".join(f"{n} {why}" for why, n in report["skipped"].items()) or "none"
+    print(f"{args.events}: {len(events)} events ({len(rejected)} lines rejected), "
+          f"{report['viewers']} viewers evaluated (skipped: {skipped}); "
+          f"{len(engine.index)} films\n")
+    print(format_table(report))
+    if args.report:
+        from recommender.files import write_json_atomically
+
+        write_json_atomically(args.report, report)
+        print(f"\nwritten to {args.report}")
+    return 0
 
 
 def user_recs(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,7 +14,7 @@ LAYERS = [
     ("index", {"ann", "index", "store", "published", "distributed", "build"}),
     ("events", {"events"}),
     ("engine", {"query", "filters", "explain", "vectors", "pipeline", "neighbours",
-                "projection", "engine", "evaluation", "personal"}),
+                "projection", "engine", "evaluation", "personal", "user_evaluation"}),
     ("live", {"live"}),
     ("api", {"schemas", "responses", "access", "observability", "openapi", "web", "http_io", "api",
              "users_api", "worker", "server"}),

@@ -109,3 +109,26 @@ def test_the_map_of_the_catalog_is_every_film_and_gzipped(netflix, settings):
     assert len(body["points"]) == body["total"] == 7787
     assert len(packed.data) < len(json.dumps(body)) / 3  # 208 KB for 817 KB here
     assert len(client.get("/map?limit=1000").get_json()["points"]) <= 1000
+
+
+def test_generated_viewers_are_served_better_per_user_than_by_trending_or_random(
+        netflix, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    log = tmp_path / "viewers.jsonl"
+    made = subprocess.run([sys.executable, "scripts/gen_viewers.py", "--index",
+                           str(netflix.index.path), "--out", str(log), "--viewers", "300"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "report.json"
+    assert main(["eval-users", "--events", str(log), "--index", str(netflix.index.path),
+                 "--quiet", "--out", str(out)]) == 0
+    models = json.loads(out.read_text(encoding="utf-8"))["models"]
+    per_user, trending, random = (models[m] for m in ("per-user (hybrid)", "trending",
+                                                       "random"))
+    assert per_user["hit_rate"] > 2 * trending["hit_rate"] > 2 * random["hit_rate"]
+    assert per_user["coverage"] > 20 * trending["coverage"]  # not the same films for all
