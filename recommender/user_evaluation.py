@@ -83,6 +83,18 @@ def split_last_out(events: Iterable[Event], min_history: int = 1) -> Split:
     return split
 
 
+def _each_once(events: Sequence[Event]) -> list[Event]:
+    """The first of the events that share an ``event_id``: the store keeps one, so do we."""
+    ids: set[str] = set()
+    kept = []
+    for event in events:
+        if event.event_id and event.event_id in ids:
+            continue
+        ids.add(event.event_id)
+        kept.append(event)
+    return kept
+
+
 def segment_of(user: str) -> str | None:
     return user.split(":", 1)[0] if ":" in user else None
 
@@ -113,6 +125,7 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
                    ) -> dict[str, Any]:
     """Score the per-user model (one per mode), trending and random on ``events``."""
+    events = _each_once(events)
     split = split_last_out(events, min_history)
     films = len(engine.index)
     models = [f"per-user ({mode})" for mode in modes] + ["trending", "random"]

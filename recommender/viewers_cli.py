@@ -150,6 +150,11 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
             return tqdm(users, desc="viewers", unit="viewer")
     report = evaluate_users(engine, events, settings, k=args.k, modes=modes,
                             min_history=args.min_history, seed=args.seed, progress=progress)
+    if not report["viewers"]:
+        raise InvalidParameter("events", f"no viewer of {args.events} can be evaluated: "
+                               "each needs a positive event (like, rating of 3.75+, view "
+                               f"of half or more) of a new film after {args.min_history} "
+                               "or more events of theirs")
     report["events_file"] = str(args.events)
     report["rejected_lines"] = len(rejected)
     report["index"] = {"catalog": engine.index.manifest["catalog"]["source"],

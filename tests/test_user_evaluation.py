@@ -109,6 +109,19 @@ def test_eval_users_command_prints_the_table_and_writes_json(tmp_path, seed_inde
     bad = _cli("eval-users", "--events", str(log), "--index", str(seed_index_dir),
                "--modes", "hybrid,cosine")
     assert bad.returncode == 1 and "--modes takes semantic, lexical, hybrid" in bad.stderr
+    lonely = tmp_path / "lonely.jsonl"
+    lonely.write_text(json.dumps({"user": "x", "film": "Rocky", "type": "like",
+                                  "ts": "2026-11-01T00:00:00+00:00"}) + "\n", encoding="utf-8")
+    none = _cli("eval-users", "--events", str(lonely), "--index", str(seed_index_dir))
+    assert none.returncode == 1 and "no viewer of" in none.stderr and "can be evaluated" \
+        in none.stderr
+
+
+def test_an_event_sent_twice_counts_once(engine, settings):
+    events = _read(SEED_LOG)
+    once = evaluate_users(engine, events, settings, k=3)
+    twice = evaluate_users(engine, events + events, settings, k=3)  # same event_ids
+    assert twice["models"] == once["models"] and twice["events"] == once["events"]
 
 
 def test_a_generated_log_is_valid_and_evaluated(tmp_path, seed_index_dir):
