@@ -75,3 +75,10 @@ def test_the_query_commands_import_no_torch(seed_index_dir, command):
     probe = _run(*command, "--index", str(seed_index_dir), "--json")
     assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
                      "transformers": False}
+
+
+def test_evaluating_viewers_imports_no_torch(seed_index_dir):
+    probe = _run("eval-users", "--events", str(ROOT / "seeds/labels/viewers.jsonl"),
+                 "--index", str(seed_index_dir), "-k", "3", "--quiet")
+    assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
+                     "transformers": False}
