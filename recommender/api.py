@@ -333,7 +333,9 @@ def _render_http_exception(exc: HTTPException) -> Any:
         )
     elif status == 413:
         error = PayloadTooLarge(
-            f"The request body is larger than {http_io.settings().max_body_bytes} bytes."
+            f"The request body is larger than {http_io.settings().max_body_bytes} bytes: "
+            "send less in one request (POST /events: fewer events per batch), or raise "
+            "RECOMMENDER_MAX_BODY_BYTES on the server."
         )
     elif status in _HTTP_ERRORS:
         error = _HTTP_ERRORS[status](exc.description or exc.name)
