@@ -122,19 +122,26 @@ def json_body() -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidJson(f"The body is not UTF-8 text ({exc.reason} at byte {exc.start}).",
                           position=exc.start) from None
+    return parse_json(text)
+
+
+def parse_json(text: str, what: str = "The body") -> Any:
+    """``text`` as JSON, strictly: ``InvalidJson`` if malformed, deeper than
+    :data:`MAX_JSON_DEPTH` or with a key given twice. Bodies and the lines of
+    ``recommender events import`` alike."""
     try:
-        body = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+        value = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
     except json.JSONDecodeError as exc:
-        raise InvalidJson(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+        raise InvalidJson(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                           f"column {exc.colno}.", position=exc.pos) from None
     except RecursionError:
-        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+        raise InvalidJson(f"{what} nests deeper than {MAX_JSON_DEPTH} levels.") from None
     except _DuplicateKey as exc:
         raise InvalidJson(f"The key {exc.args[0]!r} is given twice in one object; give "
                           "each key once.", key=exc.args[0]) from None
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise InvalidJson(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
-    return body
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidJson(f"{what} nests deeper than {MAX_JSON_DEPTH} levels.")
+    return value
 
 
 class _DuplicateKey(ValueError):

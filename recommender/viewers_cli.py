@@ -75,6 +75,7 @@ def _events_of(path: str, engine: Any, now: float) -> Iterator[tuple[int, Any]]:
     """(line number, Event or why the line was refused) per non-blank line of ``path``,
     each validated alone, as POST /events does."""
     from recommender.errors import RecommenderError
+    from recommender.http_io import parse_json
     from recommender.schemas import EventIn, parse
     from recommender.users_api import event_from
 
@@ -83,9 +84,8 @@ def _events_of(path: str, engine: Any, now: float) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield lineno, event_from(engine, parse(EventIn, json.loads(line)), now)
-            except json.JSONDecodeError as exc:
-                yield lineno, f"malformed JSON ({exc.msg})"
+                event = parse(EventIn, parse_json(line, what="The line"))
+                yield lineno, event_from(engine, event, now)
             except RecommenderError as exc:
                 yield lineno, exc.message
 

@@ -100,7 +100,7 @@ def test_eval_users_command_prints_the_table_and_writes_json(tmp_path, seed_inde
     done = _cli("eval-users", "--events", str(log), "--index", str(seed_index_dir), "-k", "3",
                 "--quiet", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "rejected line 31: malformed JSON" in done.stderr
+    assert "rejected line 31: The line is not valid JSON" in done.stderr
     assert "rejected line 32: No film with id 'no-such-film'" in done.stderr
     assert "9 viewers evaluated" in done.stdout and "| random | 9 |" in done.stdout
     report = json.loads(out.read_text(encoding="utf-8"))

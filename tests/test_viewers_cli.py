@@ -27,7 +27,7 @@ def test_a_log_imported_then_recommended_from(tmp_path, seed_index_dir):
     assert first.returncode == 2  # some lines were refused
     assert "3 events stored, 0 duplicates, 2 rejected" in first.stdout
     assert "rejected line 4: No film with id 'no-such-film'" in first.stderr
-    assert "rejected line 5: malformed JSON" in first.stderr
+    assert "rejected line 5: The line is not valid JSON" in first.stderr
     again = _cli("events", "import", str(log), *store)
     assert "0 events stored, 3 duplicates" in again.stdout  # event_ids: stored once
     recs = _cli("user-recs", "ann", "-k", "3", "--json", *store)
@@ -42,3 +42,18 @@ def test_a_log_imported_then_recommended_from(tmp_path, seed_index_dir):
     assert "because you liked Rocky" in table
     newcomer = json.loads(_cli("user-recs", "nobody", "-k", "2", "--json", *store).stdout)
     assert newcomer["query"]["basis"] == "trending" and len(newcomer["results"]) == 2
+
+
+def test_hostile_lines_are_refused_alone(tmp_path, seed_index_dir):
+    log = tmp_path / "hostile.jsonl"
+    log.write_text("\n".join([
+        "[" * 100_000,  # deeper than any parser's stack
+        '{"user": "ann", "user": "bob", "film": "Rocky", "type": "like"}',
+        json.dumps({"user": "ann", "film": "Rocky", "type": "like", "event_id": "ok"}),
+    ]) + "\n", encoding="utf-8")
+    done = _cli("events", "import", str(log), "--index", str(seed_index_dir), "--events-url",
+                f"sqlite:///{tmp_path / 'events.sqlite3'}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "1 events stored, 0 duplicates, 2 rejected" in done.stdout
+    assert "rejected line 1: The line nests deeper than 32 levels" in done.stderr
+    assert "rejected line 2: The key 'user' is given twice" in done.stderr
