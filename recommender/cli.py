@@ -265,14 +265,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     from recommender.build import build_index
     from recommender.embedding import Embedder
-    from recommender.engine import MODES, Engine
-    from recommender.errors import InvalidParameter
-    from recommender.evaluation import evaluate, format_table, load_labels
+    from recommender.engine import Engine
+    from recommender.evaluation import evaluate, format_table, load_labels, parse_modes
     from recommender.store import load_index
 
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    if not modes or set(modes) - set(MODES):
-        raise InvalidParameter("modes", f"--modes takes {', '.join(MODES)}, got {args.modes!r}")
+    modes = parse_modes(args.modes)
     embedder = Embedder(settings.model, batch_size=settings.batch_size)
     with tempfile.TemporaryDirectory(prefix="recommender-eval-") as tmp:
         index_path = settings.index
@@ -291,13 +288,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{args.labels}: {report['counts']['queries']} queries, "
           f"{report['counts']['group_members']} group members; {len(index)} films, "
           f"embedded: {'+'.join(index.manifest.get('embedded_fields', []))}\n")
-    print(format_table(report))
-    if args.report:
-        from recommender.files import write_json_atomically
-
-        write_json_atomically(args.report, report)
-        print(f"\nwritten to {args.report}")
-    return 0
+    return viewers_cli.print_report(format_table(report), report, args.report)
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender.engine import MODES, Engine, QueryOptions
-from recommender.errors import CatalogError
+from recommender.errors import CatalogError, InvalidParameter
 
 CUTOFF = 10
 METRICS = ("hit@1", "hit@3", "mrr@10", "recall@10")
@@ -64,6 +64,14 @@ def load_labels(path: str | Path, known_ids: set[str] | None = None) -> Labels:
         if missing:
             raise CatalogError(str(path), f"ids not in the catalog: {', '.join(missing)}")
     return Labels(queries, groups)
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    """A ``--modes`` flag (comma-separated) as modes, each one the engine has."""
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not modes or set(modes) - set(MODES):
+        raise InvalidParameter("modes", f"--modes takes {', '.join(MODES)}, got {text!r}")
+    return modes
 
 
 def _score(ranked: list[str], relevant: frozenset[str]) -> dict[str, float]:

@@ -146,8 +146,12 @@ class Personalizer:
     def recommend(self, engine: Engine, user: str, options: QueryOptions,
                   include_seen: bool = False) -> ResultPage:
         """The viewer's recommendations, each with its ``reasons``."""
+        return self.recommend_for(engine, user, self.profile(user), options, include_seen)
+
+    def recommend_for(self, engine: Engine, user: str, profile: Profile,
+                      options: QueryOptions, include_seen: bool = False) -> ResultPage:
+        """:meth:`recommend` from a profile already read (one read for several answers)."""
         options = options.validate(self.settings.max_k)
-        profile = self.profile(user)
         exclude = () if include_seen else tuple(sorted(profile.seen))
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
         if liked:

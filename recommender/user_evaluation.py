@@ -166,11 +166,12 @@ def _answers(engine: Engine, personal: Personalizer, user: str, k: int,
              modes: Sequence[str], rng: np.random.Generator,
              ) -> Iterable[tuple[str, list[str], int]]:
     """(model, ranked film ids, 1 if the per-user model fell back to trending) per model."""
+    profile = personal.profile(user)
     for mode in modes:
-        page = personal.recommend(engine, user, QueryOptions(k=k, mode=mode))
+        page = personal.recommend_for(engine, user, profile, QueryOptions(k=k, mode=mode))
         yield (f"per-user ({mode})", [h.film.id for h in page.results],
                int(page.query["basis"] != "history"))
-    seen = personal.profile(user).seen
+    seen = profile.seen
     page = personal.trending(engine, QueryOptions(k=k), exclude=sorted(seen))
     yield "trending", [h.film.id for h in page.results], 0
     index = engine.index

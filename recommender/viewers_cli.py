@@ -125,13 +125,11 @@ def events_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     """Leave-last-out over a log: per-user model vs trending vs random (user_evaluation)."""
-    from recommender.engine import MODES
     from recommender.errors import InvalidParameter
+    from recommender.evaluation import parse_modes
     from recommender.user_evaluation import evaluate_users, format_table
 
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    if not modes or set(modes) - set(MODES):
-        raise InvalidParameter("modes", f"--modes takes {', '.join(MODES)}, got {args.modes!r}")
+    modes = parse_modes(args.modes)
     if not 1 <= args.k <= settings.max_k:
         raise InvalidParameter("k", f"-k takes 1..{settings.max_k}, got {args.k}")
     if args.min_history < 1:
@@ -163,12 +161,18 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{args.events}: {len(events)} events ({len(rejected)} lines rejected), "
           f"{report['viewers']} viewers evaluated (skipped: {skipped}); "
           f"{len(engine.index)} films\n")
-    print(format_table(report))
-    if args.report:
+    return print_report(format_table(report), report, args.report)
+
+
+def print_report(table: str, report: dict[str, Any], path: str | None) -> int:
+    """An evaluation's table on stdout, its figures to ``path`` (JSON) when given: the
+    end of ``recommender eval`` and ``eval-users`` alike."""
+    print(table)
+    if path:
         from recommender.files import write_json_atomically
 
-        write_json_atomically(args.report, report)
-        print(f"\nwritten to {args.report}")
+        write_json_atomically(path, report)
+        print(f"\nwritten to {path}")
     return 0
 
 
