@@ -73,8 +73,10 @@ class Settings:
     """Longest free-text query (``q``, ``query``), in characters."""
     max_title_chars: int = 300
     """Longest title a request may name, in characters."""
-    max_body_bytes: int = 256 * 1024
-    """Largest request body; larger ones get 413 ``payload_too_large``."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body; larger ones get 413 ``payload_too_large``. The default holds
+    a full POST /events batch: 1,000 events with UUIDs for ids, a ``ts`` and a
+    ``recommendation_id`` are about 270 KB, with 200-character ids about 750 KB."""
     max_batch: int = 32
     """Requests in one POST /recommend/batch."""
     request_budget_seconds: float = 3.0

@@ -55,7 +55,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     read_timeout = 10.0
     """Seconds a client has to send a whole request (set by :mod:`recommender.server`)."""
-    max_body = 256 * 1024
+    max_body = 1024 * 1024
     """Bodies announced larger are handed over unread, for the app to refuse (413)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -248,10 +248,10 @@ def test_recommend_needs_json(client):
 
 
 def test_recommend_body_too_large_is_413(client):
-    r = client.post("/recommend", data='{"query": "' + "x" * 300_000 + '"}',
+    r = client.post("/recommend", data='{"query": "' + "x" * 1_100_000 + '"}',
                     content_type="application/json")
     error = _error(r, 413, "payload_too_large")
-    assert "262144 bytes" in error["message"] and "RECOMMENDER_MAX_BODY_BYTES" in error["message"]
+    assert "1048576 bytes" in error["message"] and "RECOMMENDER_MAX_BODY_BYTES" in error["message"]
 
 
 def test_nothing_usable_over_http_is_404_with_suggestions(client):

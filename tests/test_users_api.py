@@ -216,3 +216,21 @@ def test_two_servers_on_one_postgresql_share_their_viewers(seed_index_dir, postg
                    for r in after["results"])
         assert call(b + "/users/shared/history")[1]["events"][0]["film"]["id"] == \
             "lucky-you-2007"
+
+
+@pytest.mark.server
+def test_a_full_batch_of_the_longest_ids_fits_the_body_limit(seed_index_dir, tmp_path):
+    """1,000 events, every id at its 200-character maximum (~750 KB), through the real
+    server's worker: accepted whole; one byte past the limit is a 413 that says why."""
+    from tests.ops import running_server
+
+    long = "x" * 196
+    events = [{"user": f"{long}{i % 7:04d}", "film": {"id": ROCKY_IDS[i % 5]}, "type": "view",
+               "value": 0.5, "ts": "2026-11-01T12:00:00+00:00", "event_id": f"{long}{i:04d}",
+               "recommendation_id": f"{long}{i:04d}"} for i in range(1000)]
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
+    with running_server(seed_index_dir, workers=1, env=env) as (base, _):
+        status, body = call(base + "/events", "POST", {"events": events})
+        assert status == 200 and body["accepted"] == 1000, body
+        status, body = call(base + "/recommend", "POST", {"query": "x" * (1024 * 1024)})
+        assert status == 413 and "RECOMMENDER_MAX_BODY_BYTES" in body["error"]["message"]
