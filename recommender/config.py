@@ -90,6 +90,12 @@ class Settings:
     read_timeout_seconds: float = 10.0
     """Time a client has to send a whole request (head and body) before the server
     closes the connection; until then it waits on the event loop, not on a thread."""
+    worker_timeout_seconds: int = 15
+    """A server worker that stops answering its master (hung, stopped) for this long is
+    killed and replaced; a slow request doesn't count (its thread isn't the heartbeat)."""
+    worker_max_requests: int = 0
+    """Requests after which a worker is replaced by a fresh one (with 10% jitter, so they
+    don't all go at once); 0: never."""
     trusted_proxies: str = ""
     """Comma-separated addresses of proxies whose X-Forwarded-For names the client
     (for the rate limit and the access log); empty: the peer address is the client."""
@@ -174,7 +180,8 @@ _MINIMUM: dict[str, float] = {
     "similar_table_max_films": 0, "batch_size": 1, "keep_versions": 1, "max_k": 1,
     "max_query_chars": 1, "max_title_chars": 1, "max_body_bytes": 1024, "max_batch": 1,
     "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,
-    "read_timeout_seconds": 0.1, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
+    "read_timeout_seconds": 0.1, "worker_timeout_seconds": 2,
+    "worker_max_requests": 0, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
     "reload_poll_seconds": 0, "event_half_life_days": 0.001, "max_user_events": 1,
     "max_events_per_request": 1, "trending_window_days": 0.001,
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -31,8 +33,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
             # gthread whose threads never wait on a slow client (recommender/worker.py)
             "worker_class": "recommender.worker.BufferingThreadWorker",
             "threads": 4,
-            "timeout": 120,
+            # gthread beats from its event loop, not from the threads answering requests:
+            # a worker that misses beats for this long is stopped (SIGSTOP, a hang) and
+            # replaced, however slow a request is. Loading beats too (_beat_while_loading).
+            "timeout": s.worker_timeout_seconds,
             "graceful_timeout": 20,
+            "max_requests": s.worker_max_requests,
+            "max_requests_jitter": s.worker_max_requests // 10,
             # one JSON line per request comes from the app itself (observability.py)
             "accesslog": None,
             "child_exit": _child_exit,
@@ -47,6 +54,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def _post_fork(self, server: Any, worker: Any) -> None:
         worker.read_timeout = self.settings.read_timeout_seconds
         worker.max_body = self.settings.max_body_bytes
+        self._worker = worker
 
     def load(self) -> Any:
         # imported here, in the worker: prometheus-client picks its multiprocess
@@ -64,7 +72,29 @@ class _Server(BaseApplication):  # type: ignore[misc]
         faiss.omp_set_num_threads(threads)
         from recommender.api import create_app
 
-        return create_app(self.settings)
+        with _beat_while_loading(getattr(self, "_worker", None)):
+            return create_app(self.settings)
+
+
+class _beat_while_loading:  # noqa: N801 - used as a context manager
+    """Tell the master this worker is alive while it loads the index and the model, which
+    can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout is
+    for a worker that stopped answering, not for one still starting."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self.done = threading.Event()
+
+    def __enter__(self) -> None:
+        if self.worker is not None:
+            threading.Thread(target=self._beat, name="boot-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        while not self.done.wait(1.0):
+            self.worker.notify()
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -77,8 +107,18 @@ def serve(settings: Settings) -> None:
     """Run the API under gunicorn until interrupted.
 
     Workers share their metrics through a fresh folder (prometheus-client's
-    multiprocess mode), so ``/metrics`` counts every worker's requests.
+    multiprocess mode), so ``/metrics`` counts every worker's requests. The folder is
+    the master's: made before the first fork and removed only when the master leaves.
+    A worker leaves through this same frame (gunicorn's ``sys.exit`` in the child), so
+    the removal checks whose process this is: a ``TemporaryDirectory`` here once let the
+    first worker to exit (a SIGHUP, SIGTERM, timeout or ``max_requests``) delete the
+    folder, and every replacement then failed to boot.
     """
-    with tempfile.TemporaryDirectory(prefix="recommender-metrics-") as folder:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    master = os.getpid()
+    folder = tempfile.mkdtemp(prefix="recommender-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
         _Server(settings).run()
+    finally:
+        if os.getpid() == master:
+            shutil.rmtree(folder, ignore_errors=True)
