@@ -164,7 +164,9 @@ def ready() -> Any:
         raise IndexUnavailable("The index is loaded but answered no query.")
     live = http_io.live()
     body = {"status": "ready", "films": len(engine.index), "model": engine.index.model,
-            "version": engine.index.version}
+            "version": engine.index.version,
+            # the viewer routes' database; down, the other routes go on (still 200)
+            "events": http_io.events_status()}
     if live.reload_error:  # still serving; a newer version was refused, and why
         body["refused"] = live.reload_error
     return jsonify(body)

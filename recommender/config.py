@@ -44,6 +44,9 @@ class Settings:
     """Port the server listens on."""
     workers: int = 2
     """Server worker processes (gunicorn); each loads the index and answers alone."""
+    threads: int = 4
+    """Threads per server worker, each answering one request at a time (gthread). All but
+    one may wait on the event database at once: a slow one never holds them all."""
     torch_threads: int = 0
     """Threads torch may use per worker; 0 = cores / workers (at least 1)."""
     search_mode: Mode = DEFAULT_MODE
@@ -176,7 +179,7 @@ class Settings:
 
 
 _MINIMUM: dict[str, float] = {
-    "port": 0, "workers": 1, "torch_threads": 0, "rrf_k": 1, "query_cache_size": 0,
+    "port": 0, "workers": 1, "threads": 1, "torch_threads": 0, "rrf_k": 1, "query_cache_size": 0,
     "similar_table_max_films": 0, "batch_size": 1, "keep_versions": 1, "max_k": 1,
     "max_query_chars": 1, "max_title_chars": 1, "max_body_bytes": 1024, "max_batch": 1,
     "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,

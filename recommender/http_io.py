@@ -46,10 +46,20 @@ def settings() -> Settings:
     return state()["settings"]
 
 
+def store_timeout(config: Settings) -> float:
+    """How long the event store may wait on its database in a request: well under the
+    request budget, so that a locked file or a hung server is a 503 in time."""
+    budget_seconds = config.request_budget_seconds or 3.0
+    return max(min(budget_seconds * 0.6, 10.0), 0.1)
+
+
 def personal() -> Any:
     """This process's :class:`~recommender.personal.Personalizer`, its store opened (and
     migrated) on first use; 503 ``events_unavailable`` while the database can't be
-    reached, so the query routes go on answering."""
+    reached, so the query routes go on answering. Opening is tried again by the next
+    request that needs it: a database that comes back is used without a restart."""
+    import time
+
     from recommender.events import default_url, open_store
     from recommender.personal import Personalizer
 
@@ -57,23 +67,58 @@ def personal() -> Any:
     found = app_state.get("personal")
     if found is not None:
         return found
-    with app_state["personal_lock"]:
+    config = settings()
+    unavailable = EventsUnavailable(
+        "The event database can't be opened; viewer routes are unavailable for now "
+        "(search and more-like-this go on). Try again shortly. Operators: the server's "
+        "log says why; check RECOMMENDER_EVENTS_URL.", retry_after=2)
+    # one thread tries to open it at a time, and at most once a second: the others are
+    # answered at once rather than queued behind a database that doesn't answer
+    if time.monotonic() - app_state["personal_failed_at"] < EVENTS_CHECK_SECONDS or \
+            not app_state["personal_lock"].acquire(timeout=0.05):
+        raise unavailable
+    try:
         if app_state.get("personal") is None:
-            config = settings()
             url = config.events_url or default_url(config.index)
             try:
-                store = open_store(url)
-            except Exception as exc:  # sqlite3, psycopg and OS errors alike
-                log.error("event store %s unavailable: %s", url.split("@")[-1], exc)
-                raise EventsUnavailable(
-                    f"The event store can't be opened ({type(exc).__name__}: {exc}). Check "
-                    "RECOMMENDER_EVENTS_URL and that its database is up.") from None
+                # one thread of each worker's is always left for everything else
+                store = open_store(url, timeout=store_timeout(config),
+                                   concurrency=max(config.threads - 1, 1))
+            except (EventsUnavailable, OSError) as exc:  # the store logged the driver's words
+                log.error("event store unavailable: %s", getattr(exc, "message", exc))
+                app_state["personal_failed_at"] = time.monotonic()
+                raise unavailable from None
             app_state["personal"] = Personalizer(store, config)
+    finally:
+        app_state["personal_lock"].release()
     return app_state["personal"]
 
 
+EVENTS_CHECK_SECONDS = 1.0
+"""How long /ready reuses its last look at the event store (it is polled often)."""
+
+
+def events_status() -> dict[str, Any]:
+    """Whether the event store answers now (for /ready): ``{"status": "ok"}`` or
+    ``{"status": "unavailable", "retry_after": N}``; looked at most once a second."""
+    import time
+
+    app_state = state()
+    cached = app_state.get("events_checked")
+    if cached is not None and time.monotonic() - cached[0] < EVENTS_CHECK_SECONDS:
+        return cached[1]
+    try:
+        personal().store.ping()
+        status: dict[str, Any] = {"status": "ok"}
+    except EventsUnavailable as exc:
+        status = {"status": "unavailable", "retry_after": exc.details.get("retry_after", 2)}
+    app_state["events_checked"] = (time.monotonic(), status)
+    return status
+
+
 def init_state(app: Any, values: dict[str, Any]) -> None:
-    app.extensions[EXTENSION] = {**values, "personal": None, "personal_lock": threading.Lock()}
+    app.extensions[EXTENSION] = {**values, "personal": None, "personal_lock": threading.Lock(),
+                                 "personal_failed_at": float("-inf")}
 
 
 def no_params() -> None:

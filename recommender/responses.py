@@ -120,11 +120,21 @@ class HealthOut(BaseModel):
     index: dict[str, Any]
 
 
+class EventsStatusOut(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description="unavailable: the viewer routes answer 503 events_unavailable for now; "
+                    "every other route goes on")
+    retry_after: int | None = Field(None, description="seconds, where unavailable")
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready"]
     films: int
     model: str
     version: str
+    events: EventsStatusOut = Field(description="the event database, looked at once a second")
+    refused: str | None = Field(None, description="why the newest version on disk isn't "
+                                                  "served (the one named is)")
 
 
 class ReloadOut(BaseModel):

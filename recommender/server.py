@@ -32,7 +32,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
             "workers": s.workers,
             # gthread whose threads never wait on a slow client (recommender/worker.py)
             "worker_class": "recommender.worker.BufferingThreadWorker",
-            "threads": 4,
+            "threads": s.threads,
             # gthread beats from its event loop, not from the threads answering requests:
             # a worker that misses beats for this long is stopped (SIGSTOP, a hang) and
             # replaced, however slow a request is. Loading beats too (_beat_while_loading).
@@ -76,7 +76,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
             return create_app(self.settings)
 
 
-class _beat_while_loading:  # noqa: N801 - used as a context manager
+class _beat_while_loading:
     """Tell the master this worker is alive while it loads the index and the model, which
     can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout is
     for a worker that stopped answering, not for one still starting."""

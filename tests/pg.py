@@ -46,31 +46,58 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+class Server:
+    """A PostgreSQL server in its own folder, on one port, that a test may stop and start
+    again (a database restart under load); ``url`` is its ``postgres`` database."""
+
+    def __init__(self) -> None:
+        binaries = server_binaries()
+        assert binaries is not None, why_not()
+        self.binaries = binaries
+        self.folder = Path(tempfile.mkdtemp(prefix="recommender-pg-"))
+        self.data, self.port = self.folder / "data", free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        subprocess.run(_as_server_user([str(binaries / "initdb"), "-D", str(self.data), "-A",
+                                        "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]),
+                       check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> None:
+        subprocess.run(_as_server_user([
+            str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l",
+            str(self.folder / "server.log"), "-w", "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start"]),
+            check=True, capture_output=True, text=True, timeout=120)
+
+    def stop(self) -> None:
+        subprocess.run(_as_server_user([str(self.binaries / "pg_ctl"), "-D", str(self.data),
+                                        "-m", "fast", "-w", "stop"]), capture_output=True,
+                       timeout=60)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def restartable_server() -> Iterator[Server]:
+    """A fresh server, started; stopped and removed afterwards."""
+    server = Server()
+    try:
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        server.remove()
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """A fresh server; yields the URL of its `postgres` database. Stopped afterwards."""
-    binaries = server_binaries()
-    assert binaries is not None, why_not()
-    folder = Path(tempfile.mkdtemp(prefix="recommender-pg-"))
-    data, port = folder / "data", free_port()
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    run = dict(check=True, capture_output=True, text=True, timeout=120)
-    try:
-        subprocess.run(_as_server_user([str(binaries / "initdb"), "-D", str(data), "-A",
-                                        "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]),
-                       **run)
-        subprocess.run(_as_server_user([
-            str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w",
-            "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"]), **run)
-        try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            subprocess.run(_as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m",
-                                            "fast", "-w", "stop"]), capture_output=True,
-                           timeout=60)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with restartable_server() as server:
+        yield server.url
 
 
 def fresh_database(server_url: str) -> str:

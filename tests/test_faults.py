@@ -4,8 +4,10 @@ version corrupted on disk, and two builds into one folder at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.ops import call, running_server
 
 pytestmark = pytest.mark.server
@@ -161,3 +162,162 @@ def test_metrics_survive_a_worker_leaving(seed_index_dir):
         with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
             assert r.status == 200
             assert b"recommender_index_films" in r.read()
+
+
+# -- databases that fail and come back ------------------------------------------------------
+
+
+class EventWriter:
+    """Threads sending one event at a time, each with a fresh event_id, keeping the ids the
+    server acknowledged (2xx) and what it answered otherwise, by status and code."""
+
+    def __init__(self, base: str, threads: int = 3) -> None:
+        self.base = base
+        self.acknowledged: list[str] = []
+        self.answers: list[tuple[float, int, str, str | None]] = []
+        """(monotonic time, status, error code, Retry-After) of every answer."""
+        self.slowest = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(threads)]
+
+    def _run(self, n: int) -> None:
+        i = 0
+        while not self._stop.is_set():
+            event_id = f"w{n}-{i}-{time.monotonic_ns()}"
+            i += 1
+            body = json.dumps({"user": f"viewer-{n}", "film": {"id": "rocky-1976"}, "type": "view",
+                               "value": 0.9, "event_id": event_id}).encode()
+            request = urllib.request.Request(self.base + "/events", data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as r:
+                    ok = json.loads(r.read())["accepted"] == 1
+                    status, code, retry = r.status, "", None
+            except urllib.error.HTTPError as e:
+                ok, status, retry = False, e.code, e.headers.get("Retry-After")
+                code = json.loads(e.read())["error"]["code"]
+            except OSError as e:
+                ok, status, code, retry = False, 0, repr(e), None
+            with self._lock:
+                self.slowest = max(self.slowest, time.monotonic() - started)
+                self.answers.append((time.monotonic(), status, code, retry))
+                if ok:
+                    self.acknowledged.append(event_id)
+            time.sleep(0.02)
+
+    def since(self, t: float) -> list[tuple[float, int, str, str | None]]:
+        with self._lock:
+            return [a for a in self.answers if a[0] >= t]
+
+    def __enter__(self) -> EventWriter:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+
+
+def _stored(url: str) -> set[str]:
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+
+
+def test_postgresql_stopped_and_started_under_load(seed_index_dir):
+    """During the outage the event routes answer 503 events_unavailable with Retry-After
+    (not 500), searches go on and /ready says the store is down; after the restart the
+    workers' broken connections are replaced and events are stored again within seconds,
+    with no restart of the service; every acknowledged event is in the database."""
+    from tests import pg
+
+    reason = pg.why_not()
+    if reason:
+        pytest.skip(reason)
+    with pg.restartable_server() as database:
+        url = pg.fresh_database(database.url)
+        with running_server(seed_index_dir, workers=2,
+                            env={"RECOMMENDER_EVENTS_URL": url}) as (base, _), \
+                EventWriter(base) as writer, Load([base + "/search?q=boxer&k=3"]) as load:
+            time.sleep(2.0)
+            assert writer.acknowledged, writer.answers[-3:]
+            database.stop()
+            stopped = time.monotonic()
+            time.sleep(4.0)
+            ready = call(base + "/ready", timeout=10)
+            outage = writer.since(stopped + 1.0)  # after the requests in flight
+            database.start()
+            restarted = time.monotonic()
+            recovered = wait_for(lambda: any(a[1] == 200 for a in writer.since(restarted)),
+                                 30, "an event stored after the restart")
+            time.sleep(3.0)
+            after = writer.since(time.monotonic() - 2.0)
+        assert outage and {(s, c, r) for _, s, c, r in outage} == \
+            {(503, "events_unavailable", "2")}, outage[:5]
+        assert ready[0] == 200 and ready[1]["events"]["status"] == "unavailable"
+        assert after and all(s == 200 for _, s, _, _ in after), after[:5]
+        assert load.failures == [], load.failures[:3]  # searches never noticed
+        missing = set(writer.acknowledged) - _stored(url)
+        assert not missing, sorted(missing)[:5]
+        print(f"\n{len(writer.answers)} event requests, {len(outage)} answered 503 during "
+              f"the outage, {len(writer.acknowledged)} acknowledged, all stored; storing "
+              f"again {recovered:.1f} s after the restart; slowest {writer.slowest:.1f} s")
+
+
+def test_a_locked_sqlite_file_is_a_503_within_the_budget(seed_index_dir, tmp_path):
+    """Another process holds the write lock: each POST /events answers 503 in under the
+    request budget (3 s) instead of waiting 10 s for a 500, and /ready and the searches
+    stay quick even with every worker thread asked to write."""
+    url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    with running_server(seed_index_dir, workers=2,
+                        env={"RECOMMENDER_EVENTS_URL": url}) as (base, _):
+        assert call(base + "/events", "POST", {"user": "a", "film": {"id": "rocky-1976"},
+                                                "type": "like"})[0] == 200
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(tmp_path / 'events.sqlite3')!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read()\n")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # held until stdin closes
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            locked = time.monotonic()
+            with EventWriter(base, threads=10) as writer:
+                time.sleep(1.0)
+                timings = []
+                for _ in range(5):
+                    started = time.monotonic()
+                    status, _ = call(base + "/ready", timeout=30)
+                    timings.append(time.monotonic() - started)
+                    assert status == 200
+                    time.sleep(0.5)
+                search_started = time.monotonic()
+                assert call(base + "/search?q=boxer&k=3")[0] == 200
+                search_seconds = time.monotonic() - search_started
+            during = writer.since(locked)
+            held = time.monotonic() - locked
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+        odd = [(round(t - locked, 2), s, c) for t, s, c, _ in during
+               if (s, c) != (503, "events_unavailable")]
+        assert during and not odd, odd[:10]
+        assert writer.slowest < 3.0, writer.slowest
+        assert max(timings) < 3.0 and search_seconds < 3.0, (timings, search_seconds)
+        # the lock gone, the same server stores again
+        assert call(base + "/events", "POST", {"user": "a", "film": {"id": "rocky-ii-1979"},
+                                                "type": "like"})[0] == 200
+        print(f"\n{len(during)} writes during a {held:.0f} s lock, each 503 within "
+              f"{writer.slowest:.2f} s; /ready at most {max(timings):.2f} s, a search "
+              f"{search_seconds:.2f} s")

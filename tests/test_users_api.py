@@ -137,12 +137,20 @@ def test_metrics_count_events_by_type_and_those_a_recommendation_led_to(client):
 
 
 def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, engine):
-    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens there
+    port = free_port()
+    url = f"postgresql://nobody@127.0.0.1:{port}/none"  # nothing listens there
     client = create_app(dataclasses.replace(settings, events_url=url),
                         engine=engine).test_client()
     r = client.post("/events", json={"user": "fy", "film": "Rocky", "type": "like"})
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "events_unavailable"
     assert "RECOMMENDER_EVENTS_URL" in r.get_json()["error"]["message"]
+    assert r.headers["Retry-After"] == "2"
+    # the database's host and port are the operator's business: in the log, not the body
+    assert "127.0.0.1" not in r.get_data(as_text=True) and str(port) not in \
+        r.get_data(as_text=True)
+    ready = client.get("/ready")
+    assert ready.status_code == 200  # the index answers: a replica stays in rotation
+    assert ready.get_json()["events"] == {"status": "unavailable", "retry_after": 2}
     assert client.get("/search?q=boxer").status_code == 200
 
 

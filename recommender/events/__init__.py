@@ -21,16 +21,20 @@ def default_url(index: Path) -> str:
     return f"sqlite:///{index.parent / (index.name + '.events.sqlite3')}"
 
 
-def open_store(url: str) -> EventStore:
-    """The store at ``url``, its schema migrated. Raises ``ValueError`` for a URL of
-    another kind, ``OSError`` (SQLite) or ``psycopg.Error`` where it can't be opened."""
+def open_store(url: str, timeout: float = 10.0, concurrency: int = 0) -> EventStore:
+    """The store at ``url``, its schema migrated; ``timeout`` bounds each wait on the
+    database (connecting, a lock, a statement), ``concurrency`` the threads that may wait
+    on it at once (0: any). Raises ``ValueError`` for a URL of
+    another kind, :class:`~recommender.errors.EventsUnavailable` where it can't be
+    opened (and the schema error where it is too new)."""
     if url.startswith("sqlite:///"):
         from recommender.events.sqlite import SqliteEventStore
 
-        return SqliteEventStore(url.removeprefix("sqlite:///"))
+        return SqliteEventStore(url.removeprefix("sqlite:///"), timeout=timeout,
+                                concurrency=concurrency)
     if url.startswith(("postgresql://", "postgres://")):
         from recommender.events.postgres import PostgresEventStore
 
-        return PostgresEventStore(url)
+        return PostgresEventStore(url, timeout=timeout, concurrency=concurrency)
     raise ValueError(f"RECOMMENDER_EVENTS_URL must be sqlite:///PATH or postgresql://..., "
                      f"got {url.split('://')[0]!r}")

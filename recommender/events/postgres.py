@@ -19,15 +19,24 @@ class PostgresEventStore(EventStore):
     marker = "%s"
     serial = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 
-    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, concurrency: int = 0) -> None:
+        import psycopg
+
         self.url = url
-        self.connect_timeout = connect_timeout
-        super().__init__()
+        self.timeout = timeout
+        self.driver_errors = (psycopg.Error, OSError)
+        super().__init__(concurrency)
 
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.url, connect_timeout=int(self.connect_timeout))
+        # connecting, waiting on a lock and any one statement are each bounded by the
+        # timeout (the server's: under its request budget), so a database that hangs is
+        # a 503 in time, not a thread held
+        milliseconds = max(int(self.timeout * 1000), 1)
+        return psycopg.connect(self.url, connect_timeout=max(int(self.timeout + 0.999), 1),
+                               options=f"-c statement_timeout={milliseconds} "
+                                       f"-c lock_timeout={milliseconds}")
 
     def _lock_schema(self, cursor: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -16,19 +16,24 @@ from typing import Any
 from recommender.events.store import EventStore
 
 BUSY_TIMEOUT_SECONDS = 10.0
+"""How long a write waits for another writer's lock, where the caller doesn't say (the
+server says: less than its request budget, so a locked file is a 503 in time)."""
 
 
 class SqliteEventStore(EventStore):
     kind = "sqlite"
+    driver_errors = (sqlite3.Error, OSError)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, timeout: float = BUSY_TIMEOUT_SECONDS,
+                 concurrency: int = 0) -> None:
         self.path = Path(path)
+        self.timeout = timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        super().__init__()
+        super().__init__(concurrency)
 
     def _connect(self) -> Any:
         # isolation_level=None: transactions are begun here (_begin), explicitly
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                check_same_thread=True)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

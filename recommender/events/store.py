@@ -10,6 +10,7 @@ here, so the same test suite runs against both (tests/test_events.py).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -18,6 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from recommender.errors import EventsUnavailable
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2
+"""What a 503 ``events_unavailable`` tells a client to wait before trying again."""
+GATE_WAIT_SECONDS = 0.05
+"""How long a request waits for one of the threads allowed on the database: short, so
+that while the database hangs the refused requests free their threads at once."""
 
 EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist")
 
@@ -80,8 +90,15 @@ class EventStore:
     marker = "?"
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
     kind = ""
+    driver_errors: tuple[type[BaseException], ...] = (OSError,)
+    """What the driver raises when the database fails (down, locked, full, a connection
+    broken): each becomes :class:`EventsUnavailable`, and the connection is dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int = 0) -> None:
+        self._gate = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
+        """At most this many of a process's threads wait on the database at once (0: no
+        limit): a locked or hung database then holds only some of a worker's threads,
+        and the others go on answering /ready and the routes that need no events."""
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -105,21 +122,68 @@ class EventStore:
                 self._connections.append(conn)
         return conn
 
+    def _drop(self, conn: Any) -> None:
+        """Forget this thread's connection (the next use opens a fresh one): after a
+        failure it may be broken (a database restarted), and a broken one never heals."""
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(Exception):  # already broken: nothing left to close
+            conn.close()
+
+    def _unavailable(self, exc: BaseException) -> EventsUnavailable:
+        """The public error for a failing database: which dependency, and when to retry;
+        the driver's words (hosts, paths) go to the log only."""
+        log.error("event store (%s) failed: %s: %s", self.kind, type(exc).__name__, exc)
+        return EventsUnavailable(
+            "The event database is not answering; viewer routes are unavailable for now "
+            "(search and more-like-this go on). Try again shortly. Operators: the "
+            "server's log says why; check RECOMMENDER_EVENTS_URL and the database.",
+            retry_after=RETRY_AFTER_SECONDS)
+
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[Any]:
         """A cursor in a transaction, committed on leaving (rolled back on an error):
-        a write is acknowledged only once it is committed."""
-        conn = self._connection()
-        cursor = conn.cursor()
+        a write is acknowledged only once it is committed. A driver error is
+        :class:`EventsUnavailable`, its connection dropped."""
+        if self._gate is not None and not self._gate.acquire(timeout=GATE_WAIT_SECONDS):
+            log.warning("event store (%s): every thread allowed is waiting on it", self.kind)
+            raise EventsUnavailable(
+                "The event database is slow to answer and this server's share of "
+                "threads for it is in use; try again shortly.", retry_after=RETRY_AFTER_SECONDS)
         try:
-            self._begin(cursor, write)
-            yield cursor
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+            try:
+                conn = self._connection()
+                cursor = conn.cursor()
+            except self.driver_errors as exc:
+                raise self._unavailable(exc) from None
+            try:
+                self._begin(cursor, write)
+                yield cursor
+                conn.commit()
+            except self.driver_errors as exc:
+                self._drop(conn)
+                raise self._unavailable(exc) from None
+            except BaseException:
+                try:
+                    conn.rollback()
+                except self.driver_errors:
+                    self._drop(conn)
+                raise
+            finally:
+                with contextlib.suppress(Exception):  # a dropped connection's cursor is gone
+                    cursor.close()
         finally:
-            cursor.close()
+            if self._gate is not None:
+                self._gate.release()
+
+    def ping(self) -> None:
+        """Raise :class:`EventsUnavailable` unless the database answers a read now."""
+        with self._transaction(write=False) as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
 
     def _begin(self, cursor: Any, write: bool) -> None:
         """Start the transaction, where the driver doesn't on the first statement."""
@@ -141,6 +205,13 @@ class EventStore:
         """Apply the migrations this database lacks, all in one transaction (so a process
         killed half-way leaves the schema as it was); returns the steps applied. Two
         processes starting at once take turns (a lock), so each step runs once."""
+        known = self._applied_version()
+        if known is not None and known > MIGRATIONS[-1][0]:
+            raise SchemaTooNew(
+                f"the event database is at schema version {known}; this release "
+                f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+        if known == MIGRATIONS[-1][0]:
+            return []  # read only: opening never waits for another process's write lock
         applied = []
         with self._transaction() as cur:
             self._lock_schema(cur)
@@ -162,6 +233,30 @@ class EventStore:
                             (version, description, time.time()))
                 applied.append(version)
         return applied
+
+    def _applied_version(self) -> int | None:
+        """The newest migration applied, read without a write lock; None where there is
+        no schema yet (or it can't be read: the migrating transaction then says why)."""
+        try:
+            conn = self._connection()
+        except self.driver_errors:
+            return None
+        cursor = conn.cursor()
+        try:
+            self._begin(cursor, False)
+            cursor.execute("SELECT MAX(version) FROM schema_migrations")
+            row = cursor.fetchone()
+            conn.commit()
+            return int(row[0]) if row and row[0] is not None else None
+        except self.driver_errors:  # no such table yet: a fresh database
+            try:
+                conn.rollback()
+            except self.driver_errors:
+                self._drop(conn)
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
 
     def _lock_schema(self, cursor: Any) -> None:
         """Serialise migrations between processes that start at once, where the
