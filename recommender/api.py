@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from recommender import access, budget, http_io, observability, users_api, web
@@ -65,8 +66,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Danish titles stay readable
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = StrictJSON(app)
     embedder = embedder or (engine.embedder if engine else None) or Embedder(
         settings.model, batch_size=settings.batch_size,
         torch_threads=settings.effective_torch_threads(),
@@ -112,6 +112,19 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
+class StrictJSON(DefaultJSONProvider):
+    """Flask's JSON, readable Danish (no \\u escapes), keys in the order written, and
+    never ``NaN`` or ``Infinity``, which are not JSON: a value like that is an error
+    (logged, a 500) rather than an answer no client can parse."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+
 def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
     req = parse(RecommendRequest, body)
     settings = http_io.settings()
@@ -152,7 +165,8 @@ def admin_status() -> Any:
                     "index": {**_index_summary(engine), "path": str(engine.index.path),
                               "root": str(http_io.settings().index)},
                     "similar_table": engine.neighbours is not None,
-                    "last_reload_error": live.reload_error})
+                    "last_reload_error": live.reload_error,
+                    "events": http_io.events_status()})
 
 
 @bp.get("/ready")
@@ -167,8 +181,8 @@ def ready() -> Any:
             "version": engine.index.version,
             # the viewer routes' database; down, the other routes go on (still 200)
             "events": http_io.events_status()}
-    if live.reload_error:  # still serving; a newer version was refused, and why
-        body["refused"] = live.reload_error
+    if live.reload_refusal:  # still serving; a newer version was refused, and why
+        body["refused"] = live.reload_refusal
     return jsonify(body)
 
 

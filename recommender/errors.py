@@ -16,17 +16,26 @@ class RecommenderError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, *, public: str | None = None, **details: Any) -> None:
+        """``message`` is for the log and the command line; ``public``, where given, is
+        what an HTTP answer says instead: the same fault without the server's paths, a
+        library's internals or a database's host."""
         super().__init__(message)
         self.message = message
+        self.public = public
         self.details = details
 
+    @property
+    def public_message(self) -> str:
+        return self.public or self.message
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **self.details}
+        return {"code": self.code, "message": self.public_message, **self.details}
 
     def with_message(self, message: str) -> RecommenderError:
         """The same error, told another way."""
         self.message = message
+        self.public = None
         self.args = (message,)
         return self
 

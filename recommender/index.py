@@ -73,7 +73,7 @@ class FilmIndex:
     def check_compatible(self, model: str | None = None, dimension: int | None = None) -> None:
         """Refuse a model or vectors of another dimension than this index's
         (:func:`check_compatible`)."""
-        check_compatible(str(self.path), self.model, self.dimension,
+        check_compatible(f"version {self.path.name}", self.model, self.dimension,
                          expected_model=model, expected_dimension=dimension)
 
     @property

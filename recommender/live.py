@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,19 @@ def trim_heap() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _messages(exc: BaseException) -> tuple[str, str]:
+    """(for the log and operators, for public answers) of a refusal."""
+    if isinstance(exc, RecommenderError):
+        return exc.message, exc.public_message
+    # an OSError's words up to the library's own (": [ONNXRuntimeError] ..."), each path
+    # cut to its file's name
+    head = str(exc).split(": ", 1)[0]
+    return str(exc), _PATH.sub(r"\1", head) or type(exc).__name__
+
+
+_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
 
 
 @dataclass(frozen=True)
@@ -72,14 +86,21 @@ class LiveIndex:
         self._engine = engine
         self._lock = threading.Lock()
         self.error: str | None = None
+        """Why no index is loaded (None: one is), for the log and /admin/status."""
+        self.error_public: str | None = None
+        """The same without the server's paths, for public answers."""
         self.reload_error: str | None = None
-        """Why the last reload was refused (None: it wasn't)."""
+        """Why the newest version isn't the one serving: the last reload refused, or at
+        start-up the current version refused and an older one served (None: neither)."""
+        self.reload_refusal: str | None = None
+        """The same without the server's paths, for /ready."""
         self._watcher: threading.Thread | None = None
         self.follower = follower
         """Where ``settings.index`` is the cache of a store: what keeps it in step."""
         self._table_thread: threading.Thread | None = None
         """The thread making the last swapped-in version's table, where one was needed."""
         self._stop = threading.Event()
+        self._from_follower = False
         if engine is not None:
             self._on_swap(engine)
 
@@ -88,7 +109,8 @@ class LiveIndex:
     def engine(self) -> Engine:
         engine = self._engine  # one read: a request keeps this engine to its end
         if engine is None:
-            raise IndexUnavailable(f"No index is loaded: {self.error}")
+            raise IndexUnavailable(f"No index is loaded: {self.error}",
+                                   public=f"No index is loaded: {self.error_public}")
         return engine
 
     @property
@@ -122,7 +144,8 @@ class LiveIndex:
         if self.load_model:
             self.embedder.use_onnx(self._export(engine.index))
         # the errors go first: whoever sees the new engine sees no stale refusal with it
-        self.error = self.reload_error = None
+        self.error = self.error_public = None
+        self._refused(None)
         self._engine = engine  # one assignment: requests see the old or the new
         self._on_swap(engine)
         trim_heap()
@@ -152,23 +175,30 @@ class LiveIndex:
         try:
             candidates = [resolve_version_dir(self.settings.index)]
         except IndexUnavailable as exc:
-            self.error = exc.message
+            self.error, self.error_public = exc.message, exc.public_message
             log.error("no index loaded: %s", exc.message)
             return
         candidates += [v for v in complete_versions(self.settings.index)[::-1]
                        if v.resolve() != candidates[0].resolve()]
-        errors = []
+        errors: list[tuple[str, str]] = []
         for folder in candidates:
             try:
                 self._serve(self._open(folder))
             except (RecommenderError, OSError) as exc:
-                errors.append(str(getattr(exc, "message", exc)))
-                log.error("index version %s refused: %s", folder.name, errors[-1])
+                errors.append(_messages(exc))
+                log.error("index version %s refused: %s", folder.name, errors[-1][0])
                 continue
-            if errors:
+            if errors:  # said where an operator looks, and counted, not only logged
                 log.warning("serving %s: the current version was refused", folder.name)
+                first = candidates[0].name
+                self._refused(
+                    (f"current version {first} refused at start-up ({errors[0][0]}); "
+                     f"serving {folder.name}"),
+                    (f"current version {first} refused at start-up ({errors[0][1]}); "
+                     f"serving {folder.name}"))
+                self._on_reload("refused")
             return
-        self.error = errors[0]
+        self.error, self.error_public = errors[0]
 
     def reload(self) -> ReloadResult:
         """Swap in the version ``current`` now points to, if it differs and passes.
@@ -183,18 +213,23 @@ class LiveIndex:
             try:
                 target = resolve_version_dir(self.settings.index)
                 if old is not None and target.resolve() == old.index.path.resolve():
+                    # current points at what serves (put back after a refusal): the
+                    # refusal is history, not news
+                    if self.follower is None or self.follower.refused is None:
+                        self._refused(None)
                     return ReloadResult(False, old.index.version, previous)
                 new = self._open(target)
                 self._serve(new)
             except (RecommenderError, OSError) as exc:
-                message = str(getattr(exc, "message", exc))
+                message, public = _messages(exc)
                 log.error("reload refused: %s", message)
-                self.reload_error = message
+                self._refused(message, public)
                 self._on_reload("refused")
                 still = f" Still serving version {previous}." if previous else ""
                 raise IndexUnavailable(f"Reload refused: {message}{still}",
+                                       public=f"Reload refused: {public}{still}",
                                        serving=previous) from None
-            self.reload_error = None
+            self._refused(None)
             self._on_reload("swapped")
             log.info("reloaded: serving version %s (was %s)", new.index.version, previous)
             return ReloadResult(True, new.index.version, previous)
@@ -253,11 +288,22 @@ class LiveIndex:
         try:
             self.follower.sync()
         except IndexUnavailable as exc:
-            self.reload_error = exc.message
+            self._refused(exc.message, exc.public_message)
+            self._from_follower = True
             if self.follower.refused and self.follower.refused != refused:
                 self._on_reload("refused")  # once per refused version, not per poll
+            return
         except Exception:  # never let the follower kill the watcher
             log.exception("following %s", self.follower.url)
+            return
+        if self._from_follower:  # the store is readable and its current is good again
+            self._from_follower = False
+            self._refused(None)
+
+    def _refused(self, message: str | None, public: str | None = None) -> None:
+        """Record why the newest version isn't serving (None: clear it)."""
+        self.reload_refusal = public or message
+        self.reload_error = message
 
     def stop(self) -> None:
         self._stop.set()

@@ -148,15 +148,37 @@ class Follower:
         self.refused: str | None = None
 
     def remote_current(self) -> str:
+        """The name of the store's current version.
+
+        Raises:
+            IndexUnavailable: the store can't be reached or is gone (said so), it has
+                no current version yet (said so), or its pointer is malformed.
+        """
         fs, root = _fs(self.url)
         try:
             value = fs.cat_file(f"{root}/{CURRENT}").decode().strip()
         except FileNotFoundError:
+            try:
+                exists = fs.exists(root)
+            except Exception:  # noqa: BLE001 - any backend's failure: unreachable
+                exists = False
+            if not exists:
+                raise IndexUnavailable(
+                    f"the store {self.url} can't be found (removed, or not reachable from "
+                    "here): serving the cached version", public="the index store can't be "
+                    "found: serving the cached version") from None
             raise IndexUnavailable(f"the store {self.url} has no current version yet: "
-                                   f"publish one with recommender publish --to {self.url}"
+                                   f"publish one with recommender publish --to {self.url}",
+                                   public="the index store has no current version yet"
                                    ) from None
+        except Exception as exc:  # noqa: BLE001 - a network or permission failure
+            raise IndexUnavailable(
+                f"the store {self.url} can't be read ({type(exc).__name__}: {exc}): serving "
+                "the cached version", public="the index store can't be reached: serving the "
+                "cached version") from None
         if not value.startswith(f"{VERSIONS}/") or "/" in value[len(VERSIONS) + 1:]:
-            raise IndexUnavailable(f"the store's current pointer is malformed: {value!r}")
+            raise IndexUnavailable(f"the store's current pointer is malformed: {value!r}",
+                                   public="the index store's current pointer is malformed")
         return value[len(VERSIONS) + 1:]
 
     def sync(self) -> bool:
@@ -170,6 +192,7 @@ class Follower:
         local = self.cache / VERSIONS / name
         if (self.cache / CURRENT).exists() and \
                 (self.cache / CURRENT).resolve() == local.resolve():
+            self.error = self.refused = None  # the store's current is ours again
             return False
         self.cache.mkdir(parents=True, exist_ok=True)
         with self._locked():
@@ -199,7 +222,7 @@ class Follower:
         try:
             manifest = json.loads(fs.cat_file(f"{source}/{MANIFEST}"))
         except (FileNotFoundError, ValueError) as exc:
-            self._refuse(name, f"its manifest can't be read ({exc})")
+            self._refuse(name, f"its manifest can't be read ({type(exc).__name__})")
         files, shared = manifest.get("files"), manifest.get("shared_files") or {}
         if not isinstance(files, dict) or not files:
             self._refuse(name, "its manifest lists no files with checksums")
@@ -237,4 +260,5 @@ class Follower:
         self.refused = name
         self.error = f"version {name} from {self.url} refused: {why}"
         log.error("%s", self.error)
-        raise IndexUnavailable(self.error)
+        raise IndexUnavailable(self.error, public=f"version {name} from the index store "
+                                                  f"refused: {why}")

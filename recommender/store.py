@@ -178,6 +178,40 @@ def version_files(version: Path) -> dict[str, dict[str, Any]]:
     return files
 
 
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists is there, of its size and sha256: a version changed
+    on disk after its build (a disk fault, a hand, a copy cut short; same size or not) is
+    refused before it serves, as the store's follower refuses one in transit.
+
+    Raises:
+        IndexMismatch: naming the first file that differs.
+    """
+    for relative, meta in (manifest.get("files") or {}).items():
+        path = folder / relative
+        try:
+            size = path.stat().st_size
+            same = size == meta.get("bytes") and sha256_of(path) == meta.get("sha256")
+        except OSError:
+            same = False
+        if not same:
+            raise IndexMismatch(
+                f"Index version {folder.name} differs from its manifest: {relative} is "
+                "missing or changed since the build (size or sha256). Rebuild it, or point "
+                "current at another version.")
+
+
+_FINITE_CHUNK = 65_536
+
+
+def _check_finite(flat: Any, name: str) -> None:
+    """Refuse vectors that aren't finite (NaN scores rank nothing and aren't JSON)."""
+    for start in range(0, flat.ntotal, _FINITE_CHUNK):
+        block = flat.reconstruct_n(start, min(_FINITE_CHUNK, flat.ntotal - start))
+        if not np.isfinite(block).all():
+            raise IndexMismatch(f"Index version {name} holds vectors that are not finite "
+                                "(NaN or infinity). Rebuild it.")
+
+
 def _remove_stale_temporaries(versions: Path) -> None:
     for child in versions.iterdir():
         if child.name.startswith(_TMP_PREFIX):
@@ -216,8 +250,8 @@ def resolve_version_dir(path: str | Path) -> Path:
     if (path / MANIFEST).is_file():
         return path
     raise IndexUnavailable(
-        f"No index at {str(path)!r}. Build one with: recommender build --out {path}"
-    )
+        f"No index at {str(path)!r}. Build one with: recommender build --out {path}",
+        public="No index has been built yet. Build one with: recommender build")
 
 
 def load_index(path: str | Path, *, expected_model: str | None = None,
@@ -230,19 +264,22 @@ def load_index(path: str | Path, *, expected_model: str | None = None,
             or its files disagree with its manifest.
     """
     folder = resolve_version_dir(path)
+    name = folder.name
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise IndexUnavailable(f"Unreadable manifest in {folder}: {exc}") from None
+        raise IndexUnavailable(f"Unreadable manifest in {folder}: {exc}",
+                               public=f"Version {name}'s manifest can't be read.") from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
-            f"Index {folder} has format version {manifest.get('format_version')!r}; this "
-            f"service reads version {FORMAT_VERSION}. Rebuild it with: recommender build"
+            f"Index version {name} has format version {manifest.get('format_version')!r}; "
+            f"this service reads version {FORMAT_VERSION}. Rebuild it with: recommender build"
         )
-    check_compatible(str(folder), manifest.get("model"), manifest.get("dimension"),
+    check_compatible(f"version {name}", manifest.get("model"), manifest.get("dimension"),
                      expected_model=expected_model, expected_dimension=expected_dimension)
+    started = time.perf_counter()
+    verify_files(folder, manifest)
     try:
-        started = time.perf_counter()
         # Memory-mapped, read-only: the vectors stay in the page cache, one copy
         # shared by every server worker (and by the builds that read them back).
         flat = faiss.read_index(str(folder / VECTORS), faiss.IO_FLAG_MMAP_IFC)
@@ -252,14 +289,18 @@ def load_index(path: str | Path, *, expected_model: str | None = None,
         films = [Film.from_dict(json.loads(line)) for line in lines if line.strip()]
         lexical = LexicalIndex.load(folder)
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
-        raise IndexUnavailable(f"Unreadable index files in {folder}: {exc}") from None
+        # FAISS's messages name its C++ source files: the log's, not a client's
+        raise IndexUnavailable(f"Unreadable index files in {folder}: {exc}",
+                               public=f"Version {name}'s files can't be read.") from None
     if not (flat.ntotal == len(films) == lexical.n_docs == manifest.get("film_count")) or \
             flat.d != manifest.get("dimension"):
         raise IndexMismatch(
-            f"Index {folder} is inconsistent: manifest says {manifest.get('film_count')} "
-            f"films of dimension {manifest.get('dimension')}, files hold {len(films)} films "
-            f"and {flat.ntotal} vectors of dimension {flat.d}. Rebuild it."
+            f"Index version {name} is inconsistent: manifest says "
+            f"{manifest.get('film_count')} films of dimension {manifest.get('dimension')}, "
+            f"files hold {len(films)} films and {flat.ntotal} vectors of dimension {flat.d}. "
+            "Rebuild it."
         )
+    _check_finite(flat, name)
     log.info("loaded index %s (%d films) in %.2fs", folder, len(films),
              time.perf_counter() - started)
     return FilmIndex(path=folder, manifest=manifest, films=films, faiss_index=flat,

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.ops import call, running_server
@@ -321,3 +322,80 @@ def test_a_locked_sqlite_file_is_a_503_within_the_budget(seed_index_dir, tmp_pat
         print(f"\n{len(during)} writes during a {held:.0f} s lock, each 503 within "
               f"{writer.slowest:.2f} s; /ready at most {max(timings):.2f} s, a search "
               f"{search_seconds:.2f} s")
+
+
+# -- versions verified before they serve --------------------------------------------------
+
+
+def _nan_vectors(version: Path) -> None:
+    """Overwrite the stored vectors with NaN, the file's size unchanged (a disk fault)."""
+    path = version / "index.faiss"
+    size = path.stat().st_size
+    tail = np.full(8 * 384, np.nan, dtype=np.float32).tobytes()
+    with open(path, "r+b") as fh:
+        fh.seek(size - len(tail))
+        fh.write(tail)
+    assert path.stat().st_size == size
+
+
+def _metric(base: str, name: str) -> float:
+    with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name))
+
+
+def test_a_corrupted_version_is_refused_and_the_good_one_serves(tmp_path, seed_catalog,
+                                                                embedder):
+    """A version whose vectors were overwritten with NaN (same size) is refused at start
+    (the older one serves, and /ready and /admin/status say so) and on reload (counted,
+    shown); current put back on the good version clears the refusal. Before, it was
+    loaded: /ready 503 on every worker, empty searches, /map with bare NaN tokens."""
+    from recommender.build import build_index
+    from recommender.store import point_current
+
+    out = tmp_path / "idx"
+    good = build_index(seed_catalog, embedder, out, progress=False, export_onnx=True).path
+    bad = build_index(seed_catalog, embedder, out, progress=False, reuse=False,
+                      export_onnx=True).path
+    _nan_vectors(bad)
+    env = {"RECOMMENDER_RELOAD_POLL_SECONDS": "0.5", "RECOMMENDER_RELOAD_JITTER_SECONDS": "0"}
+    with running_server(out, workers=2, env=env) as (base, _):
+        status, body = call(base + "/ready")
+        assert status == 200 and body["version"] == good.name
+        assert bad.name in body["refused"] and "differs from its manifest" in body["refused"]
+        assert str(tmp_path) not in json.dumps(body)  # no server path in a public answer
+        status, admin = call(base + "/admin/status")
+        assert good.name in admin["last_reload_error"]
+        with urllib.request.urlopen(base + "/map", timeout=30) as r:
+            json.loads(r.read(), parse_constant=lambda c: pytest.fail(f"{c} in /map"))
+        assert call(base + "/search?q=boxer&k=3")[1]["results"]
+        refused_before = _metric(base, 'recommender_index_reloads_total{outcome="refused"}')
+        assert refused_before >= 1  # the start-up fallback is counted
+        # current put back on the good version: the refusal is history
+        point_current(out, good)
+        wait_for(lambda: "refused" not in call(base + "/ready")[1], 20, "refusal cleared")
+        # and moved to the bad one while serving: refused again, the good one serves on
+        point_current(out, bad)
+        wait_for(lambda: "refused" in call(base + "/ready")[1], 20, "reload refused")
+        status, body = call(base + "/ready")
+        assert status == 200 and body["version"] == good.name
+        assert _metric(base, 'recommender_index_reloads_total{outcome="refused"}') > \
+            refused_before
+
+
+def test_vectors_that_are_not_finite_are_refused_even_with_a_matching_manifest(
+        tmp_path, seed_catalog, embedder):
+    """The checksum catches a changed file; a build that wrote NaN itself (its manifest
+    agreeing) is refused by the finite check."""
+    from recommender.build import build_index
+    from recommender.errors import IndexMismatch
+    from recommender.store import MANIFEST, load_index, version_files
+
+    version = build_index(seed_catalog, embedder, tmp_path / "idx", progress=False).path
+    _nan_vectors(version)
+    manifest = json.loads((version / MANIFEST).read_text())
+    manifest["files"] = version_files(version)
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="not finite"):
+        load_index(version)
