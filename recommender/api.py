@@ -11,6 +11,7 @@ import gzip
 import logging
 from collections import Counter
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -89,6 +90,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
     http_io.init_state(app, {"settings": settings, "live": live, "metrics": metrics})
+
+    @app.before_request
+    def _utf8_path() -> None:
+        # the path as sent, decoded strictly: werkzeug turns bytes that aren't UTF-8 into
+        # U+FFFD, so "%ff%fe" and "%fe%ff" would name the same viewer
+        environ = request.environ
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        try:
+            if raw is not None:
+                unquote_to_bytes(raw.split("?", 1)[0]).decode("utf-8")
+            else:  # a WSGI server that keeps no raw path: PATH_INFO is latin-1 bytes
+                environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise InvalidParameter("path", "The path is not UTF-8 once percent-decoded; "
+                                   "send ids as UTF-8 (æ is %C3%A6).") from None
 
     @app.before_request
     def _open_budget() -> None:

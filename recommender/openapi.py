@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from recommender import __version__, responses, schemas
@@ -91,8 +91,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         ([429] if settings.rate_limit_per_minute else [])
     film_id = {"name": "film_id", "in": "path", "required": True, "schema": {"type": "string"}}
     user = {"name": "user", "in": "path", "required": True, "description": "the viewer's id",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200,
-                       "pattern": "^[^\\x00-\\x1f/]+$"}}
+            "schema": TypeAdapter(schemas.UserId).json_schema()}  # the validator's own
     query = _query_parameters(schemas.QueryParams, settings)
     json_body = {"required": True, "content": {"application/json": {"schema": {"$ref": ""}}}}
 

@@ -88,7 +88,7 @@ def build_profile(events: Sequence[Event], now: float, half_life_days: float) ->
     strongest: dict[str, float] = {}
     half_life = max(half_life_days, 1e-6) * DAY
     for event in events:
-        decay = 0.5 ** (max(now - event.ts, 0.0) / half_life)
+        decay = 0.5 ** (max(now - (event.ts or 0.0), 0.0) / half_life)
         weight = event_weight(event.type, event.value) * decay
         film = event.film_id
         profile.weights[film] = profile.weights.get(film, 0.0) + weight

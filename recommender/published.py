@@ -160,7 +160,7 @@ class Follower:
         except FileNotFoundError:
             try:
                 exists = fs.exists(root)
-            except Exception:  # noqa: BLE001 - any backend's failure: unreachable
+            except Exception:
                 exists = False
             if not exists:
                 raise IndexUnavailable(
@@ -171,7 +171,7 @@ class Follower:
                                    f"publish one with recommender publish --to {self.url}",
                                    public="the index store has no current version yet"
                                    ) from None
-        except Exception as exc:  # noqa: BLE001 - a network or permission failure
+        except Exception as exc:
             raise IndexUnavailable(
                 f"the store {self.url} can't be read ({type(exc).__name__}: {exc}): serving "
                 "the cached version", public="the index store can't be reached: serving the "

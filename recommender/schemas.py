@@ -6,9 +6,11 @@ the field) and describe them (``model_json_schema``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -20,6 +22,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -173,8 +176,56 @@ class MapParams(BaseModel):
 
 # -- viewers and their events -------------------------------------------------------------
 
-UserId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/]+$",
-                                    description="the viewer's id in your application")]
+FORBIDDEN_IN_IDS = (r"\x00-\x1f\x7f-\x9f"  # Unicode's Cc: C0 controls, DEL, C1 controls
+                    r"\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks and overrides
+                    r"\u2028\u2029")  # the line and paragraph separators
+"""Characters no id may hold: they hide or reorder text in a log or a page (U+202E shows
+``abc`` as ``cba``), break lines, or can't be stored at all (NUL in PostgreSQL)."""
+UserId = Annotated[StrictStr, Field(min_length=1, max_length=200,
+                                    pattern=rf"^[^{FORBIDDEN_IN_IDS}/]+$",
+                                    description="the viewer's id in your application: no '/', "
+                                    "control, bidi or line-separator characters")]
+TextId = Annotated[StrictStr, Field(min_length=1, max_length=200,
+                                    pattern=rf"^[^{FORBIDDEN_IN_IDS}]+$")]
+
+EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TS = datetime(2100, 1, 1, tzinfo=UTC)
+"""An event's time is from 1970-01-01 (inclusive) to 2100-01-01 (exclusive), UTC; a time
+ahead of the server's clock is then taken as now."""
+
+
+def _seconds(value: Any) -> Any:
+    """A number is seconds since 1970-01-01 UTC, whatever its size (pydantic alone reads
+    a large one as milliseconds); strings and datetimes are parsed as ISO 8601."""
+    if isinstance(value, bool):
+        raise ValueError("a time is ISO 8601 text or a number of seconds since 1970")
+    if isinstance(value, int | float):
+        if not EARLIEST_TS.timestamp() <= value < LATEST_TS.timestamp():
+            raise ValueError(f"ts must be from {EARLIEST_TS:%Y-%m-%d} to before "
+                             f"{LATEST_TS:%Y-%m-%d}; got {value!r} seconds since 1970")
+        return datetime.fromtimestamp(value, UTC)
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        inside = EARLIEST_TS <= value < LATEST_TS
+    except OverflowError:  # its offset takes it past the calendar's ends
+        inside = False
+    if not inside:
+        raise ValueError(f"ts must be from {EARLIEST_TS:%Y-%m-%d} to before "
+                         f"{LATEST_TS:%Y-%m-%d} (UTC); got {value.isoformat()}")
+    return value
+
+
+EventTime = Annotated[
+    AwareDatetime, BeforeValidator(_seconds), AfterValidator(_in_range),
+    # said in the OpenAPI document too, so that clients (and schemathesis) see the range;
+    # the pattern's years are 1971-2099 where an offset can't move a time out of range
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "format": "date-time", "pattern": r"^(197[1-9]|19[89]\d|20\d\d)-"},
+        {"type": "number", "minimum": EARLIEST_TS.timestamp(),
+         "exclusiveMaximum": LATEST_TS.timestamp()}]})]
 EventType = Literal["view", "like", "dislike", "rating", "watchlist"]
 EventValue = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
@@ -202,11 +253,13 @@ class EventIn(BaseModel):
     value: EventValue | None = Field(
         None, validate_default=True, description="rating: 0..5 (required); view: the "
         "fraction watched, 0..1 (default 1); like, dislike, watchlist: none")
-    ts: AwareDatetime | None = Field(None, description="when, ISO 8601 with its offset "
-                                     "(default: now; a time ahead of the server's is now)")
-    event_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = Field(
+    ts: EventTime | None = Field(None, description="when: ISO 8601 with its offset, or a "
+                                 "number of seconds since 1970-01-01 UTC; from 1970 to "
+                                 "before 2100 (default: now; a time ahead of the server's "
+                                 "is now)")
+    event_id: TextId | None = Field(
         None, description="your id of the event: the same event_id twice is stored once")
-    recommendation_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = \
+    recommendation_id: TextId | None = \
         Field(None, description="the recommendation_id of the answer that led to it")
 
     @field_validator("value")

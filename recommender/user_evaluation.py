@@ -61,7 +61,7 @@ def split_last_out(events: Iterable[Event], min_history: int = 1) -> Split:
     """Hold out each viewer's last positive event of a film they had no earlier event of,
     keeping the ``min_history`` or more events before it; ties in time keep file order."""
     by_user: dict[str, list[Event]] = {}
-    for event in sorted(events, key=lambda e: e.ts):  # stable: same-second events keep order
+    for event in sorted(events, key=lambda e: e.ts or 0.0):  # stable: same-second events keep order
         by_user.setdefault(event.user, []).append(event)
     split = Split()
     for user, log in by_user.items():
@@ -132,7 +132,7 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
     overall = {m: _Scores() for m in models}
     by_segment: dict[str, dict[str, _Scores]] = {}
     rng = np.random.default_rng(seed)
-    now = max((e.ts for e in events), default=0.0)
+    now = max((e.ts or 0.0 for e in events), default=0.0)
     users = sorted(split.held_out)
     with tempfile.TemporaryDirectory(prefix="recommender-eval-users-") as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'events.sqlite3'}")

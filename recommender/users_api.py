@@ -40,8 +40,9 @@ def _user(user: str) -> str:
     try:
         return _USER_ID.validate_python(user)
     except ValidationError:
-        raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/' or "
-                               f"control characters; got {user[:80]!r}") from None
+        raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/', "
+                               "control, bidi or line-separator characters; got "
+                               f"{user[:80]!r}") from None
 
 
 @bp.post("/events")

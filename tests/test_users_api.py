@@ -242,3 +242,78 @@ def test_a_full_batch_of_the_longest_ids_fits_the_body_limit(seed_index_dir, tmp
         assert status == 200 and body["accepted"] == 1000, body
         status, body = call(base + "/recommend", "POST", {"query": "x" * (1024 * 1024)})
         assert status == 413 and "RECOMMENDER_MAX_BODY_BYTES" in body["error"]["message"]
+
+
+# -- events that could poison a viewer (issue: faults) --------------------------------------
+
+BAD_IDS = ["a\x00b", "a\x7fb", "a\u0085b", "a\u009bb", "a\u202eb", "a\u2028b", "a\u2066b",
+           "a\nb"]
+
+
+@pytest.mark.parametrize("field", ["user", "event_id", "recommendation_id"])
+def test_ids_with_control_or_bidi_characters_are_refused_alone(client, field):
+    """Each refused by itself (400-style, by index), the valid events of the same batch
+    stored, on SQLite and PostgreSQL alike (a NUL failed a whole PostgreSQL batch: 500)."""
+    good = {"user": "clean", "film": "Rocky", "type": "like", "event_id": f"ok-{field}"}
+    events = [good] + [{**good, field: bad} if field != "event_id" else
+                       {**good, "event_id": bad} for bad in BAD_IDS]
+    r = client.post("/events", json={"events": events})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["accepted"] == 1
+    assert [x["index"] for x in body["rejected"]] == list(range(1, len(BAD_IDS) + 1))
+    assert all(x["error"]["parameter"] == field for x in body["rejected"])
+    assert client.get("/users/clean/history").get_json()["events"][0]["event_id"] == \
+        f"ok-{field}"
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z",
+                                "2100-01-01T00:00:00Z", -62135596801, -1, 4102444800,
+                                1e30, True])
+def test_times_out_of_range_are_refused(client, ts):
+    r = client.post("/events", json={"user": "tim", "film": "Rocky", "type": "like", "ts": ts})
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["parameter"] == "ts"
+    assert client.get("/users/tim/history").status_code == 200  # never poisoned
+
+
+def test_a_numeric_time_is_seconds_whatever_its_size(client):
+    """pydantic alone reads a number past ~2e10 as milliseconds: 1e10 s is 2286 (refused
+    here), 1.5e9 s is 2017."""
+    r = client.post("/events", json={"events": [
+        {"user": "num", "film": "Rocky", "type": "like", "ts": 1_500_000_000},
+        {"user": "num", "film": "Rocky II", "type": "like", "ts": 0}]})
+    assert r.get_json()["accepted"] == 2
+    times = sorted(e["ts"] for e in client.get("/users/num/history").get_json()["events"])
+    assert times == ["1970-01-01T00:00:00.000+00:00", "2017-07-14T02:40:00.000+00:00"]
+
+
+def test_a_history_always_reads_back(client, app_store):
+    """An event stored before times were checked (year 0 in UTC) no longer makes the
+    viewer's history a 500: it reads back at the calendar's end."""
+    from recommender.events import Event
+
+    app_store(client).add([Event("old", "rocky-1976", "like", ts=-62135596800 - 50_400,
+                                 event_id="poison")])
+    r = client.get("/users/old/history")
+    assert r.status_code == 200
+    assert r.get_json()["events"][0]["ts"].startswith("0001-01-01")
+    assert client.get("/users/old/recommendations").status_code == 200
+
+
+def test_a_path_that_is_not_utf8_is_refused_not_replaced(client):
+    """%ff%fe and %fe%ff once both became U+FFFD U+FFFD: one viewer for two ids."""
+    for path in ("/users/%ff%fe/history", "/users/%fe%ff/recommendations", "/films/%ff"):
+        r = client.get(path)
+        assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "path", path
+    assert client.get("/users/%C3%A6ble/history").status_code == 200  # "æble" is fine
+
+
+@pytest.fixture
+def app_store():
+    def store(client):
+        with client.application.app_context():
+            from recommender import http_io
+
+            return http_io.personal().store
+    return store

@@ -66,15 +66,26 @@ class Event:
     film_id: str
     type: str
     value: float | None = None
-    ts: float = 0.0
+    ts: float | None = None
+    """None: when it is stored (an event read back always has its time)."""
     event_id: str = ""
     recommendation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"event_id": self.event_id, "user": self.user, "film": self.film_id,
-                "type": self.type, "value": self.value,
-                "ts": datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
+                "type": self.type, "value": self.value, "ts": iso_time(self.ts or 0.0),
                 "recommendation_id": self.recommendation_id}
+
+
+def iso_time(ts: float) -> str:
+    """``ts`` as ISO 8601 UTC; one the calendar can't hold (stored before its range was
+    checked) is shown at the calendar's end instead, so a history always reads back."""
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        moment = datetime.min.replace(tzinfo=UTC) if ts < 0 else \
+            datetime.max.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def new_event_id() -> str:
@@ -281,7 +292,7 @@ class EventStore:
                     "recommendation_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (event_id) DO NOTHING"),
                     (event.event_id or new_event_id(), event.user, event.film_id,
-                     event.type, event.value, event.ts or received,
+                     event.type, event.value, received if event.ts is None else event.ts,
                      event.recommendation_id, received))
                 stored += max(cur.rowcount, 0)
         return stored, len(events) - stored
