@@ -24,7 +24,7 @@ from recommender.encoders import PRECISIONS
 from recommender.encoders import export_onnx as export_onnx_model
 from recommender.errors import IndexUnavailable
 from recommender.lexical import LexicalIndex, catalog_language
-from recommender.store import ONNX_DIR, load_index, write_index
+from recommender.store import ONNX_DIR, build_lock, load_index, write_index
 
 
 @dataclass(frozen=True)
@@ -126,61 +126,64 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    started = time.perf_counter()
-    texts = [document_text(f, embed_fields) for f in catalog.films]
-    cache, reused_from = previous_vectors(out, embedder.name, embed_fields) if reuse else ({}, None)
-    keys = [text_checksum(t) for t in texts]
-    todo = [i for i, key in enumerate(keys) if key not in cache]
-    loaded = started
-    query_model = None
-    if export_onnx:
-        # made (or found) first: the server embeds queries with it, and this build too
-        query_model = _export_query_model(embedder, Path(out))
-    vectors: np.ndarray | None = None
-    backend: dict[str, str] = {}  # what embedded (runtime, precision), where anything did
-    if todo and ray is not None:  # the same films, embedded by actors on the cluster
-        from recommender.distributed import embed_on_ray
-
-        fresh, backend = embed_on_ray(
-            [texts[i] for i in todo], address=ray.address, model=embedder.name,
-            export=Path(out) / query_model if query_model is not None else None,
-            precision=precision, batch_size=ray.batch_size,
-            actors_per_node=ray.actors_per_node)
+    # one build at a time per folder (a second is refused, saying whose the lock is)
+    with build_lock(Path(out)):
+        started = time.perf_counter()
+        texts = [document_text(f, embed_fields) for f in catalog.films]
+        cache, reused_from = previous_vectors(out, embedder.name, embed_fields) if reuse \
+            else ({}, None)
+        keys = [text_checksum(t) for t in texts]
+        todo = [i for i, key in enumerate(keys) if key not in cache]
         loaded = started
-        vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
-        vectors[todo] = fresh
-    elif todo:  # the model is loaded only when something is left to embed
-        restore = embedder.backend_key if query_model is not None else None
-        if query_model is not None:  # no torch in this process unless the export was made
-            embedder.use_onnx(Path(out) / query_model, "openvino", precision)
-        else:
-            embedder.load()
-        loaded = time.perf_counter()
-        backend = getattr(embedder, "backend", {})
-        try:
-            fresh = embedder.encode([texts[i] for i in todo], progress=progress)
-        finally:
-            if query_model is not None:  # the caller's embedder embeds queries as before
-                embedder.use_onnx(*(restore or (None,)))
-        vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
-        vectors[todo] = fresh
-    embedded = time.perf_counter()
-    if vectors is None:
-        vectors = np.empty((len(texts), next(iter(cache.values())).shape[0]), dtype=np.float32)
-    for i, key in enumerate(keys):
-        if key in cache:
-            vectors[i] = cache[key]
-    lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
-    reuse_info = {"reused": len(texts) - len(todo), "embedded": len(todo),
-                  "from_version": reused_from, **backend}
-    path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
-                       build_seconds=embedded - started, keep_versions=keep_versions,
-                       embedded_fields=embed_fields, reuse=reuse_info, ann=ann,
-                       query_model=query_model)
-    return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
-                       model=embedder.name, seconds=time.perf_counter() - started,
-                       model_load_seconds=loaded - started, embed_seconds=embedded - loaded,
-                       reused=len(texts) - len(todo), embedded=len(todo))
+        query_model = None
+        if export_onnx:
+            # made (or found) first: the server embeds queries with it, and this build too
+            query_model = _export_query_model(embedder, Path(out))
+        vectors: np.ndarray | None = None
+        backend: dict[str, str] = {}  # what embedded (runtime, precision), where anything did
+        if todo and ray is not None:  # the same films, embedded by actors on the cluster
+            from recommender.distributed import embed_on_ray
+
+            fresh, backend = embed_on_ray(
+                [texts[i] for i in todo], address=ray.address, model=embedder.name,
+                export=Path(out) / query_model if query_model is not None else None,
+                precision=precision, batch_size=ray.batch_size,
+                actors_per_node=ray.actors_per_node)
+            loaded = started
+            vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+            vectors[todo] = fresh
+        elif todo:  # the model is loaded only when something is left to embed
+            restore = embedder.backend_key if query_model is not None else None
+            if query_model is not None:  # no torch in this process unless the export was made
+                embedder.use_onnx(Path(out) / query_model, "openvino", precision)
+            else:
+                embedder.load()
+            loaded = time.perf_counter()
+            backend = getattr(embedder, "backend", {})
+            try:
+                fresh = embedder.encode([texts[i] for i in todo], progress=progress)
+            finally:
+                if query_model is not None:  # the caller's embedder embeds queries as before
+                    embedder.use_onnx(*(restore or (None,)))
+            vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+            vectors[todo] = fresh
+        embedded = time.perf_counter()
+        if vectors is None:
+            vectors = np.empty((len(texts), next(iter(cache.values())).shape[0]), dtype=np.float32)
+        for i, key in enumerate(keys):
+            if key in cache:
+                vectors[i] = cache[key]
+        lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
+        reuse_info = {"reused": len(texts) - len(todo), "embedded": len(todo),
+                      "from_version": reused_from, **backend}
+        path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
+                           build_seconds=embedded - started, keep_versions=keep_versions,
+                           embedded_fields=embed_fields, reuse=reuse_info, ann=ann,
+                           query_model=query_model)
+        return BuildReport(path=path, films=len(catalog.films), dimension=int(vectors.shape[1]),
+                           model=embedder.name, seconds=time.perf_counter() - started,
+                           model_load_seconds=loaded - started, embed_seconds=embedded - loaded,
+                           reused=len(texts) - len(todo), embedded=len(todo))
 
 
 def _export_query_model(embedder: Any, out: Path) -> str | None:

@@ -21,6 +21,7 @@ This module is the only one that knows the layout (docs/index-format.md).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,42 @@ def point_current(out: Path, target: Path) -> None:
     fsync_dir(out)
 
 
+BUILD_LOCK = ".build.lock"
+"""Beside ``versions/``: held (flock) by the one build writing into this folder."""
+
+
+class BuildInProgress(OSError):
+    """Another build is writing into the same index folder (the folder is busy: an
+    ``OSError``, which the command line prints as an error, without a traceback)."""
+
+
+@contextlib.contextmanager
+def build_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s build lock for a whole build, or refuse at once, saying whose it is.
+
+    One build at a time per folder: two would each clean the other's temporary folder
+    away as stale. The lock is the kernel's (flock), so a killed build leaves none."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / BUILD_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise BuildInProgress(
+                f"another build is writing into {out} ({holder}); wait for it to finish, "
+                "or build into another --out folder") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+
+
 def version_files(version: Path) -> dict[str, dict[str, Any]]:
     """Every file a build wrote into ``version`` (not the more-like-this tables or locks a
     server adds later, nor the manifest itself), with its sha256 and size: what the
@@ -213,6 +251,8 @@ def _check_finite(flat: Any, name: str) -> None:
 
 
 def _remove_stale_temporaries(versions: Path) -> None:
+    """Temporary folders of builds that were killed: stale, since the caller holds the
+    folder's build lock (no other build is writing one)."""
     for child in versions.iterdir():
         if child.name.startswith(_TMP_PREFIX):
             shutil.rmtree(child, ignore_errors=True)

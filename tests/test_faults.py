@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recommender.store import load_index
+from tests.conftest import ROOT
 from tests.ops import call, running_server
+from tests.test_crash import _big_catalog
 
 pytestmark = pytest.mark.server
 
@@ -399,3 +402,31 @@ def test_vectors_that_are_not_finite_are_refused_even_with_a_matching_manifest(
     (version / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match="not finite"):
         load_index(version)
+
+
+# -- one build at a time per index folder ---------------------------------------------------
+
+
+def test_two_builds_into_one_folder_one_refused_clearly_the_other_complete(tmp_path):
+    """Before, the second build's clean-up deleted the first's temporary folder half-way
+    ("Unreadable index files in .../.tmp-...: lexical.json"). Now the second is refused at
+    once, naming the folder and the holder; the first completes and loads."""
+    big = _big_catalog(tmp_path / "big.jsonl", n=300)
+    out = tmp_path / "idx"
+    command = [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
+               "--out", str(out), "--quiet", "--no-reuse"]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (out / ".build.lock").is_file() and
+             (out / ".build.lock").read_text().startswith("pid"), 120, "the first build began")
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    _, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 1
+    assert "another build is writing into" in second.stderr
+    assert f"pid {first.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert len(load_index(out)) == 300
+    assert not [p for p in (out / "versions").iterdir() if p.name.startswith(".tmp-")]
+    # the lock is the kernel's: with the first gone, a new build runs
+    assert subprocess.run(command, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
