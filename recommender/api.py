@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                      on_reload=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
     if engine is None:
         live.start()
+    else:
+        live.follow_model()
     live.watch(settings.reload_poll_seconds)
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)

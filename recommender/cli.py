@@ -390,7 +390,7 @@ def _print_page(page: Any, as_json: bool) -> int:
 _COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
              "search": _search, "recommend": _recommend, "publish": _publish,
              "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs,
-             "eval-users": viewers_cli.eval_users}
+             "eval-users": viewers_cli.eval_users, "train": viewers_cli.train}
 
 
 if __name__ == "__main__":

@@ -88,7 +88,9 @@ def personal() -> Any:
                 log.error("event store unavailable: %s", getattr(exc, "message", exc))
                 app_state["personal_failed_at"] = time.monotonic()
                 raise unavailable from None
-            app_state["personal"] = Personalizer(store, config)
+            live_index = app_state["live"]
+            app_state["personal"] = Personalizer(store, config,
+                                                 model=lambda: live_index.model)
     finally:
         app_state["personal_lock"].release()
     return app_state["personal"]

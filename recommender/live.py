@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from recommender import collaborative
+from recommender.collaborative import CollaborativeModel
 from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
@@ -101,6 +103,10 @@ class LiveIndex:
         """The thread making the last swapped-in version's table, where one was needed."""
         self._stop = threading.Event()
         self._from_follower = False
+        self.model: CollaborativeModel | None = None
+        """The collaborative model of ``<index>/models/current`` (None: none trained)."""
+        self.model_error: str | None = None
+        """Why the newest model isn't the one serving (None: it is, or there is none)."""
         if engine is not None:
             self._on_swap(engine)
 
@@ -188,6 +194,7 @@ class LiveIndex:
                 errors.append(_messages(exc))
                 log.error("index version %s refused: %s", folder.name, errors[-1][0])
                 continue
+            self.follow_model()
             if errors:  # said where an operator looks, and counted, not only logged
                 log.warning("serving %s: the current version was refused", folder.name)
                 first = candidates[0].name
@@ -199,6 +206,26 @@ class LiveIndex:
                 self._on_reload("refused")
             return
         self.error, self.error_public = errors[0]
+
+    def follow_model(self) -> bool:
+        """Swap in the model ``<index>/models/current`` points to, if it moved and loads;
+        a model that doesn't load is refused (logged, kept in ``model_error``) and the one
+        serving stays. True if a new one serves."""
+        target = collaborative.current_path(self.settings.index)
+        if target is None or (self.model is not None and self.model.path == target):
+            return False
+        try:
+            model = collaborative.load(target)
+        except RecommenderError as exc:
+            if self.model_error != exc.message:
+                log.error("model refused: %s", exc.message)
+                self._on_reload("refused")
+            self.model_error = exc.message
+            return False
+        self.model, self.model_error = model, None
+        log.info("collaborative model %s serving (%d films, %d events)", model.version,
+                 len(model.film_ids), model.manifest["events"])
+        return True
 
     def reload(self) -> ReloadResult:
         """Swap in the version ``current`` now points to, if it differs and passes.
@@ -258,6 +285,10 @@ class LiveIndex:
             retry_at, backoff = None, interval
             while not self._stop.wait(interval):
                 self._sync()
+                try:
+                    self.follow_model()
+                except Exception:  # never let the watcher die silently
+                    log.exception("following the collaborative model")
                 now = target()
                 if now != seen:  # a move of the pointer: act on it once, after a jitter
                     seen, backoff = now, interval

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from recommender.blend import Alignment, blended
+from recommender.collaborative import CollaborativeModel
 from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.errors import NothingToRecommendFrom
@@ -109,10 +111,15 @@ class Personalizer:
     the wall clock in the service, the end of the log in ``recommender eval-users``."""
 
     def __init__(self, store: EventStore, settings: Settings,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 model: Callable[[], CollaborativeModel | None] = lambda: None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.model = model
+        """The collaborative model serving now (None: none trained yet), read per request:
+        a new one is taken as soon as the server has loaded it."""
+        self._alignment: Alignment | None = None
         self._trending: tuple[float, float, list[tuple[str, float]]] | None = None
         self._trending_lock = threading.Lock()
 
@@ -154,6 +161,15 @@ class Personalizer:
         options = options.validate(self.settings.max_k)
         exclude = () if include_seen else tuple(sorted(profile.seen))
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
+        model = self.model()
+        if model is not None and profile.weights:
+            results = blended(engine, model, self._aligned(engine, model), liked,
+                              profile.disliked, list(profile.weights), options, exclude)
+            if results is not None and (results or options.offset):
+                return ResultPage({"user": user, "history": profile.events,
+                                   "basis": "history and every viewer's",
+                                   "model": model.version, "include_seen": include_seen,
+                                   **options.echo()}, results, len(results) == options.k)
         if liked:
             try:
                 page = engine.recommend_weighted(liked, profile.disliked, options, exclude)
@@ -237,6 +253,13 @@ class Personalizer:
         return ResultPage(echo, hits[options.offset:wanted], len(hits) > wanted)
 
     # -- inside ------------------------------------------------------------------------
+
+    def _aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
+        """The index rows' places in the model, made once per index and model version."""
+        alignment = self._alignment
+        if alignment is None or alignment.key != (engine.index.version, model.version):
+            alignment = self._alignment = Alignment(engine, model)
+        return alignment
 
     def _counts(self, window_days: float) -> list[tuple[str, float]]:
         """(film, decayed count), highest first, over the window; cached a few seconds

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from recommender import collaborative
+from recommender.baselines import Baselines
 from recommender.config import Settings
 from recommender.engine import Engine
 from recommender.events import Event, open_store
@@ -120,41 +122,75 @@ class _Scores:
                 "films_shown": len(self.shown)}
 
 
+_OWN_SEGMENTS = ("new viewers", "warm viewers", "cold films")
+NEW_VIEWER_EVENTS = 2
+"""A viewer with at most this many events before the held-out one is a *new* viewer."""
+
+
 def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, k: int = 10,
                    modes: Sequence[str] = ("hybrid",), min_history: int = 1, seed: int = 0,
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
-                   ) -> dict[str, Any]:
-    """Score the per-user model (one per mode), trending and random on ``events``."""
+                   cold_fraction: float = 0.0) -> dict[str, Any]:
+    """Score the service's per-user recommendations (one per mode), its content ranking
+    alone, the baselines (:mod:`recommender.baselines`), trending and random on ``events``.
+
+    The service's collaborative model is trained on the history alone, as ``recommender
+    train`` would train it at the log's end. With ``cold_fraction``, every event of that
+    share of the catalog's films (seeded) is hidden from everything learnt: the segment
+    *cold films* is then the viewers whose held-out film is one of them.
+    """
     events = _each_once(events)
     split = split_last_out(events, min_history)
     films = len(engine.index)
-    models = [f"per-user ({mode})" for mode in modes] + ["trending", "random"]
+    rng = np.random.default_rng(seed)
+    hidden: set[str] = set()
+    if cold_fraction > 0:
+        ids = [f.id for f in engine.index.films]
+        hidden = {ids[int(i)] for i in rng.choice(len(ids), size=int(len(ids) * cold_fraction),
+                                                  replace=False)}
+        split.history = [e for e in split.history if e.film_id not in hidden]
+    models = [f"per-user ({mode})" for mode in modes] + \
+        [f"content only ({mode})" for mode in modes] + \
+        list(Baselines.NAMES) + ["trending", "random"]
     overall = {m: _Scores() for m in models}
     by_segment: dict[str, dict[str, _Scores]] = {}
-    rng = np.random.default_rng(seed)
     now = max((e.ts or 0.0 for e in events), default=0.0)
     users = sorted(split.held_out)
+    before = {u: 0 for u in users}
+    for event in split.history:
+        if event.user in before:
+            before[event.user] += 1
+    baselines = Baselines(split.history, [f.id for f in engine.index.films], now)
     with tempfile.TemporaryDirectory(prefix="recommender-eval-users-") as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'events.sqlite3'}")
         try:
             for start in range(0, len(split.history), STORE_BATCH):
                 store.add(split.history[start:start + STORE_BATCH])
-            personal = Personalizer(store, settings, clock=lambda: now)
+            trained = collaborative.train(
+                Path(tmp), ((e.user, e.film_id, e.ts or now) for e in split.history),
+                [f.id for f in engine.index.films])
+            model = collaborative.load(trained.path) if trained.path else None
+            service = Personalizer(store, settings, clock=lambda: now, model=lambda: model)
+            content = Personalizer(store, settings, clock=lambda: now)
             for user in progress(users) if progress else users:
                 target = split.held_out[user].film_id
-                segment = segment_of(user)
-                rows = [overall] + ([by_segment.setdefault(
-                    segment, {m: _Scores() for m in models})] if segment else [])
-                for model, ranked, fallback in _answers(engine, personal, user, k, modes, rng):
+                segments = [segment_of(user),
+                            "new viewers" if before[user] <= NEW_VIEWER_EVENTS else
+                            "warm viewers", "cold films" if target in hidden else None]
+                rows = [overall] + [by_segment.setdefault(
+                    segment, {m: _Scores() for m in models}) for segment in segments if segment]
+                answers = _answers(engine, service, content, baselines, user, k, modes, rng)
+                for model_name, ranked, fallback in answers:
                     for scores in rows:
-                        scores[model].add(ranked, target)
-                        scores[model].fallbacks += fallback
+                        scores[model_name].add(ranked, target)
+                        scores[model_name].fallbacks += fallback
         finally:
             store.close()
     return {
         "k": k, "films": films, "events": len(events), "history_events": len(split.history),
         "viewers": len(users), "skipped": split.skipped, "min_history": min_history,
-        "seed": seed, "clock": now,
+        "seed": seed, "clock": now, "cold_films_hidden": len(hidden),
+        "collaborative_model": None if model is None else model.manifest,
         "models": {m: {**s.summary(films), "trending_fallbacks": s.fallbacks}
                    for m, s in overall.items()},
         "segments": {seg: {m: s.summary(films) for m, s in scores.items()}
@@ -162,17 +198,20 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
     }
 
 
-def _answers(engine: Engine, personal: Personalizer, user: str, k: int,
-             modes: Sequence[str], rng: np.random.Generator,
-             ) -> Iterable[tuple[str, list[str], int]]:
+def _answers(engine: Engine, service: Personalizer, content: Personalizer,
+             baselines: Baselines, user: str, k: int, modes: Sequence[str],
+             rng: np.random.Generator) -> Iterable[tuple[str, list[str], int]]:
     """(model, ranked film ids, 1 if the per-user model fell back to trending) per model."""
-    profile = personal.profile(user)
-    for mode in modes:
-        page = personal.recommend_for(engine, user, profile, QueryOptions(k=k, mode=mode))
-        yield (f"per-user ({mode})", [h.film.id for h in page.results],
-               int(page.query["basis"] != "history"))
-    seen = profile.seen
-    page = personal.trending(engine, QueryOptions(k=k), exclude=sorted(seen))
+    profile = service.profile(user)
+    for name, personal in (("per-user", service), ("content only", content)):
+        for mode in modes:
+            page = personal.recommend_for(engine, user, profile, QueryOptions(k=k, mode=mode))
+            yield (f"{name} ({mode})", [h.film.id for h in page.results],
+                   int(not page.query["basis"].startswith("history")))
+    seen = profile.seen | set(profile.weights)
+    for name in Baselines.NAMES:
+        yield name, baselines.rank(name, seen, k), 0
+    page = service.trending(engine, QueryOptions(k=k), exclude=sorted(seen))
     yield "trending", [h.film.id for h in page.results], 0
     index = engine.index
     picks: list[str] = []
@@ -194,6 +233,7 @@ def format_table(report: dict[str, Any]) -> str:
                      f"{m['coverage']:.3f} |")
     for segment, models in report["segments"].items():
         for model, m in models.items():
-            lines.append(f"| {model}, {segment} viewers | {m['viewers']} | "
+            label = segment if segment in _OWN_SEGMENTS else f"{segment} viewers"
+            lines.append(f"| {model}, {label} | {m['viewers']} | "
                          f"{m['hit_rate']:.3f} | {m['ndcg']:.3f} | {m['coverage']:.3f} |")
     return "\n".join(lines)

@@ -28,6 +28,15 @@ def add_parsers(sub: Any) -> None:
     ur.add_argument("--include-seen", action="store_true", help="include films seen")
     ur.add_argument("--json", action="store_true", help="print the API's JSON")
     _add_store(ur)
+    tr = sub.add_parser("train", help="learn the collaborative model (EASE) from every "
+                        "viewer's events, beside the index's versions")
+    _add_store(tr)
+    tr.add_argument("--lambda", dest="ease_lambda", type=float, default=None,
+                    help="EASE's L2 weight (default 100, measured on MovieLens)")
+    tr.add_argument("--min-events", type=int, default=None,
+                    help="write no model from fewer events than this (default 100)")
+    tr.add_argument("--max-films", type=int, default=None,
+                    help="learn at most this many films, the most watched (default 20000)")
     eu = sub.add_parser("eval-users", help="score per-user recommendations on an event log "
                         "(leave-last-out, beside trending and random)")
     eu.add_argument("--events", required=True, help="JSON Lines event log, as events import "
@@ -40,6 +49,9 @@ def add_parsers(sub: Any) -> None:
                     help="evaluate viewers with N or more events before the held-out one "
                     "(default 1)")
     eu.add_argument("--seed", type=int, default=0, help="the random baseline's seed")
+    eu.add_argument("--cold-films", type=float, default=0.0, metavar="FRACTION",
+                    help="also hide every event of this share of the films (seeded) and "
+                    "report the viewers whose held-out film is one of them (a second run)")
     eu.add_argument("--out", dest="report", help="also write the figures to this JSON file")
     eu.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -123,6 +135,38 @@ def events_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not rejected else 2
 
 
+def train(args: argparse.Namespace, settings: Settings) -> int:
+    """Every event of the store into a new model version under ``<index>/models/``; the
+    servers on that index take it within their reload poll."""
+    from pathlib import Path
+
+    from recommender import collaborative
+    from recommender.events import default_url, open_store
+    from recommender.store import load_index
+
+    index = load_index(settings.index)
+    url = settings.events_url or default_url(settings.index)
+    store = open_store(url)
+    try:
+        report = collaborative.train(
+            Path(settings.index), store.interactions(), [f.id for f in index.films],
+            lam=args.ease_lambda if args.ease_lambda is not None else
+            collaborative.DEFAULT_LAMBDA,
+            min_events=args.min_events if args.min_events is not None else
+            collaborative.MIN_EVENTS,
+            max_films=args.max_films if args.max_films is not None else
+            collaborative.MAX_FILMS, source=store.location.split("@")[-1])
+    finally:
+        store.close()
+    if report.path is None:
+        print(f"no model written: {report.why_not}; the service answers from content and "
+              "trending as before", file=sys.stderr)
+        return 2
+    print(f"trained {report.path}\n  {report.events:,} events of {report.viewers:,} viewers, "
+          f"{report.films:,} films learnt (of {len(index):,}) in {report.seconds:.1f} s")
+    return 0
+
+
 def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     """Leave-last-out over a log: per-user model vs trending vs random (user_evaluation)."""
     from recommender.errors import InvalidParameter
@@ -146,8 +190,19 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
 
         def progress(users: Any) -> Any:
             return tqdm(users, desc="viewers", unit="viewer")
+    if not 0.0 <= args.cold_films < 1.0:
+        raise InvalidParameter("cold_films", f"--cold-films takes 0 to under 1, got "
+                               f"{args.cold_films}")
     report = evaluate_users(engine, events, settings, k=args.k, modes=modes,
                             min_history=args.min_history, seed=args.seed, progress=progress)
+    if args.cold_films:  # a second run, films hidden: only its cold-film segment is new
+        cold = evaluate_users(engine, events, settings, k=args.k, modes=modes,
+                              min_history=args.min_history, seed=args.seed,
+                              progress=progress, cold_fraction=args.cold_films)
+        report["cold_films"] = {"fraction": args.cold_films,
+                                "hidden": cold["cold_films_hidden"]}
+        if "cold films" in cold["segments"]:
+            report["segments"]["cold films"] = cold["segments"]["cold films"]
     if not report["viewers"]:
         raise InvalidParameter("events", f"no viewer of {args.events} can be evaluated: "
                                "each needs a positive event (like, rating of 3.75+, view "

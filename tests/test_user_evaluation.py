@@ -105,7 +105,9 @@ def test_eval_users_command_prints_the_table_and_writes_json(tmp_path, seed_inde
     assert "9 viewers evaluated" in done.stdout and "| random | 9 |" in done.stdout
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["rejected_lines"] == 2 and set(report["models"]) == {
-        "per-user (hybrid)", "trending", "random"}
+        "per-user (hybrid)", "content only (hybrid)", "most popular", "popular (decayed)",
+        "item-kNN", "EASE", "trending", "random"}
+    assert report["collaborative_model"] is None  # 30 events: too few to learn from
     bad = _cli("eval-users", "--events", str(log), "--index", str(seed_index_dir),
                "--modes", "hybrid,cosine")
     assert bad.returncode == 1 and "--modes takes semantic, lexical, hybrid" in bad.stderr

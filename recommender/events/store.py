@@ -323,6 +323,21 @@ class EventStore:
                 "ORDER BY ts DESC, seq DESC LIMIT ?"), (since, int(limit)))
             return [tuple(row) for row in cur.fetchall()]
 
+    def interactions(self, page: int = 50_000) -> Iterator[tuple[str, str, float]]:
+        """(user, film, ts) of every event, in the order they arrived, read a page at a
+        time (by the arrival number, so a long read holds no transaction open)."""
+        after = 0
+        while True:
+            with self._transaction(write=False) as cur:
+                cur.execute(self._sql("SELECT seq, user_id, film_id, ts FROM events "
+                                      "WHERE seq > ? ORDER BY seq LIMIT ?"), (after, page))
+                rows = cur.fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            for _, user, film, ts in rows:
+                yield user, film, float(ts)
+
     def count(self) -> int:
         with self._transaction(write=False) as cur:
             cur.execute("SELECT COUNT(*) FROM events")

@@ -1,0 +1,105 @@
+"""One ranking for a viewer from two sources: what every viewer's events teach (the
+collaborative model, :mod:`recommender.collaborative`) and what the films are about (their
+vectors, as the content recommendations use them).
+
+Per film: ``z(collaborative) + CONTENT_WEIGHT * z(content)``, where ``z`` is the score
+standardised over the films (mean 0, deviation 1), so neither source wins by its scale. A
+film the model has never seen an event of (new to the catalog, or never watched) has no
+collaborative score: it gets 0 there (average) and ``COLD_WEIGHT * z(content)`` more, so a
+new film close to the viewer's taste can reach the top rows, and one that isn't doesn't.
+Both weights were chosen on a development split of the MovieLens x IMDb log (each viewer's
+second-to-last new film held out, never the last, which the figures are measured on):
+docs/viewer-quality.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from recommender.collaborative import CollaborativeModel
+from recommender.engine import Engine
+from recommender.query import QueryOptions, ScoredFilm
+from recommender.ranking import top_k
+from recommender.titles import film_summary
+from recommender.vectors import weighted_query
+
+CONTENT_WEIGHT = 0.1
+COLD_WEIGHT = 3.0
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    deviation = float(values.std())
+    return (values - float(values.mean())) / deviation if deviation > 0 else values * 0.0
+
+
+class Alignment:
+    """Where each index row is in a model (-1: the model never saw the film), made once
+    per (index version, model version) pair and reused by every request."""
+
+    def __init__(self, engine: Engine, model: CollaborativeModel) -> None:
+        self.key = (engine.index.version, model.version)
+        self.model_row = np.array([model.row_of.get(f.id, -1) for f in engine.index.films],
+                                  dtype=np.int64)
+        self.known = self.model_row >= 0
+        self.vectors = engine.index.faiss_index.reconstruct_n(0, len(engine.index))
+
+
+def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
+            liked: dict[str, float], disliked: dict[str, float], interacted: Sequence[str],
+            options: QueryOptions, exclude: Sequence[str]) -> list[ScoredFilm] | None:
+    """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
+    of the films they interacted with (the content ranking then answers alone)."""
+    cf = model.scores(interacted)
+    if cf is None:
+        return None
+    index = engine.index
+    scores = np.zeros(len(index), dtype=np.float32)
+    known = alignment.known
+    scores[known] = _z(cf[alignment.model_row[known]])
+    liked_rows = [index.row_of[f] for f in liked if f in index.row_of]
+    content = np.zeros(len(index), dtype=np.float32)
+    if liked_rows:
+        disliked_rows = [index.row_of[f] for f in disliked if f in index.row_of]
+        query = weighted_query(index, liked_rows, np.array([liked[index.films[r].id]
+                                                            for r in liked_rows]),
+                               disliked_rows, np.array([disliked[index.films[r].id]
+                                                        for r in disliked_rows]))
+        content = _z(alignment.vectors @ query.vector)
+        scores += CONTENT_WEIGHT * content
+        scores[~known] += COLD_WEIGHT * content[~known]
+    excluded = {index.row_of[f] for f in exclude if f in index.row_of}
+    allowed = engine.filters.allowed(options, excluded)
+    ranked = top_k(scores, options.offset + options.k, allowed, options.min_score)
+    hits = []
+    for row, _ in ranked[options.offset:]:
+        hit = ScoredFilm(index.films[row], float(scores[row]), semantic=float(content[row]))
+        hit.reasons = _reasons(engine, model, alignment, row, interacted, liked_rows)
+        hits.append(hit)
+    return hits
+
+
+def _reasons(engine: Engine, model: CollaborativeModel, alignment: Alignment, row: int,
+             interacted: Sequence[str], liked_rows: list[int]) -> list[dict[str, Any]]:
+    """Why: the viewer's film whose viewers most also watched this one, or, for a film no
+    one has watched yet, "new" and the liked film it is closest to."""
+    index = engine.index
+    if alignment.known[row]:
+        column = int(alignment.model_row[row])
+        theirs = [(f, model.row_of[f]) for f in interacted if f in model.row_of]
+        if theirs:
+            weights = [float(model.weights[r, column]) for _, r in theirs]
+            best = int(np.argmax(weights))
+            if weights[best] > 0 and theirs[best][0] in index.row_of:
+                return [{"because": "viewers_also_liked",
+                         "film": film_summary(engine.film(theirs[best][0]))}]
+        return [{"because": "viewers_like_you"}]
+    reasons: list[dict[str, Any]] = [{"because": "new"}]
+    if liked_rows:
+        similarity = alignment.vectors[liked_rows] @ alignment.vectors[row]
+        closest = liked_rows[int(np.argmax(similarity))]
+        reasons.append({"because": "liked", "film": film_summary(index.films[closest]),
+                        "similarity": round(float(similarity.max()), 4)})
+    return reasons
