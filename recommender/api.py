@@ -184,7 +184,10 @@ def admin_status() -> Any:
                               "root": str(http_io.settings().index)},
                     "similar_table": engine.neighbours is not None,
                     "last_reload_error": live.reload_error,
-                    "events": http_io.events_status()})
+                    "events": http_io.events_status(),
+                    "collaborative": {**live.model.summary(), "path": str(live.model.path)}
+                    if live.model else None,
+                    "collaborative_refused": live.model_error})
 
 
 @bp.get("/ready")
@@ -198,7 +201,11 @@ def ready() -> Any:
     body = {"status": "ready", "films": len(engine.index), "model": engine.index.model,
             "version": engine.index.version,
             # the viewer routes' database; down, the other routes go on (still 200)
-            "events": http_io.events_status()}
+            "events": http_io.events_status(),
+            # the collaborative model serving (null: none trained yet)
+            "collaborative": live.model.summary() if live.model else None}
+    if live.model_error:
+        body["collaborative_refused"] = live.model_error
     if live.reload_refusal:  # still serving; a newer version was refused, and why
         body["refused"] = live.reload_refusal
     return jsonify(body)
@@ -218,8 +225,12 @@ def docs() -> Any:
 def metrics() -> Any:
     """Prometheus metrics: requests by route and status, latency, the index served."""
     metrics = current_app.extensions[EXTENSION]["metrics"]
-    embedder = http_io.live().embedder
+    live = http_io.live()
+    embedder = live.embedder
     metrics.query_cache(embedder.cache_hits, embedder.cache_misses)
+    model = live.model
+    metrics.model_loaded(model.summary() if model else None,
+                         model.manifest["trained_at_ts"] if model else 0.0)
     return metrics.exposition()
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from recommender.collaborative import CollaborativeModel
 from recommender.engine import Engine
-from recommender.query import QueryOptions, ScoredFilm
+from recommender.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.ranking import top_k
 from recommender.titles import film_summary
 from recommender.vectors import weighted_query
@@ -103,3 +103,33 @@ def _reasons(engine: Engine, model: CollaborativeModel, alignment: Alignment, ro
         reasons.append({"because": "liked", "film": film_summary(index.films[closest]),
                         "similarity": round(float(similarity.max()), 4)})
     return reasons
+
+
+def also_liked(engine: Engine, model: CollaborativeModel | None, film_id: str,
+               options: QueryOptions) -> ResultPage:
+    """"Viewers who watched this also watched": the model's strongest films for one film,
+    through the query's filters, best first; an empty page while no model knows it."""
+    film = engine.film(film_id)  # 404 for an unknown id
+    index = engine.index
+    echo = {"id": film.id, "basis": "no collaborative model yet" if model is None else
+            f"model {model.version}", **options.echo()}
+    echo.pop("mode", None)  # no ranking mode: the model's own scores
+    if model is None or film.id not in model.row_of:
+        return ResultPage(echo, [], False)
+    weights = np.asarray(model.weights[model.row_of[film.id]], dtype=np.float32)
+    scores = np.full(len(index), -np.inf, dtype=np.float32)
+    rows = np.array([index.row_of.get(f, -1) for f in model.film_ids], dtype=np.int64)
+    inside = rows >= 0
+    scores[rows[inside]] = weights[inside]
+    excluded = {index.row_of[film.id]} | \
+        {index.row_of[f] for f in options.exclude if f in index.row_of}
+    allowed = engine.filters.allowed(options, excluded)
+    wanted = options.offset + options.k
+    ranked = top_k(scores, wanted + 1, allowed, max(options.min_score or 0.0, 0.0))
+    because = [{"because": "viewers_also_liked", "film": film_summary(film)}]
+    hits = []
+    for row, score in ranked[options.offset:wanted]:
+        hit = ScoredFilm(index.films[row], score)
+        hit.reasons = because
+        hits.append(hit)
+    return ResultPage(echo, hits, len(ranked) > wanted)

@@ -70,6 +70,16 @@ class Metrics:
                            "Free-text query vector cache lookups since start, by result",
                            ["result"], registry=registry, multiprocess_mode="livesum")
         self._served: tuple[str, str] | None = None
+        self.model_trained = Gauge(
+            "recommender_model_trained_timestamp_seconds",
+            "When the collaborative model serving was trained (the oldest of the workers')",
+            registry=registry, multiprocess_mode="livemin")
+        self.model_films = Gauge("recommender_model_films",
+                                 "Films the collaborative model serving has learnt",
+                                 registry=registry, multiprocess_mode="livemax")
+        self.model_bytes = Gauge("recommender_model_bytes",
+                                 "Size of the collaborative model's weights, mapped",
+                                 registry=registry, multiprocess_mode="livemax")
         self.reloads = Counter("recommender_index_reloads", "Index reloads by outcome",
                                ["outcome"], registry=registry)
         self.events = Counter("recommender_events", "Viewer events stored, by type",
@@ -87,6 +97,12 @@ class Metrics:
             self.version.labels(*self._served).set(0)
         self._served = (version, model)
         self.version.labels(version=version, model=model).set(1)
+
+    def model_loaded(self, summary: dict[str, Any] | None, trained_ts: float) -> None:
+        """The collaborative model serving now (None: none: the gauges say 0)."""
+        self.model_trained.set(trained_ts)
+        self.model_films.set(summary["films"] if summary else 0)
+        self.model_bytes.set(summary["bytes"] if summary else 0)
 
     def query_cache(self, hits: int, misses: int) -> None:
         self.cache.labels(result="hit").set(hits)

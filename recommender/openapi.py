@@ -116,6 +116,11 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/films/{film_id}/similar": {"get": {
             "summary": "The films most like this one", "parameters": [film_id, *query],
             "responses": _responses("ResultPageOut", [400, 404, *keyed, 503])}},
+        "/films/{film_id}/also-liked": {"get": {
+            "summary": "Viewers who watched this film also watched: from every viewer's "
+                       "events (the collaborative model); empty until one is trained",
+            "parameters": [film_id, *query],
+            "responses": _responses("ResultPageOut", [400, 404, *keyed, 503])}},
         "/similar": {"get": {
             "summary": "The films most like the film of this title",
             "parameters": _query_parameters(schemas.SimilarParams, settings),

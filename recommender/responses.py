@@ -135,6 +135,11 @@ class ReadyOut(BaseModel):
     events: EventsStatusOut = Field(description="the event database, looked at once a second")
     refused: str | None = Field(None, description="why the newest version on disk isn't "
                                                   "served (the one named is)")
+    collaborative: dict[str, Any] | None = Field(
+        None, description="the collaborative model serving: version, algorithm, films, "
+        "events, trained_at, age_seconds, bytes (null: none trained yet)")
+    collaborative_refused: str | None = Field(None, description="why the newest model "
+                                              "isn't the one serving")
 
 
 class ReloadOut(BaseModel):

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from recommender import budget, http_io
+from recommender.blend import also_liked
 from recommender.errors import InvalidParameter, RecommenderError
 from recommender.events import Event
 from recommender.query import QueryOptions
@@ -21,6 +22,7 @@ from recommender.schemas import (
     EventBatch,
     EventIn,
     HistoryParams,
+    QueryParams,
     RowsParams,
     TrendingParams,
     UserId,
@@ -142,6 +144,16 @@ def delete_user(user: str) -> Any:
     http_io.no_params()
     http_io.personal().forget(user)
     return Response(status=204)
+
+
+@bp.get("/films/<film_id>/also-liked")
+def film_also_liked(film_id: str) -> Any:
+    """Viewers who watched this film also watched (the collaborative model's), beside the
+    content's "more like this" (``/films/{id}/similar``)."""
+    params = parse_args(QueryParams, request.args)
+    engine = http_io.engine()
+    page = also_liked(engine, http_io.live().model, film_id, http_io.options(params))
+    return http_io.page(engine, page, params)
 
 
 @bp.get("/trending")
