@@ -79,6 +79,17 @@ bench: install
 	$(BIN)/recommender eval-users --events bench-results/netflix-viewers.jsonl --index bench-results/netflix \
 	  --modes hybrid,semantic --quiet --out bench-results/eval-users-netflix.json \
 	  | tee bench-results/eval-users-netflix.txt
+	$(BIN)/python scripts/join_movielens.py --catalog ../shared/datasets/imdb_top_1000.csv --out bench-results/ml-imdb
+	$(BIN)/python scripts/join_movielens.py --catalog ../shared/datasets/netflix_titles.csv --out bench-results/ml-netflix
+	$(BIN)/python scripts/bench_viewers.py --join bench-results/ml-imdb --out bench-results/viewers-imdb.json \
+	  | tee bench-results/viewers-imdb.txt
+	$(BIN)/python scripts/bench_viewers.py --join bench-results/ml-netflix --out bench-results/viewers-netflix.json \
+	  | tee bench-results/viewers-netflix.txt
+	$(BIN)/recommender eval-users --events bench-results/ml-imdb/events.jsonl --index bench-results/ml-imdb/index \
+	  --cold-films 0.2 --quiet --out bench-results/eval-users-ml-imdb.json | tee bench-results/eval-users-ml-imdb.txt
+	$(BIN)/recommender eval-users --events bench-results/ml-netflix/events.jsonl --index bench-results/ml-netflix/index \
+	  --cold-films 0.2 --quiet --out bench-results/eval-users-ml-netflix.json | tee bench-results/eval-users-ml-netflix.txt
+	$(BIN)/python scripts/bench_train.py --out bench-results/train.json | tee bench-results/train.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
 	$(BIN)/python scripts/performance_page.py --page docs/viewer-quality.md

@@ -72,9 +72,10 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
             options: QueryOptions, exclude: Sequence[str]) -> list[ScoredFilm] | None:
     """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
     of the films they interacted with (the content ranking then answers alone)."""
-    cf = model.scores(interacted)
-    if cf is None:
+    theirs, block = model.rows_of(interacted)
+    if not theirs:
         return None
+    cf = block.sum(axis=0)
     index = engine.index
     known = alignment.known
     scores = np.full(len(index), -np.inf, dtype=np.float32)
@@ -101,25 +102,22 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
     hits = []
     for row, value in ranked[options.offset:]:
         hit = ScoredFilm(index.films[row], value, semantic=float(content[row]))
-        hit.reasons = _reasons(engine, model, alignment, row, interacted, liked_rows)
+        hit.reasons = _reasons(engine, alignment, row, theirs, block, liked_rows)
         hits.append(hit)
     return hits
 
 
-def _reasons(engine: Engine, model: CollaborativeModel, alignment: Alignment, row: int,
-             interacted: Sequence[str], liked_rows: list[int]) -> list[dict[str, Any]]:
+def _reasons(engine: Engine, alignment: Alignment, row: int, theirs: list[str],
+             block: np.ndarray, liked_rows: list[int]) -> list[dict[str, Any]]:
     """Why: the viewer's film whose viewers most also watched this one, or, for a film no
     one has watched yet, "new" and the liked film it is closest to."""
     index = engine.index
     if alignment.known[row]:
-        column = int(alignment.model_row[row])
-        theirs = [(f, model.row_of[f]) for f in interacted if f in model.row_of]
-        if theirs:
-            weights = [float(model.weights[r, column]) for _, r in theirs]
-            best = int(np.argmax(weights))
-            if weights[best] > 0 and theirs[best][0] in index.row_of:
-                return [{"because": "viewers_also_liked",
-                         "film": film_summary(engine.film(theirs[best][0]))}]
+        weights = block[:, int(alignment.model_row[row])]
+        best = int(np.argmax(weights))
+        if weights[best] > 0 and theirs[best] in index.row_of:
+            return [{"because": "viewers_also_liked",
+                     "film": film_summary(engine.film(theirs[best]))}]
         return [{"because": "viewers_like_you"}]
     reasons: list[dict[str, Any]] = [{"because": "new"}]
     if liked_rows:

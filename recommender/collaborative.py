@@ -89,13 +89,20 @@ class CollaborativeModel:
                 "age_seconds": round((now or time.time()) - trained, 1),
                 "bytes": int(self.weights.nbytes)}
 
+    def rows_of(self, films: Iterable[str]) -> tuple[list[str], np.ndarray]:
+        """The ``films`` the model knows, and their rows of ``weights`` (read once: a
+        viewer's scores are their sum, a result's reason their largest in its column)."""
+        known = sorted({f for f in films if f in self.row_of}, key=self.row_of.__getitem__)
+        rows = [self.row_of[f] for f in known]
+        block = np.asarray(self.weights[rows], dtype=np.float32) if rows else \
+            np.zeros((0, len(self.film_ids)), dtype=np.float32)
+        return known, block
+
     def scores(self, films: Iterable[str]) -> np.ndarray | None:
         """Every model film's score for a viewer who interacted with ``films`` (None: with
         none the model knows)."""
-        rows = sorted({self.row_of[f] for f in films if f in self.row_of})
-        if not rows:
-            return None
-        return np.asarray(self.weights[rows].sum(axis=0), dtype=np.float32)
+        known, block = self.rows_of(films)
+        return block.sum(axis=0) if known else None
 
     def also_liked(self, film_id: str, k: int) -> list[tuple[str, float]]:
         """The films whose viewers also interacted with ``film_id``, strongest first."""
