@@ -299,7 +299,8 @@ def _publish(args: argparse.Namespace, settings: Settings) -> int:
     done = publish(settings.index, args.store, keep=settings.keep_versions)
     print(f"published {done.version} to {args.store}: {done.files} files, "
           f"{done.bytes / 1e6:.1f} MB; current moved last"
-          + (f"; pruned {', '.join(done.pruned)}" if done.pruned else ""))
+          + (f"; pruned {', '.join(done.pruned)}" if done.pruned else "")
+          + (f"; collaborative model {done.model}" if done.model else ""))
     return 0
 
 

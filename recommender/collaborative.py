@@ -42,10 +42,11 @@ import numpy as np
 
 from recommender.errors import IndexMismatch, IndexUnavailable
 from recommender.files import fsync_dir, fsync_tree, sha256_of, write_file
+from recommender.store import MODELS_DIR
 
 log = logging.getLogger(__name__)
 
-MODELS = "models"
+MODELS = MODELS_DIR
 CURRENT = "current"
 VERSIONS = "versions"
 WEIGHTS = "weights.npy"

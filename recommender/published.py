@@ -33,6 +33,7 @@ from recommender.files import fsync_dir, fsync_tree, sha256_of
 from recommender.store import (
     CURRENT,
     MANIFEST,
+    MODELS_DIR,
     VERSIONS,
     complete_versions,
     point_current,
@@ -63,6 +64,8 @@ class Published:
     files: int
     bytes: int
     pruned: list[str]
+    model: str | None = None
+    """The collaborative model version published with it (None: the index has none)."""
 
 
 def publish(index: str | Path, url: str, keep: int = 3) -> Published:
@@ -101,10 +104,31 @@ def publish(index: str | Path, url: str, keep: int = 3) -> Published:
     published = {**manifest, "files": files, "shared_files": shared}
     fs.pipe_file(f"{target}/{MANIFEST}", (json.dumps(published, indent=2) + "\n").encode())
     _write_current(fs, root, f"{VERSIONS}/{version.name}")
+    model = _publish_model(Path(index), fs, root)
     pruned = _prune(fs, root, keep, version.name)
     size = sum(m["bytes"] for m in files.values()) + sum(m["bytes"] for m in shared.values())
     log.info("published %s to %s (%d files, %d bytes)", version.name, url, len(files), size)
-    return Published(version.name, len(files) + len(shared), size, pruned)
+    return Published(version.name, len(files) + len(shared), size, pruned, model)
+
+
+def _publish_model(index: Path, fs: Any, root: str) -> str | None:
+    """The collaborative model ``index`` serves (its ``models/current``), uploaded beside
+    the versions with its manifest last and the store's ``models/current`` after it; None
+    where there is no model. A version already in the store is not sent again."""
+    link = index / MODELS_DIR / CURRENT
+    if not link.exists():
+        return None
+    version = link.resolve()
+    manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    models = f"{root}/{MODELS_DIR}"
+    target = f"{models}/{VERSIONS}/{version.name}"
+    if not fs.exists(f"{target}/{MANIFEST}"):
+        fs.makedirs(target, exist_ok=True)
+        for rel in manifest["files"]:
+            fs.put_file(str(version / rel), f"{target}/{rel}")
+        fs.pipe_file(f"{target}/{MANIFEST}", (json.dumps(manifest, indent=2) + "\n").encode())
+    _write_current(fs, models, f"{VERSIONS}/{version.name}")
+    return version.name
 
 
 def _write_current(fs: Any, root: str, value: str) -> None:
@@ -146,6 +170,8 @@ class Follower:
         self.error: str | None = None
         """Why the last new version was refused (None: it wasn't)."""
         self.refused: str | None = None
+        self.model_error: str | None = None
+        """Why the store's newest collaborative model isn't in the cache (None: it is)."""
 
     def remote_current(self) -> str:
         """The name of the store's current version.
@@ -188,6 +214,11 @@ class Follower:
             IndexUnavailable: the store can't be read, or its new version fails its checks
                 (``error`` says why; the cache keeps serving what it had).
         """
+        moved = self._sync_index()
+        self.sync_model()
+        return moved
+
+    def _sync_index(self) -> bool:
         name = self.remote_current()
         local = self.cache / VERSIONS / name
         if (self.cache / CURRENT).exists() and \
@@ -208,6 +239,55 @@ class Follower:
             if old.name not in keep and old.resolve() != local.resolve():
                 shutil.rmtree(old, ignore_errors=True)
         log.info("cache %s now at version %s of %s", self.cache, name, self.url)
+        return True
+
+    def sync_model(self) -> bool:
+        """Bring the cache's collaborative model to the store's ``models/current``, each
+        file checked against its manifest; True if it moved. A model that fails its
+        checks is refused (``model_error``) and the cache keeps the one it had."""
+        fs, root = _fs(self.url)
+        models = f"{root}/{MODELS_DIR}"
+        try:
+            value = fs.cat_file(f"{models}/{CURRENT}").decode().strip()
+        except FileNotFoundError:
+            return False  # no model published: the servers answer as without one
+        name = value.removeprefix(f"{VERSIONS}/")
+        if "/" in name or not name:
+            self.model_error = f"the store's models/current is malformed: {value!r}"
+            return False
+        cache = self.cache / MODELS_DIR
+        local = cache / VERSIONS / name
+        if (cache / CURRENT).exists() and (cache / CURRENT).resolve() == local.resolve():
+            self.model_error = None
+            return False
+        cache.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if not (local / MANIFEST).is_file():
+                tmp = cache / VERSIONS / f".tmp-{name}-{os.getpid()}"
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                try:
+                    manifest = json.loads(fs.cat_file(f"{models}/{VERSIONS}/{name}/{MANIFEST}"))
+                    for rel, meta in manifest["files"].items():
+                        fs.get_file(f"{models}/{VERSIONS}/{name}/{rel}", str(tmp / rel))
+                        if sha256_of(tmp / rel) != meta["sha256"]:
+                            raise ValueError(f"{rel} doesn't match its checksum")
+                    (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+                    fsync_tree(tmp)
+                    os.rename(tmp, local)
+                except (OSError, ValueError, KeyError) as exc:
+                    self.model_error = f"model {name} from the store refused: {exc}"
+                    log.error("%s", self.model_error)
+                    return False
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            point_current(cache, local)
+        self.model_error = None
+        for old in sorted(p for p in (cache / VERSIONS).iterdir()
+                          if not p.name.startswith("."))[:-3]:
+            if old.resolve() != local.resolve():
+                shutil.rmtree(old, ignore_errors=True)
+        log.info("cache %s now at model %s of %s", cache, name, self.url)
         return True
 
     @contextlib.contextmanager

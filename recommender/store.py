@@ -58,6 +58,9 @@ REJECTS = "rejects.jsonl"
 CURRENT = "current"
 VERSIONS = "versions"
 _TMP_PREFIX = ".tmp-"
+MODELS_DIR = "models"
+"""Beside ``versions/``: the collaborative model's own versions and ``current``
+(:mod:`recommender.collaborative`), published and followed with the index's."""
 ONNX_DIR = "onnx"
 """Beside ``versions/``: the ONNX export of the model, shared by the versions built with it."""
 

@@ -152,3 +152,36 @@ def test_a_running_server_takes_a_new_model_within_its_poll(trained):
             {"rocky-1976", "the-karate-kid-1984"}
         with __import__("urllib.request").request.urlopen(base + "/metrics") as r:
             assert "recommender_model_films" in r.read().decode()
+
+
+@pytest.mark.server
+def test_a_fleet_follows_the_model_through_the_store(trained, tmp_path):
+    """publish carries the model with the index; a server on --index URL maps it, and a
+    model trained again and published is taken by every worker within the poll."""
+    from recommender.published import publish
+
+    index, url = trained
+    store = f"file://{tmp_path / 'store'}"
+    first = publish(index, store).model
+    assert first is not None
+    env = {"RECOMMENDER_EVENTS_URL": url, "RECOMMENDER_RELOAD_POLL_SECONDS": "0.5",
+           "RECOMMENDER_CACHE_DIR": str(tmp_path / "cache")}
+    with running_server(store, workers=2, env=env) as (base, _):
+        assert call(base + "/ready")[1]["collaborative"]["version"] == first
+        store_db = open_store(url)
+        store_db.add([Event(f"w{i}", "rocky-v-1990", "like", ts=1_800_000_000.0 + i)
+                      for i in range(30)])
+        store_db.close()
+        subprocess.run([sys.executable, "-m", "recommender.cli", "train", "--index",
+                        str(index), "--events-url", url], cwd=ROOT, check=True,
+                       capture_output=True, timeout=300)
+        second = publish(index, store).model
+        assert second != first
+        deadline = time.monotonic() + 20
+        seen = set()
+        while time.monotonic() < deadline:
+            seen = {call(base + "/ready")[1]["collaborative"]["version"] for _ in range(8)}
+            if seen == {second}:
+                break
+            time.sleep(0.3)
+        assert seen == {second}  # every worker
