@@ -89,6 +89,7 @@ def test_open_a_film_and_see_its_similar_films(page):
     assert "film=the-karate-kid-1984" in page.url
     similar = _titles(page)
     assert len(similar) == 7 and "The Karate Kid (1984)" not in similar
+    assert page.locator("#also-section").is_hidden()  # no collaborative model here
     page.go_back()  # the back button returns to the search
     page.wait_for_selector("text=Understood as a description")
 
@@ -293,3 +294,33 @@ def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_
         assert viewer.startswith("web-")
         assert [e["type"] for e in call(url + f"/users/{viewer}/history")[1]["events"]] \
             == ["like", "like"]
+
+
+def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):
+    """With a collaborative model the film view has a second row, from every viewer's
+    events: the poker fans of tests/test_collaborative.py all went on to Rocky IV."""
+    import subprocess
+    import sys
+
+    from recommender.events import open_store
+    from tests.conftest import ROOT
+    from tests.test_collaborative import _viewers
+
+    index = tmp_path / "seeds"
+    shutil.copytree(seed_index_dir, index, symlinks=True)
+    url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    store = open_store(url)
+    store.add(_viewers())
+    store.close()
+    subprocess.run([sys.executable, "-m", "recommender.cli", "train", "--index", str(index),
+                    "--events-url", url], cwd=ROOT, check=True, capture_output=True)
+    with running_server(index, workers=1, env={"RECOMMENDER_EVENTS_URL": url}) as (base, _), \
+            _page_on(browser, base) as page:
+        page.goto("/?film=lucky-you-2007")
+        page.wait_for_selector("#also-section:not([hidden]) #also .card h2")
+        assert page.inner_text("#also-title") == "Viewers who watched this also watched"
+        assert page.locator("#also .card h2").all_inner_texts()[0] == "Rocky IV (1985)"
+        assert _titles(page)  # "more like this" is still there above it
+        page.goto("/?q=karate")  # another view: the row goes
+        _titles(page)
+        assert page.locator("#also-section").is_hidden()

@@ -157,7 +157,8 @@ async function showHome() {
   home.replaceChildren();
   if (!recs.ok) { apiError(recs); return; }
   status([]);
-  const personal = recs.body.query.basis === "history";
+  // "history", or "history and every viewer's" once a collaborative model serves
+  const personal = recs.body.query.basis.startsWith("history");
   const sections = [[personal ? "Recommended for you" : "Popular now", recs.body.results, recs.body.recommendation_id, "recommended"]];
   if (personal && rows.ok) {
     for (const row of rows.body.rows) {
@@ -188,7 +189,7 @@ function showView(name) {
   $("map-view").hidden = name !== "map";
   $("home").hidden = name !== "home";
   $("results-section").hidden = name === "map" || name === "home";
-  if (name !== "film") $("film").hidden = true;
+  if (name !== "film") { $("film").hidden = true; $("also-section").hidden = true; }
   $("results-title").hidden = name !== "film";
   for (const a of document.querySelectorAll("nav a[data-view]")) {
     if (a.dataset.view === (name === "map" ? "map" : "search")) a.setAttribute("aria-current", "page");
@@ -237,8 +238,10 @@ async function showFilm(id) {
   status(["Loading…"]);
   const similar = filterParams(); similar.set("k", K); similar.set("synopsis", "true");
   similar.set("explain", "true");
-  const [film, like] = await Promise.all([api(`/films/${encodeURIComponent(id)}`),
-    api(`/films/${encodeURIComponent(id)}/similar?${similar}`)]);
+  const also = filterParams(); also.set("k", K); also.set("synopsis", "true");
+  const [film, like, alsoLiked] = await Promise.all([api(`/films/${encodeURIComponent(id)}`),
+    api(`/films/${encodeURIComponent(id)}/similar?${similar}`),
+    api(`/films/${encodeURIComponent(id)}/also-liked?${also}`)]);
   if (!film.ok) { $("film").hidden = true; apiError(film); return; }
   const f = film.body;
   $("film-title").textContent = f.title;
@@ -257,6 +260,12 @@ async function showFilm(id) {
   status([]);
   if (!like.ok) { apiError(like); return; }
   renderCards(like.body.results, "No other films.", f.id);
+  // a second row where the collaborative model knows the film: what its viewers watched
+  const alsoResults = alsoLiked.ok ? alsoLiked.body.results : [];
+  $("also-section").hidden = !alsoResults.length;
+  if (alsoResults.length) {
+    renderCards(alsoResults, "", f.id, $("also"), alsoLiked.body.recommendation_id);
+  }
   $("film-title").focus?.();
 }
 
