@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if token is not None:
             budget.close_budget(token)
 
+    http_io.start_training(app)
     app.register_blueprint(bp)
     app.register_blueprint(users_api.bp)
     app.register_blueprint(web.bp)

@@ -236,6 +236,28 @@ def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list
     return final
 
 
+def train_if_due(index: Path, store: Any, catalog_films: Sequence[str],
+                 every_seconds: float) -> TrainReport | None:
+    """Train when the current model is older than ``every_seconds`` (or there is none),
+    unless another process of this machine is training now (a lock); None: not due."""
+    import fcntl
+
+    folder = Path(index) / MODELS
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".train.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        current = current_path(index)
+        if current is not None:
+            trained = json.loads((current / MANIFEST).read_text())["trained_at_ts"]
+            if time.time() - trained < every_seconds:
+                return None
+        return train(Path(index), store.interactions(), catalog_films,
+                     source=getattr(store, "kind", ""))
+
+
 # -- loading -------------------------------------------------------------------------------
 
 

@@ -117,6 +117,10 @@ class Settings:
     """Where viewer events are stored: ``sqlite:///PATH`` or ``postgresql://...`` (several
     replicas sharing one store); empty: a SQLite file beside the index folder,
     ``<index>.events.sqlite3``."""
+    train_every_seconds: float = 0.0
+    """Retrain the collaborative model from the event store this often, in the server (one
+    worker of the machine at a time, under a lock); 0: only ``recommender train`` does.
+    A server following a store never trains: the machine that publishes does."""
     event_half_life_days: float = 30.0
     """A viewer's event counts half as much for their recommendations after this long."""
     max_user_events: int = 500
@@ -185,7 +189,8 @@ _MINIMUM: dict[str, float] = {
     "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,
     "read_timeout_seconds": 0.1, "worker_timeout_seconds": 2,
     "worker_max_requests": 0, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
-    "reload_poll_seconds": 0, "event_half_life_days": 0.001, "max_user_events": 1,
+    "reload_poll_seconds": 0, "train_every_seconds": 0, "event_half_life_days": 0.001,
+    "max_user_events": 1,
     "max_events_per_request": 1, "trending_window_days": 0.001,
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,
 }

@@ -220,3 +220,32 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+
+
+def start_training(app: Any) -> None:
+    """With ``train_every_seconds``, a thread of this worker that retrains the model when it
+    is due (one worker of the machine at a time); the watcher then takes it as usual."""
+    import time
+
+    from recommender import collaborative
+
+    config: Settings = app.extensions[EXTENSION]["settings"]
+    if config.train_every_seconds <= 0 or config.index_url:
+        return
+
+    def loop() -> None:
+        while True:
+            time.sleep(config.train_every_seconds / 4)
+            try:
+                with app.app_context():
+                    store = personal().store
+                    films = [f.id for f in engine().index.films]
+                report = collaborative.train_if_due(config.index, store, films,
+                                                    config.train_every_seconds)
+                if report is not None:
+                    log.info("trained the collaborative model: %s (%s)",
+                             report.path, report.why_not or f"{report.events} events")
+            except Exception:  # a store down, no index yet: try again next time
+                log.exception("scheduled training")
+
+    threading.Thread(target=loop, name="model-training", daemon=True).start()

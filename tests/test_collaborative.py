@@ -185,3 +185,32 @@ def test_a_fleet_follows_the_model_through_the_store(trained, tmp_path):
                 break
             time.sleep(0.3)
         assert seen == {second}  # every worker
+
+
+@pytest.mark.server
+def test_a_server_retrains_on_its_schedule(tmp_path, seed_index_dir):
+    """RECOMMENDER_TRAIN_EVERY_SECONDS: events sent over HTTP become a model without
+    anyone running recommender train; one worker trains, every worker maps it."""
+    import shutil
+
+    index = tmp_path / "seeds"
+    shutil.copytree(seed_index_dir, index, symlinks=True)
+    url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    env = {"RECOMMENDER_EVENTS_URL": url, "RECOMMENDER_RELOAD_POLL_SECONDS": "0.5",
+           "RECOMMENDER_TRAIN_EVERY_SECONDS": "2"}
+    with running_server(index, workers=2, env=env) as (base, _):
+        assert call(base + "/ready")[1]["collaborative"] is None
+        events = [{"user": e.user, "film": {"id": e.film_id}, "type": e.type,
+                   "event_id": e.event_id} for e in _viewers()]
+        assert call(base + "/events", "POST", {"events": events})[1]["accepted"] == 150
+        deadline = time.monotonic() + 30
+        models = set()
+        while time.monotonic() < deadline:
+            models = {(call(base + "/ready")[1]["collaborative"] or {}).get("version")
+                      for _ in range(6)}
+            if None not in models:
+                break
+            time.sleep(0.5)
+        assert None not in models  # every worker maps one (it retrains every 2 s)
+    assert len([p for p in (index / "models" / "versions").iterdir()
+                if not p.name.startswith(".")]) <= 3
