@@ -85,6 +85,38 @@ def split_last_out(events: Iterable[Event], min_history: int = 1) -> Split:
     return split
 
 
+def split_by_time(events: Iterable[Event], min_history: int = 1,
+                  fraction: float = 0.9) -> Split:
+    """A global time split: every event before the cut-off (the time ``fraction`` of the
+    events are older than) is history, for everyone; each viewer's first positive event of
+    a film new to them after it is held out. Nothing after the cut-off is learnt from, so
+    no viewer's later events help another's (which leave-last-out allows)."""
+    ordered = sorted(events, key=lambda e: e.ts or 0.0)
+    split = Split()
+    if not ordered:
+        return split
+    cut = ordered[min(int(len(ordered) * fraction), len(ordered) - 1)].ts or 0.0
+    before: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for event in ordered:
+        if (event.ts or 0.0) < cut:
+            split.history.append(event)
+            before.setdefault(event.user, set()).add(event.film_id)
+            counts[event.user] = counts.get(event.user, 0) + 1
+    for event in ordered:
+        if (event.ts or 0.0) < cut or event.user in split.held_out:
+            continue
+        if event_weight(event.type, event.value) >= POSITIVE and \
+                event.film_id not in before.get(event.user, set()) and \
+                counts.get(event.user, 0) >= min_history:
+            split.held_out[event.user] = event
+    later = {e.user for e in ordered if (e.ts or 0.0) >= cut} - set(split.held_out)
+    if later:
+        split.skipped["nothing to find after the cut-off, or too little before it"] = \
+            len(later)
+    return split
+
+
 def _each_once(events: Sequence[Event]) -> list[Event]:
     """The first of the events that share an ``event_id``: the store keeps one, so do we."""
     ids: set[str] = set()
@@ -130,7 +162,7 @@ NEW_VIEWER_EVENTS = 2
 def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, k: int = 10,
                    modes: Sequence[str] = ("hybrid",), min_history: int = 1, seed: int = 0,
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
-                   cold_fraction: float = 0.0) -> dict[str, Any]:
+                   cold_fraction: float = 0.0, split_by: str = "last") -> dict[str, Any]:
     """Score the service's per-user recommendations (one per mode), its content ranking
     alone, the baselines (:mod:`recommender.baselines`), trending and random on ``events``.
 
@@ -140,7 +172,8 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
     *cold films* is then the viewers whose held-out film is one of them.
     """
     events = _each_once(events)
-    split = split_last_out(events, min_history)
+    split = split_by_time(events, min_history) if split_by == "time" else \
+        split_last_out(events, min_history)
     films = len(engine.index)
     rng = np.random.default_rng(seed)
     hidden: set[str] = set()
@@ -154,7 +187,9 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
         list(Baselines.NAMES) + ["trending", "random"]
     overall = {m: _Scores() for m in models}
     by_segment: dict[str, dict[str, _Scores]] = {}
-    now = max((e.ts or 0.0 for e in events), default=0.0)
+    # "now" is the end of what is learnt from: the log's end, or the time split's cut-off
+    now = max((e.ts or 0.0 for e in (events if split_by != "time" else split.history)),
+              default=0.0)
     users = sorted(split.held_out)
     before = {u: 0 for u in users}
     for event in split.history:
@@ -189,7 +224,7 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
     return {
         "k": k, "films": films, "events": len(events), "history_events": len(split.history),
         "viewers": len(users), "skipped": split.skipped, "min_history": min_history,
-        "seed": seed, "clock": now, "cold_films_hidden": len(hidden),
+        "seed": seed, "clock": now, "cold_films_hidden": len(hidden), "split": split_by,
         "collaborative_model": None if model is None else model.manifest,
         "models": {m: {**s.summary(films), "trending_fallbacks": s.fallbacks}
                    for m, s in overall.items()},

@@ -49,6 +49,10 @@ def add_parsers(sub: Any) -> None:
                     help="evaluate viewers with N or more events before the held-out one "
                     "(default 1)")
     eu.add_argument("--seed", type=int, default=0, help="the random baseline's seed")
+    eu.add_argument("--split", choices=("last", "time"), default="last",
+                    help="last: each viewer's last new film held out (default); time: a "
+                    "global cut-off, everything before it learnt, each viewer's first new "
+                    "film after it held out")
     eu.add_argument("--cold-films", type=float, default=0.0, metavar="FRACTION",
                     help="also hide every event of this share of the films (seeded) and "
                     "report the viewers whose held-out film is one of them (a second run)")
@@ -194,11 +198,13 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidParameter("cold_films", f"--cold-films takes 0 to under 1, got "
                                f"{args.cold_films}")
     report = evaluate_users(engine, events, settings, k=args.k, modes=modes,
-                            min_history=args.min_history, seed=args.seed, progress=progress)
+                            min_history=args.min_history, seed=args.seed, progress=progress,
+                            split_by=args.split)
     if args.cold_films:  # a second run, films hidden: only its cold-film segment is new
         cold = evaluate_users(engine, events, settings, k=args.k, modes=modes,
                               min_history=args.min_history, seed=args.seed,
-                              progress=progress, cold_fraction=args.cold_films)
+                              progress=progress, cold_fraction=args.cold_films,
+                              split_by=args.split)
         report["cold_films"] = {"fraction": args.cold_films,
                                 "hidden": cold["cold_films_hidden"]}
         if "cold films" in cold["segments"]:

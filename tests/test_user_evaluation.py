@@ -141,3 +141,14 @@ def test_a_generated_log_is_valid_and_evaluated(tmp_path, seed_index_dir):
     assert done.returncode == 0, done.stderr
     assert "(0 lines rejected)" in done.stdout  # every generated event is a valid one
     assert "franchise viewers" in done.stdout and "genre viewers" in done.stdout
+
+
+def test_a_global_time_split_learns_nothing_after_its_cut_off():
+    from recommender.user_evaluation import split_by_time
+
+    events = [Event("a", f"f{i}", "like", ts=float(i), event_id=f"a{i}") for i in range(9)]
+    events += [Event("b", "f0", "like", ts=9.5, event_id="b0")]  # b: nothing before the cut
+    split = split_by_time(events, fraction=0.8)  # the cut-off: the 9th event's time, 8.0
+    assert [e.event_id for e in split.history] == [f"a{i}" for i in range(8)]
+    assert split.held_out["a"].event_id == "a8" and "b" not in split.held_out
+    assert sum(split.skipped.values()) == 1
