@@ -205,8 +205,9 @@ def ready() -> Any:
             "events": http_io.events_status(),
             # the collaborative model serving (null: none trained yet)
             "collaborative": live.model.summary() if live.model else None}
-    if live.model_error:
-        body["collaborative_refused"] = live.model_error
+    refused_model = live.model_error or (live.follower.model_error if live.follower else None)
+    if refused_model:
+        body["collaborative_refused"] = refused_model
     if live.reload_refusal:  # still serving; a newer version was refused, and why
         body["refused"] = live.reload_refusal
     return jsonify(body)

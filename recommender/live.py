@@ -217,10 +217,10 @@ class LiveIndex:
         try:
             model = collaborative.load(target)
         except RecommenderError as exc:
-            if self.model_error != exc.message:
+            if self.model_error != exc.public_message:
                 log.error("model refused: %s", exc.message)
                 self._on_reload("refused")
-            self.model_error = exc.message
+            self.model_error = exc.public_message  # shown on /ready: no server path
             return False
         self.model, self.model_error = model, None
         log.info("collaborative model %s serving (%d films, %d events)", model.version,
