@@ -53,6 +53,7 @@ postgres:
 	  else echo "no postgresql and no root apt-get: the PostgreSQL tests will be skipped"; fi; }
 
 test: install browser postgres
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
@@ -101,6 +102,7 @@ docs: install
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) models/seeds .pytest_cache site

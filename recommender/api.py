@@ -391,8 +391,9 @@ def _render_http_exception(exc: HTTPException) -> Any:
     else:
         return _render_unexpected(exc)
     response, code = _error_response(error)
-    if status == 405 and getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    valid_methods = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed's
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response, code
 
 

@@ -59,7 +59,9 @@ def limit(seconds: float, fuzzy_lookups: int) -> Iterator[Budget]:
     """Open a budget for the work done inside the ``with`` block."""
     token = open_budget(seconds, fuzzy_lookups)
     try:
-        yield _current.get()  # type: ignore[misc]
+        budget = _current.get()
+        assert budget is not None  # opened just above
+        yield budget
     finally:
         close_budget(token)
 

@@ -19,7 +19,7 @@ ENV_PREFIX = "RECOMMENDER_"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 Mode = Literal["semantic", "lexical", "hybrid"]
 MODES: tuple[str, ...] = typing.get_args(Mode)
-DEFAULT_MODE = "hybrid"
+DEFAULT_MODE: Mode = "hybrid"
 """The mode ``recommender eval`` measured best on the shipped labelled sets."""
 
 

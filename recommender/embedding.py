@@ -167,7 +167,7 @@ class Embedder:
         (docs/performance.md, "Lean processes"); else the loaded model's own tokenizer."""
         if self._fast_tokenizer is None:
             self._fast_tokenizer = fast_tokenizer_for(self.location) or False
-        if self._fast_tokenizer:
+        if isinstance(self._fast_tokenizer, tuple):
             return self._fast_tokenizer
         model = self.load()._model
         return model.tokenizer, model.max_seq_length
@@ -260,9 +260,13 @@ class Embedder:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 batch = [texts[i] for i in rows]
-                out[rows] = encoder.encode_many(batch) if encoder is not None else \
-                    model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+                if encoder is not None:
+                    out[rows] = encoder.encode_many(batch)
+                else:
+                    assert model is not None  # loaded above: there is no export to use
+                    out[rows] = model.encode(batch, batch_size=self.batch_size,
+                                             normalize_embeddings=True, convert_to_numpy=True,
+                                             show_progress_bar=False)
                 if bar is not None:
                     bar.update(len(rows))
         finally:

@@ -214,7 +214,9 @@ class Engine:
                 "strategy", f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
         if query is not None:
             query = check_text("query", query, self.settings.max_query_chars)
-        liked, disliked, unresolved = [], [], []
+        liked: list[tuple[Film, Resolution | None]] = []
+        disliked: list[tuple[Film, Resolution | None]] = []
+        unresolved: list[dict[str, Any]] = []
         for name, items, out in (("positive", positive, liked), ("negative", negative, disliked)):
             for i, item in enumerate(items):
                 budget.check("resolving liked and disliked films")

@@ -116,18 +116,21 @@ class FilmIndex:
             return [(r, s) for r, s in self.search(query, k + excluded) if allowed[r]][:k]
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         approximate = self.approximate
-        filtered = n_allowed < n
+        filtered = allowed is not None and n_allowed < n
+        mask = allowed if allowed is not None else np.ones(n, dtype=bool)
         if approximate and filtered and n_allowed <= EXACT_BELOW:
-            return self._exact(q[0], k, np.flatnonzero(allowed))  # a few rows: exact is cheap
+            return self._exact(q[0], k, np.flatnonzero(mask))  # a few rows: exact is cheap
         extra: dict[str, Any] = {}
         if approximate:  # the graph search must look at least k deep
             extra["efSearch"] = max(int(self.faiss_index.hnsw.efSearch), 2 * k)
         bitmap = selector = None
         if filtered:
-            bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            bitmap = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
         if filtered or extra:
-            cls = faiss.SearchParametersHNSW if approximate else faiss.SearchParameters
+            # faiss's type stubs know neither SearchParametersHNSW nor sel=; faiss has both
+            cls: Any = getattr(faiss, "SearchParametersHNSW" if approximate else
+                               "SearchParameters")
             params = cls(sel=selector, **extra) if selector is not None else cls(**extra)
             scores, rows = self.faiss_index.search(q, k, params=params)
         else:
@@ -135,7 +138,7 @@ class FilmIndex:
         del selector, bitmap  # they had to outlive the search call
         hits = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
         if approximate and len(hits) < k:  # a tight filter starved the graph walk
-            candidates = np.flatnonzero(allowed) if filtered else np.arange(n)
+            candidates = np.flatnonzero(mask) if filtered else np.arange(n)
             return self._exact(q[0], k, candidates)
         return hits
 

@@ -109,11 +109,10 @@ class Metrics:
         self.cache.labels(result="miss").set(misses)
 
     def exposition(self) -> Response:
-        if self.multiprocess:
+        registry = self.registry
+        if registry is None:  # multiprocess mode: the workers' values from their files
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-        else:
-            registry = self.registry
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 

@@ -193,7 +193,7 @@ class Personalizer:
         what is trending (``because`` null)."""
         profile = self.profile(user)
         used = set(profile.seen)
-        out = []
+        out: list[dict[str, Any]] = []
         for film_id in profile.positives:
             if len(out) >= rows:
                 break
@@ -241,11 +241,11 @@ class Personalizer:
             if len(hits) > wanted:
                 break
         rows = range(len(engine.index)) if allowed is None else np.flatnonzero(allowed)
-        for row in rows:  # then the catalog's own order, to fill the page
+        for other in rows:  # then the catalog's own order, to fill the page
             if len(hits) > wanted:
                 break
-            if int(row) not in taken:
-                hit = ScoredFilm(engine.index.films[int(row)], 0.0)
+            if int(other) not in taken:
+                hit = ScoredFilm(engine.index.films[int(other)], 0.0)
                 hit.reasons = [{"because": "catalog"}]
                 hits.append(hit)
         echo = {"window_days": window, **options.echo()}

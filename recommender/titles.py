@@ -17,7 +17,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
@@ -154,7 +154,7 @@ class TitleResolver:
         # WRatio also rewards partial matches ("rocky" suggests every Rocky film).
         scored = process.extract(key, self._keys, scorer=fuzz.WRatio,
                                  score_cutoff=SUGGESTION_CUTOFF, limit=None)
-        out: list[dict[str, object]] = []
+        out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for candidate, score, _ in scored:
             for film, _name, _primary in self._by_key[candidate]:
@@ -162,7 +162,7 @@ class TitleResolver:
                     continue
                 seen.add(film.id)
                 out.append({**film_summary(film), "score": round(score / 100, 3)})
-        out.sort(key=lambda s: -float(s["score"]))  # type: ignore[arg-type]
+        out.sort(key=lambda s: -s["score"])
         return out[:limit]
 
 

@@ -73,10 +73,9 @@ def split_last_out(events: Iterable[Event], min_history: int = 1) -> Split:
         target = next((i for i in range(len(log) - 1, -1, -1)
                        if event_weight(log[i].type, log[i].value) >= POSITIVE
                        and first[log[i].film_id] == i), None)
-        why = None if target is not None else "no positive event of a film new to them"
-        if why is None and target < min_history:
-            why = f"fewer than {min_history} events before the held-out one"
-        if why:
+        if target is None or target < min_history:
+            why = "no positive event of a film new to them" if target is None else \
+                f"fewer than {min_history} events before the held-out one"
             split.skipped[why] = split.skipped.get(why, 0) + 1
             split.history.extend(log)
             continue

@@ -50,7 +50,7 @@ _TOO_LARGE_RESPONSE = _json_response("431 Request Header Fields Too Large",
                                      "invalid_parameter", "The request head is too large.")
 
 
-class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
+class BufferingThreadWorker(ThreadWorker):
     """gthread whose threads see only connections with a whole request read."""
 
     read_timeout = 10.0

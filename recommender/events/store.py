@@ -124,6 +124,11 @@ class EventStore:
     def _connect(self) -> Any:
         raise NotImplementedError
 
+    @property
+    def location(self) -> str:
+        """Where the database is, without a password: for logs and /admin/status."""
+        raise NotImplementedError
+
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
