@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, jsonify, request
 
@@ -25,6 +25,9 @@ from recommender.errors import (
 )
 from recommender.live import LiveIndex
 from recommender.query import QueryOptions, ResultPage
+
+if TYPE_CHECKING:  # imported where first used: routes without viewers never load it
+    from recommender.personal import Personalizer
 
 log = logging.getLogger(__name__)
 EXTENSION = "recommender"
@@ -53,7 +56,7 @@ def store_timeout(config: Settings) -> float:
     return max(min(budget_seconds * 0.6, 10.0), 0.1)
 
 
-def personal() -> Any:
+def personal() -> Personalizer:
     """This process's :class:`~recommender.personal.Personalizer`, its store opened (and
     migrated) on first use; 503 ``events_unavailable`` while the database can't be
     reached, so the query routes go on answering. Opening is tried again by the next

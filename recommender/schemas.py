@@ -7,7 +7,7 @@ the field) and describe them (``model_json_schema``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -326,7 +326,10 @@ _FIELD_NAMES = frozenset().union(*(m.model_fields for m in (
     HistoryParams, TrendingParams, MapParams)))
 
 
-def parse_args(model: type[BaseModel], args: Any) -> Any:
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_args(model: type[Model], args: Any) -> Model:
     """Validate a query string (a werkzeug MultiDict) against ``model``.
 
     List parameters may be comma-separated or repeated (empty items are skipped);
@@ -345,7 +348,7 @@ def parse_args(model: type[BaseModel], args: Any) -> Any:
     return parse(model, data, lax=True)
 
 
-def parse(model: type[BaseModel], body: Any, *, lax: bool = False) -> Any:
+def parse(model: type[Model], body: Any, *, lax: bool = False) -> Model:
     """Validate ``body`` against ``model``; the first problem becomes an InvalidParameter."""
     try:
         return model.model_validate(body)
