@@ -20,6 +20,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -28,6 +29,7 @@ from pydantic import (
 
 from recommender.config import Mode
 from recommender.errors import InvalidParameter
+from recommender.events import Event
 from recommender.query import DEFAULT_K, MAX_LIST_LIMIT
 
 Number = StrictFloat  # a JSON number: ints are accepted, strings are not
@@ -273,6 +275,33 @@ class EventIn(BaseModel):
         if kind in ("like", "dislike", "watchlist") and value is not None:
             raise ValueError(f"a {kind} takes no value")
         return value
+
+
+_USER_ID = TypeAdapter(UserId)
+
+
+def user_id(user: str) -> str:
+    """``user`` as a viewer id (a path's or a body's), or a 400 saying what one is."""
+    try:
+        return _USER_ID.validate_python(user)
+    except ValidationError:
+        raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/', "
+                               "control, bidi or line-separator characters; got "
+                               f"{user[:80]!r}") from None
+
+
+def event_from(engine: Any, event: EventIn, now: float) -> Event:
+    """A validated event, its film resolved: what ``POST /events`` stores and ``recommender
+    events import`` too (no Flask needed)."""
+    item = event.film if isinstance(event.film, str) else \
+        event.film.model_dump(exclude_none=True)
+    film, _ = engine.resolve_item(item, "film")
+    # a time ahead of the server's clock (clocks differ) is taken as now: a future event
+    # would otherwise count as the newest for ever
+    ts = min(event.ts.timestamp(), now) if event.ts is not None else now
+    return Event(user=user_id(event.user), film_id=film.id, type=event.type,
+                 value=event.value, ts=ts, event_id=event.event_id or "",
+                 recommendation_id=event.recommendation_id)
 
 
 class EventBatch(BaseModel):

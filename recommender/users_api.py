@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import TypeAdapter, ValidationError
 
 from recommender import budget, http_io
 from recommender.blend import also_liked
@@ -25,26 +24,15 @@ from recommender.schemas import (
     QueryParams,
     RowsParams,
     TrendingParams,
-    UserId,
     UserRecommendationParams,
+    event_from,
     parse,
     parse_args,
+    user_id,
 )
 from recommender.titles import film_summary
 
 bp = Blueprint("users", __name__)
-
-
-_USER_ID = TypeAdapter(UserId)
-
-
-def _user(user: str) -> str:
-    try:
-        return _USER_ID.validate_python(user)
-    except ValidationError:
-        raise InvalidParameter("user", "a user id is 1 to 200 characters, without '/', "
-                               "control, bidi or line-separator characters; got "
-                               f"{user[:80]!r}") from None
 
 
 @bp.post("/events")
@@ -82,23 +70,10 @@ def post_events() -> Any:
     return jsonify({"accepted": stored, "duplicates": duplicates, "rejected": rejected})
 
 
-def event_from(engine: Any, event: EventIn, now: float) -> Event:
-    """A validated event, its film resolved (the HTTP route and ``events import`` alike)."""
-    item = event.film if isinstance(event.film, str) else \
-        event.film.model_dump(exclude_none=True)
-    film, _ = engine.resolve_item(item, "film")
-    # a time ahead of the server's clock (clocks differ) is taken as now: a future event
-    # would otherwise count as the newest for ever
-    ts = min(event.ts.timestamp(), now) if event.ts is not None else now
-    return Event(user=_user(event.user), film_id=film.id, type=event.type, value=event.value,
-                 ts=ts, event_id=event.event_id or "",
-                 recommendation_id=event.recommendation_id)
-
-
 @bp.get("/users/<user>/recommendations")
 def user_recommendations(user: str) -> Any:
     """Films for this viewer from their history; trending, then the catalog, without one."""
-    user = _user(user)
+    user = user_id(user)
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
     page = http_io.personal().recommend(engine, user, http_io.options(params),
@@ -109,7 +84,7 @@ def user_recommendations(user: str) -> Any:
 @bp.get("/users/<user>/rows")
 def user_rows(user: str) -> Any:
     """"Because you liked X" rows, no film in two rows (a streaming home screen)."""
-    user = _user(user)
+    user = user_id(user)
     params = parse_args(RowsParams, request.args)
     engine = http_io.engine()
     options = QueryOptions.from_fields(
@@ -124,7 +99,7 @@ def user_rows(user: str) -> Any:
 @bp.get("/users/<user>/history")
 def user_history(user: str) -> Any:
     """The viewer's events, newest first."""
-    user = _user(user)
+    user = user_id(user)
     params = parse_args(HistoryParams, request.args)
     engine = http_io.engine()
     events = []
@@ -138,9 +113,9 @@ def user_history(user: str) -> Any:
 
 
 @bp.delete("/users/<user>")
-def delete_user(user: str) -> Any:
+def deleteuser_id(user: str) -> Any:
     """Erase every event of the viewer (204); afterwards the viewer is unknown."""
-    user = _user(user)
+    user = user_id(user)
     http_io.no_params()
     http_io.personal().forget(user)
     return Response(status=204)

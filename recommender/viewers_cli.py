@@ -91,9 +91,8 @@ def _events_of(path: str, engine: Any, now: float) -> Iterator[tuple[int, Any]]:
     """(line number, Event or why the line was refused) per non-blank line of ``path``,
     each validated alone, as POST /events does."""
     from recommender.errors import RecommenderError
-    from recommender.http_io import parse_json
-    from recommender.schemas import EventIn, parse
-    from recommender.users_api import event_from
+    from recommender.schemas import EventIn, event_from, parse
+    from recommender.strict_json import parse_json
 
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):

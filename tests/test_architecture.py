@@ -8,7 +8,8 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 LAYERS = [
-    ("foundation", {"__init__", "config", "errors", "files", "budget", "ranking"}),
+    ("foundation", {"__init__", "config", "errors", "files", "budget", "ranking",
+                    "strict_json"}),
     ("catalog", {"catalog", "titles", "lexical"}),
     ("embedding", {"encoders", "embedding"}),
     ("index", {"ann", "index", "store", "published", "distributed", "build"}),

@@ -19,7 +19,8 @@ from recommender.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "torch": "torch" in sys.modules,
                   "sentence_transformers": "sentence_transformers" in sys.modules,
-                  "transformers": "transformers" in sys.modules}))
+                  "transformers": "transformers" in sys.modules,
+                  "flask": "flask" in sys.modules}))
 """
 
 
@@ -28,6 +29,11 @@ def _run(*args: str) -> dict:
                             capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _models(probe: dict) -> dict:
+    """The probe without its Flask entry: these commands are about the model's imports."""
+    return {k: v for k, v in probe.items() if k != "flask"}
 
 
 @pytest.fixture
@@ -46,8 +52,8 @@ def test_an_incremental_build_imports_no_torch(tmp_path, index_copy):
     catalog.write_text("\n".join([json.dumps(changed, ensure_ascii=False), *lines[1:]]) + "\n",
                        encoding="utf-8")
     probe = _run("build", "--catalog", str(catalog), "--out", str(index_copy), "--quiet")
-    assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
-                     "transformers": False}
+    assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
+                              "transformers": False}
     manifest = json.loads((index_copy / "current" / "manifest.json").read_text())
     assert manifest["embeddings"]["embedded"] == 1  # it did embed, through the export
     assert manifest["embeddings"]["runtime"] == "openvino"
@@ -73,12 +79,26 @@ def test_a_build_without_the_export_does_use_torch(index_copy):
 ])
 def test_the_query_commands_import_no_torch(seed_index_dir, command):
     probe = _run(*command, "--index", str(seed_index_dir), "--json")
-    assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
-                     "transformers": False}
+    assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
+                              "transformers": False}
 
 
 def test_evaluating_viewers_imports_no_torch(seed_index_dir):
     probe = _run("eval-users", "--events", str(ROOT / "seeds/labels/viewers.jsonl"),
                  "--index", str(seed_index_dir), "-k", "3", "--quiet")
+    assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
+                              "transformers": False}
+
+
+def test_importing_events_loads_neither_torch_nor_flask(tmp_path, index_copy):
+    """recommender events import validates each line as POST /events does (the same
+    pydantic model, the same strict JSON parser) without the web framework, and trains
+    the collaborative model from them without it too."""
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"user": "a", "film": "Rocky", "type": "like"}) + "\n")
+    url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    probe = _run("events", "import", str(log), "--index", str(index_copy), "--events-url", url)
     assert probe == {"code": 0, "torch": False, "sentence_transformers": False,
-                     "transformers": False}
+                     "transformers": False, "flask": False}
+    probe = _run("train", "--index", str(index_copy), "--events-url", url)
+    assert probe["code"] == 2 and not probe["torch"] and not probe["flask"]  # too few events
