@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
@@ -47,7 +47,6 @@ from recommender.schemas import (
 )
 
 log = logging.getLogger(__name__)
-EXTENSION = http_io.EXTENSION
 
 bp = Blueprint("api", __name__)
 
@@ -91,7 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     live.watch(settings.reload_poll_seconds)
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
-    http_io.init_state(app, {"settings": settings, "live": live, "metrics": metrics})
+    http_io.init_services(app, settings, live, metrics)
 
     @app.before_request
     def _utf8_path() -> None:
@@ -226,7 +225,7 @@ def docs() -> Any:
 @bp.get("/metrics")
 def metrics() -> Any:
     """Prometheus metrics: requests by route and status, latency, the index served."""
-    metrics = current_app.extensions[EXTENSION]["metrics"]
+    metrics = http_io.metrics()
     live = http_io.live()
     embedder = live.embedder
     metrics.query_cache(embedder.cache_hits, embedder.cache_misses)

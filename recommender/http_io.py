@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, jsonify, request
@@ -23,6 +24,7 @@ from recommender.errors import (
     UnsupportedMediaType,
 )
 from recommender.live import LiveIndex
+from recommender.observability import Metrics
 from recommender.query import QueryOptions, ResultPage
 from recommender.strict_json import parse_json
 
@@ -33,12 +35,32 @@ log = logging.getLogger(__name__)
 EXTENSION = "recommender"
 
 
-def state() -> dict[str, Any]:
-    return current_app.extensions[EXTENSION]
+@dataclass
+class Services:
+    """Everything an app's routes reach: one typed object in ``app.extensions``, reached
+    through the accessors below (as flaskr's ``get_db()``), never by string keys."""
+
+    settings: Settings
+    live: LiveIndex
+    metrics: Metrics
+    personal: Personalizer | None = None
+    """The viewers' side, opened on first use (:func:`personal`)."""
+    personal_lock: threading.Lock = field(default_factory=threading.Lock)
+    personal_failed_at: float = float("-inf")
+    """When opening the event store last failed (tried again a second later)."""
+    events_checked: tuple[float, dict[str, Any]] | None = None
+    """/ready's last look at the event store: (when, what it said)."""
+
+
+def services(app: Any = None) -> Services:
+    """The services of ``app`` (default: the app of the request being answered)."""
+    found = (app or current_app).extensions[EXTENSION]
+    assert isinstance(found, Services)
+    return found
 
 
 def live() -> LiveIndex:
-    return state()["live"]
+    return services().live
 
 
 def engine() -> Engine:
@@ -46,7 +68,11 @@ def engine() -> Engine:
 
 
 def settings() -> Settings:
-    return state()["settings"]
+    return services().settings
+
+
+def metrics() -> Metrics:
+    return services().metrics
 
 
 def store_timeout(config: Settings) -> float:
@@ -66,22 +92,21 @@ def personal() -> Personalizer:
     from recommender.events import default_url, open_store
     from recommender.personal import Personalizer
 
-    app_state = state()
-    found = app_state.get("personal")
-    if found is not None:
-        return found
-    config = settings()
+    app_state = services()
+    if app_state.personal is not None:
+        return app_state.personal
+    config = app_state.settings
     unavailable = EventsUnavailable(
         "The event database can't be opened; viewer routes are unavailable for now "
         "(search and more-like-this go on). Try again shortly. Operators: the server's "
         "log says why; check RECOMMENDER_EVENTS_URL.", retry_after=2)
     # one thread tries to open it at a time, and at most once a second: the others are
     # answered at once rather than queued behind a database that doesn't answer
-    if time.monotonic() - app_state["personal_failed_at"] < EVENTS_CHECK_SECONDS or \
-            not app_state["personal_lock"].acquire(timeout=0.05):
+    if time.monotonic() - app_state.personal_failed_at < EVENTS_CHECK_SECONDS or \
+            not app_state.personal_lock.acquire(timeout=0.05):
         raise unavailable
     try:
-        if app_state.get("personal") is None:
+        if app_state.personal is None:
             url = config.events_url or default_url(config.index)
             try:
                 # one thread of each worker's is always left for everything else
@@ -89,14 +114,13 @@ def personal() -> Personalizer:
                                    concurrency=max(config.threads - 1, 1))
             except (EventsUnavailable, OSError) as exc:  # the store logged the driver's words
                 log.error("event store unavailable: %s", getattr(exc, "message", exc))
-                app_state["personal_failed_at"] = time.monotonic()
+                app_state.personal_failed_at = time.monotonic()
                 raise unavailable from None
-            live_index = app_state["live"]
-            app_state["personal"] = Personalizer(store, config,
-                                                 model=lambda: live_index.model)
+            live_index = app_state.live
+            app_state.personal = Personalizer(store, config, model=lambda: live_index.model)
     finally:
-        app_state["personal_lock"].release()
-    return app_state["personal"]
+        app_state.personal_lock.release()
+    return app_state.personal
 
 
 EVENTS_CHECK_SECONDS = 1.0
@@ -108,8 +132,8 @@ def events_status() -> dict[str, Any]:
     ``{"status": "unavailable", "retry_after": N}``; looked at most once a second."""
     import time
 
-    app_state = state()
-    cached = app_state.get("events_checked")
+    app_state = services()
+    cached = app_state.events_checked
     if cached is not None and time.monotonic() - cached[0] < EVENTS_CHECK_SECONDS:
         return cached[1]
     try:
@@ -117,13 +141,12 @@ def events_status() -> dict[str, Any]:
         status: dict[str, Any] = {"status": "ok"}
     except EventsUnavailable as exc:
         status = {"status": "unavailable", "retry_after": exc.details.get("retry_after", 2)}
-    app_state["events_checked"] = (time.monotonic(), status)
+    app_state.events_checked = (time.monotonic(), status)
     return status
 
 
-def init_state(app: Any, values: dict[str, Any]) -> None:
-    app.extensions[EXTENSION] = {**values, "personal": None, "personal_lock": threading.Lock(),
-                                 "personal_failed_at": float("-inf")}
+def init_services(app: Any, settings: Settings, live: LiveIndex, metrics: Metrics) -> None:
+    app.extensions[EXTENSION] = Services(settings, live, metrics)
 
 
 def no_params() -> None:
@@ -180,7 +203,7 @@ def start_training(app: Any) -> None:
 
     from recommender import collaborative
 
-    config: Settings = app.extensions[EXTENSION]["settings"]
+    config = services(app).settings
     if config.train_every_seconds <= 0 or config.index_url:
         return
 

@@ -61,7 +61,7 @@ def post_events() -> Any:
                 raise
             rejected.append({"index": i, "error": exc.to_dict()})
     stored, duplicates = personal.record(valid)
-    metrics = http_io.state()["metrics"]
+    metrics = http_io.metrics()
     if stored:  # by type, over the events of this request (duplicates included: rare)
         for event in valid:
             metrics.events.labels(type=event.type).inc()

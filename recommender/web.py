@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
+
+from recommender import http_io
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -16,6 +18,6 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 
 @bp.get("/")
 def index() -> Any:
-    live = current_app.extensions["recommender"]["live"]
+    live = http_io.live()
     films = len(live.engine().index) if live.loaded else "No"
     return render_template("index.html", films=films)

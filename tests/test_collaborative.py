@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from recommender import collaborative
+from recommender import collaborative, http_io
 from recommender.api import create_app
 from recommender.errors import IndexMismatch
 from recommender.events import Event, open_store
@@ -113,7 +113,9 @@ def test_the_model_changes_what_a_viewer_is_recommended(trained, settings, engin
     ready = client.get("/ready").get_json()
     assert ready["collaborative"]["events"] == 150
     assert ready["collaborative"]["algorithm"] == "ease"
-    app.extensions["recommender"]["personal"].store.close()
+    personal = http_io.services(app).personal
+    assert personal is not None
+    personal.store.close()
 
 
 def test_without_a_model_answers_are_as_before(client):

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from recommender.api import EXTENSION, create_app
+from recommender import http_io
+from recommender.api import create_app
 from recommender.engine import Engine, QueryOptions
 from recommender.store import load_index
 from tests.conftest import ROCKY_IDS, answer
@@ -68,12 +69,12 @@ def test_a_served_index_gets_its_table_and_the_setting_turns_it_off(settings, en
     for film in engine.index.films:
         for url in (f"/films/{film.id}/similar?k=3", f"/films/{film.id}/similar?k=2&offset=1"):
             assert answer(client.get(url).get_json()) == answer(plain.get(url).get_json())
-    live = served.extensions[EXTENSION]["live"]
+    live = http_io.services(served).live
     if live._table_thread is not None:  # made after the swap, where none was saved yet
         live._table_thread.join(timeout=60)
     assert live.engine().neighbours is not None
     off = create_app(dataclasses.replace(settings, similar_table_max_films=0))
-    assert off.extensions[EXTENSION]["live"].engine().neighbours is None
+    assert http_io.services(off).live.engine().neighbours is None
     url = "/films/rocky-1976/similar"
     assert answer(off.test_client().get(url).get_json()) == answer(client.get(url).get_json())
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from recommender import http_io
 from recommender.api import create_app
 from recommender.build import build_index
 from recommender.catalog import load_catalog
@@ -127,7 +128,7 @@ def test_a_served_follower_swaps_and_reports_a_refusal(tmp_path, source, embedde
                               reload_poll_seconds=0.1, reload_jitter_seconds=0),
                      embedder=embedder)
     client = app.test_client()
-    live = app.extensions["recommender"]["live"]
+    live = http_io.services(app).live
     try:
         assert client.get("/ready").get_json()["films"] == 8
         next_version(CREED)

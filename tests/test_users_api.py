@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from recommender import http_io
 from recommender.api import create_app
 from tests.conftest import ROCKY_IDS, ROOT
 from tests.ops import call, free_port
@@ -20,7 +21,7 @@ from tests.ops import call, free_port
 def client(settings, engine, events_url):
     app = create_app(dataclasses.replace(settings, events_url=events_url), engine=engine)
     yield app.test_client()
-    personal = app.extensions["recommender"]["personal"]
+    personal = http_io.services(app).personal
     if personal is not None:
         personal.store.close()
 
@@ -313,7 +314,5 @@ def test_a_path_that_is_not_utf8_is_refused_not_replaced(client):
 def app_store():
     def store(client):
         with client.application.app_context():
-            from recommender import http_io
-
             return http_io.personal().store
     return store
