@@ -30,6 +30,7 @@ from recommender.errors import (
     RecommenderError,
     UnsupportedMediaType,
 )
+from recommender.factory import make_embedder
 from recommender.live import LiveIndex
 from recommender.observability import Metrics
 from recommender.openapi import build_openapi, docs_page
@@ -67,10 +68,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = StrictJSON(app)
-    embedder = embedder or (engine.embedder if engine else None) or Embedder(
-        settings.model, batch_size=settings.batch_size,
-        torch_threads=settings.effective_torch_threads(),
-        query_cache_size=settings.query_cache_size)
+    embedder = embedder or (engine.embedder if engine else None) or \
+        make_embedder(settings, server=True)
     metrics = Metrics()
     follower = None
     if settings.index_url:  # serve from a local cache of the store's versions

@@ -7,10 +7,12 @@ Settings come from flags, then ``RECOMMENDER_*`` variables, then defaults
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from recommender import __version__, viewers_cli
@@ -205,10 +207,10 @@ def _embed_fields(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.build import RayOptions, build_index
-    from recommender.embedding import Embedder
+    from recommender.factory import make_embedder
 
     catalog = _load_catalog(args, settings.catalog)
-    embedder = Embedder(settings.model, batch_size=settings.batch_size)
+    embedder = make_embedder(settings)
     if args.if_stale and _up_to_date(settings, catalog, embedder.name, _embed_fields(args)):
         print(f"{settings.index} is up to date with {settings.catalog}; nothing to build")
         return 0
@@ -264,22 +266,21 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from recommender.build import build_index
-    from recommender.embedding import Embedder
-    from recommender.engine import Engine
     from recommender.evaluation import evaluate, format_table, load_labels, parse_modes
-    from recommender.store import load_index
+    from recommender.factory import make_embedder, open_engine
 
     modes = parse_modes(args.modes)
-    embedder = Embedder(settings.model, batch_size=settings.batch_size)
+    embedder = make_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="recommender-eval-") as tmp:
         index_path = settings.index
         if args.catalog:
             index_path = build_index(_load_catalog(args, args.catalog), embedder, tmp,
                                      progress=not args.quiet, language=args.language,
                                      embed_fields=_embed_fields(args)).path
-        index = load_index(index_path, expected_model=embedder.name)
+        engine = open_engine(dataclasses.replace(settings, index=Path(index_path)), embedder)
+        index = engine.index
         labels = load_labels(args.labels, known_ids=set(index.row_of))
-        report = evaluate(Engine(index, embedder, settings), labels, modes)
+        report = evaluate(engine, labels, modes)
     report["index"] = {"catalog": index.manifest["catalog"]["source"],
                        "films": len(index), "model": index.model,
                        "embedded_fields": index.manifest.get("embedded_fields"),
@@ -311,18 +312,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _engine(settings: Settings) -> Any:
-    from recommender.embedding import Embedder
-    from recommender.engine import Engine
-    from recommender.store import load_index
-
-    embedder = Embedder(settings.model, batch_size=settings.batch_size)
-    index = load_index(settings.index, expected_model=embedder.name)
-    if settings.query_backend == "onnx" and index.query_model_path is not None:
-        embedder.use_onnx(index.query_model_path)  # free text without torch, as the server
-    return Engine(index, embedder, settings)
-
-
 def _options(args: argparse.Namespace, settings: Settings) -> Any:
     from recommender.engine import QueryOptions
 
@@ -336,8 +325,9 @@ def _options(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _similar(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.errors import InvalidParameter
+    from recommender.factory import open_engine
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     if args.film_id:
         page = engine.similar(args.film_id, _options(args, settings))
     elif args.title:
@@ -348,14 +338,19 @@ def _similar(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _search(args: argparse.Namespace, settings: Settings) -> int:
-    return _print_page(_engine(settings).search(args.text, _options(args, settings)), args.json)
+    from recommender.factory import open_engine  # free text through the export: no torch
+
+    return _print_page(open_engine(settings).search(args.text, _options(args, settings)),
+                       args.json)
 
 
 def _recommend(args: argparse.Namespace, settings: Settings) -> int:
+    from recommender.factory import open_engine
+
     def item(text: str) -> Any:
         return {"id": text[3:]} if text.startswith("id:") else text
 
-    page = _engine(settings).recommend([item(t) for t in args.like],
+    page = open_engine(settings).recommend([item(t) for t in args.like],
                                        [item(t) for t in args.dislike], args.query,
                                        args.strategy, _options(args, settings))
     for u in page.query["unresolved"]:

@@ -26,6 +26,7 @@ from recommender.config import Settings
 from recommender.embedding import Embedder
 from recommender.engine import Engine
 from recommender.errors import IndexUnavailable, RecommenderError
+from recommender.factory import query_encoder
 from recommender.index import FilmIndex
 from recommender.published import Follower
 from recommender.store import complete_versions, load_index, resolve_version_dir
@@ -143,7 +144,7 @@ class LiveIndex:
 
     def _export(self, index: FilmIndex) -> Path | None:
         """The export that embeds this version's queries (None: torch does)."""
-        return index.query_model_path if self.settings.query_backend == "onnx" else None
+        return query_encoder(self.settings, index)
 
     def _serve(self, engine: Engine) -> None:
         """Make ``engine`` the one requests get; its export embeds queries from now on."""

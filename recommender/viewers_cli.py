@@ -66,23 +66,12 @@ def _add_store(p: argparse.ArgumentParser) -> None:
                    "SQLite file beside the index; env RECOMMENDER_EVENTS_URL)")
 
 
-def _engine(settings: Settings) -> Any:
-    from recommender.embedding import Embedder
-    from recommender.engine import Engine
-    from recommender.store import load_index
-
-    embedder = Embedder(settings.model)
-    index = load_index(settings.index, expected_model=embedder.name)
-    if settings.query_backend == "onnx" and index.query_model_path is not None:
-        embedder.use_onnx(index.query_model_path)
-    return Engine(index, embedder, settings)
-
-
 def _personal(settings: Settings) -> tuple[Any, Any]:
     from recommender.events import default_url, open_store
+    from recommender.factory import open_engine
     from recommender.personal import Personalizer
 
-    engine = _engine(settings)
+    engine = open_engine(settings)
     store = open_store(settings.events_url or default_url(settings.index))
     return engine, Personalizer(store, settings)
 
@@ -174,6 +163,7 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     """Leave-last-out over a log: per-user model vs trending vs random (user_evaluation)."""
     from recommender.errors import InvalidParameter
     from recommender.evaluation import parse_modes
+    from recommender.factory import open_engine
     from recommender.user_evaluation import evaluate_users, format_table
 
     modes = parse_modes(args.modes)
@@ -182,7 +172,7 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     if args.min_history < 1:
         raise InvalidParameter("min_history", f"--min-history takes 1 or more, got "
                                f"{args.min_history}")
-    engine = _engine(settings)
+    engine = open_engine(settings)
     events, rejected = [], []
     for lineno, event in _events_of(args.events, engine, time.time()):
         (rejected.append((lineno, event)) if isinstance(event, str) else events.append(event))
