@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import shutil
 import time
@@ -41,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.files import fsync_dir, fsync_tree, sha256_of, write_file
-from recommender.store import MODELS_DIR
+from recommender.files import sha256_of, staged_folder, write_file
+from recommender.store import MODELS_DIR, point_current
 
 log = logging.getLogger(__name__)
 
@@ -208,28 +207,16 @@ def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list
            popularity: np.ndarray, keep: int) -> Path:
     versions = out / MODELS / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    tmp = versions / f".tmp-{manifest['version']}-{os.getpid()}"
-    tmp.mkdir()
-    try:
+    final = versions / manifest["version"]
+    with staged_folder(final) as tmp:
         np.save(tmp / WEIGHTS, weights)
         np.save(tmp / POPULARITY, popularity)
         write_file(tmp / FILMS, json.dumps(films, ensure_ascii=False).encode())
         manifest["files"] = {p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
                              for p in sorted(tmp.iterdir())}
         write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-        fsync_tree(tmp)
         load(tmp)  # read back as a server would: one that doesn't load never goes live
-        final = versions / manifest["version"]
-        os.rename(tmp, final)
-        fsync_dir(versions)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    link = out / MODELS / f".tmp-{CURRENT}-{os.getpid()}"
-    link.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(final, out / MODELS), link)
-    os.replace(link, out / MODELS / CURRENT)
-    fsync_dir(out / MODELS)
+    point_current(out / MODELS, final)
     for old in sorted(p for p in versions.iterdir() if not p.name.startswith("."))[:-keep]:
         if old.resolve() != final.resolve():
             shutil.rmtree(old, ignore_errors=True)

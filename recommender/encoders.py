@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from recommender.files import staged_file
 
 RUNTIMES = ("onnxruntime", "openvino")
 """What runs the ONNX export: onnxruntime for queries, OpenVINO for builds."""
@@ -193,20 +194,14 @@ def export_onnx(embedder: Any, path: Path) -> bool:
         def forward(self, *tensors: Any) -> Any:
             return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # The TorchScript exporter: deprecated, but it needs no onnxscript and
-        # exports this model exactly (the vectors are checked by a test).
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            # its own deprecation and tracer warnings, which a warnings-as-errors
-            # run would otherwise raise from inside the tracer
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Tokens(transformer), tuple(sample[n] for n in names), str(tmp),
-                input_names=names, output_names=["tokens"], opset_version=17, dynamo=False,
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # The TorchScript exporter: deprecated, but it needs no onnxscript and exports this
+    # model exactly (the vectors are checked by a test). Its own deprecation and tracer
+    # warnings are silenced: a warnings-as-errors run would raise them from the tracer.
+    with staged_file(path) as tmp, torch.inference_mode(False), torch.no_grad(), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Tokens(transformer), tuple(sample[n] for n in names), str(tmp),
+            input_names=names, output_names=["tokens"], opset_version=17, dynamo=False,
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]})
     return True

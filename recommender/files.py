@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,39 @@ def write_json_atomically(path: str | Path, data: Any) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_folder(final: Path, temporary: Path | None = None) -> Iterator[Path]:
+    """A temporary folder to fill, renamed into ``final`` (fsynced, then the rename made
+    durable) when the ``with`` block ends, removed if it raises: a reader sees no folder or
+    a whole one. ``temporary`` names it (default: hidden beside ``final``, with this
+    process's id); a stale one of the same name is cleared first."""
+    tmp = temporary or final.with_name(f".tmp-{final.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        os.rename(tmp, final)
+        fsync_dir(final.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that wants a file name (an exporter),
+    renamed over ``path`` when the block ends, removed if it raises."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield tmp
+        if tmp.exists():
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def sha256_of(path: Path) -> str:

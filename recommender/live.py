@@ -291,6 +291,13 @@ class LiveIndex:
                 except Exception:  # never let the watcher die silently
                     log.exception("following the collaborative model")
                 now = target()
+                served = self._engine
+                if self.reload_refusal and not self._from_follower and served is not None \
+                        and now == served.index.path.resolve():
+                    # current is back on what serves (even if it moved before this loop
+                    # began, as a worker starting on a fallback can see): the refusal is
+                    # history
+                    self._refused(None)
                 if now != seen:  # a move of the pointer: act on it once, after a jitter
                     seen, backoff = now, interval
                     if self._stop.wait(random.uniform(0, self.settings.reload_jitter_seconds)):

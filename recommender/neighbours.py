@@ -32,7 +32,7 @@ import numpy as np
 
 from recommender import __version__
 from recommender.catalog import Film
-from recommender.files import fsync_dir, write_file
+from recommender.files import staged_folder, write_file
 from recommender.query import QueryOptions, ScoredFilm
 
 log = logging.getLogger(__name__)
@@ -116,22 +116,13 @@ class NeighbourTable:
     def save(self, folder: Path) -> None:
         """Write the table as ``.npy`` files into ``folder``, whole or not at all (a hidden
         temporary folder renamed into place)."""
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        # the temporary name is the one a killed process's clean-up looks for
+        with staged_folder(folder, folder.with_name(f".{folder.name}.{os.getpid()}.tmp")) \
+                as tmp:
             for name in self._ARRAYS:
                 with open(tmp / f"{name}.npy", "wb") as fh:
                     np.save(fh, getattr(self, name))
-                    fh.flush()
-                    os.fsync(fh.fileno())
             write_file(tmp / "table.json", json.dumps({"mode": self.mode}).encode())
-            fsync_dir(tmp)
-            os.rename(tmp, folder)
-            fsync_dir(folder.parent)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def open(cls, folder: Path, films: Sequence[Film]) -> NeighbourTable:

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from recommender.errors import IndexUnavailable
-from recommender.files import fsync_dir, fsync_tree, sha256_of
+from recommender.files import (
+    sha256_of,
+    staged_file,
+    staged_folder,
+    write_file,
+)
 from recommender.store import (
     CURRENT,
     MANIFEST,
@@ -263,24 +268,20 @@ class Follower:
         cache.mkdir(parents=True, exist_ok=True)
         with self._locked():
             if not (local / MANIFEST).is_file():
-                tmp = cache / VERSIONS / f".tmp-{name}-{os.getpid()}"
-                shutil.rmtree(tmp, ignore_errors=True)
-                tmp.mkdir(parents=True)
+                (cache / VERSIONS).mkdir(parents=True, exist_ok=True)
                 try:
-                    manifest = json.loads(fs.cat_file(f"{models}/{VERSIONS}/{name}/{MANIFEST}"))
-                    for rel, meta in manifest["files"].items():
-                        fs.get_file(f"{models}/{VERSIONS}/{name}/{rel}", str(tmp / rel))
-                        if sha256_of(tmp / rel) != meta["sha256"]:
-                            raise ValueError(f"{rel} doesn't match its checksum")
-                    (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-                    fsync_tree(tmp)
-                    os.rename(tmp, local)
+                    with staged_folder(local) as tmp:
+                        manifest = json.loads(fs.cat_file(
+                            f"{models}/{VERSIONS}/{name}/{MANIFEST}"))
+                        for rel, meta in manifest["files"].items():
+                            fs.get_file(f"{models}/{VERSIONS}/{name}/{rel}", str(tmp / rel))
+                            if sha256_of(tmp / rel) != meta["sha256"]:
+                                raise ValueError(f"{rel} doesn't match its checksum")
+                        write_file(tmp / MANIFEST, json.dumps(manifest).encode())
                 except (OSError, ValueError, KeyError) as exc:
                     self.model_error = f"model {name} from the store refused: {exc}"
                     log.error("%s", self.model_error)
                     return False
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
             point_current(cache, local)
         self.model_error = None
         for old in sorted(p for p in (cache / VERSIONS).iterdir()
@@ -306,25 +307,16 @@ class Follower:
         files, shared = manifest.get("files"), manifest.get("shared_files") or {}
         if not isinstance(files, dict) or not files:
             self._refuse(name, "its manifest lists no files with checksums")
-        tmp = self.cache / VERSIONS / f".tmp-{name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        (self.cache / VERSIONS).mkdir(parents=True, exist_ok=True)
+        with staged_folder(self.cache / VERSIONS / name) as tmp:
             for rel, meta in files.items():
                 self._fetch(fs, f"{source}/{rel}", tmp / rel, meta, name, rel)
             for rel, meta in shared.items():  # the export, where the cache lacks it
                 local = self.cache / rel
                 if not (local.is_file() and sha256_of(local) == meta.get("sha256")):
-                    part = local.with_name(f".{local.name}.{os.getpid()}.tmp")
-                    self._fetch(fs, f"{root}/{rel}", part, meta, name, rel)
-                    os.replace(part, local)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n",
-                                        encoding="utf-8")
-            fsync_tree(tmp)
-            os.rename(tmp, self.cache / VERSIONS / name)
-            fsync_dir(self.cache / VERSIONS)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                    with staged_file(local) as part:
+                        self._fetch(fs, f"{root}/{rel}", part, meta, name, rel)
+            write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
 
     def _fetch(self, fs: Any, remote: str, local: Path, meta: dict[str, Any], name: str,
                rel: str) -> None:

@@ -43,7 +43,7 @@ from recommender.ann import AnnSettings, make_faiss_index
 from recommender.catalog import Catalog, Film
 from recommender.embedding import DEFAULT_EMBED_FIELDS
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.files import fsync_dir, fsync_tree, sha256_of, write_file
+from recommender.files import fsync_dir, sha256_of, staged_folder, write_file
 from recommender.index import FilmIndex, check_compatible
 from recommender.lexical import LexicalIndex
 
@@ -107,9 +107,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
 
     stamp = datetime.now(UTC)
     version = f"{stamp:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}"  # sorts by time
-    tmp = versions / f"{_TMP_PREFIX}{version}"
-    tmp.mkdir()
-    try:
+    final = versions / version
+    with staged_folder(final, versions / f"{_TMP_PREFIX}{version}") as tmp:
         dim = int(vectors.shape[1])
         index, index_info = make_faiss_index(np.ascontiguousarray(vectors, dtype=np.float32),
                                              ann or AnnSettings())
@@ -146,15 +145,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
         manifest["files"] = version_files(tmp)  # each file's checksum, for publishing
         # The manifest is written last: a folder with a manifest is complete.
         write_file(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-        fsync_tree(tmp)
         # Read it back as a server would: a version that doesn't load never becomes current.
         load_index(tmp, expected_model=model, expected_dimension=dim)
-        final = versions / version
-        os.rename(tmp, final)
-        fsync_dir(versions)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     point_current(out, final)
     prune_versions(out, keep=keep_versions)
     return final
