@@ -20,9 +20,9 @@ import numpy as np
 
 from recommender.collaborative import DEFAULT_LAMBDA, ease_weights, interaction_matrix
 from recommender.events import Event
+from recommender.personal import decayed
 
 DECAY_DAYS = 90.0
-DAY = 86_400.0
 
 
 class Baselines:
@@ -43,8 +43,7 @@ class Baselines:
         for event in history:
             row = self.row_of.get(event.film_id)
             if row is not None:
-                self.decayed[row] += 0.5 ** (max(now - (event.ts or now), 0.0) /
-                                             (DECAY_DAYS * DAY))
+                self.decayed[row] += decayed(now - (event.ts or now), DECAY_DAYS)
         self.column = {f: j for j, f in enumerate(learnt)}
         dense = np.asarray(matrix.todense(), dtype=np.float32) if matrix.shape[0] else \
             np.zeros((0, len(learnt)), dtype=np.float32)

@@ -169,8 +169,7 @@ class Engine:
 
     def _similar_ranked(self, row: int, options: QueryOptions) -> tuple[list[ScoredFilm], bool]:
         """The pipeline's answer to "films like the film at ``row``"."""
-        terms = [] if options.mode == "semantic" else \
-            self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+        terms = [] if options.mode == "semantic" else self._terms_of([row])
         semantic = VectorQuery(self.index, lambda: self.index.vector(row))
         return self.ranker.rank(semantic, terms, options, exclude_rows={row}, liked_rows=[row])
 
@@ -233,8 +232,7 @@ class Engine:
 
         terms: list[str] = []
         if options.mode != "semantic":
-            for row in liked_rows:
-                terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+            terms = self._terms_of(liked_rows)
             if query:
                 terms += self.index.lexical.analyzer.query_terms(query)
         semantic = preference_query(self.index, liked_rows, disliked_rows,
@@ -274,10 +272,7 @@ class Engine:
         disliked_w = np.array([disliked[self.index.films[r].id] for r in disliked_rows])
 
         strongest = [liked_rows[i] for i in np.argsort(-liked_w, kind="stable")[:MAX_TERM_FILMS]]
-        terms: list[str] = []
-        if options.mode != "semantic":
-            for row in strongest:
-                terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+        terms = self._terms_of(strongest) if options.mode != "semantic" else []
         excluded = {self.index.row_of[f] for f in exclude if f in self.index.row_of}
         semantic = weighted_query(self.index, liked_rows, liked_w, disliked_rows, disliked_w)
         results, more = self.ranker.rank(
@@ -287,6 +282,13 @@ class Engine:
                            **options.echo()}, results, more)
 
     # -- the pipeline --------------------------------------------------------------
+
+    def _terms_of(self, rows: Sequence[int]) -> list[str]:
+        """The words that query for films like ``rows``: each one's most distinctive."""
+        terms: list[str] = []
+        for row in rows:
+            terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+        return terms
 
     def _embed(self, text: str) -> np.ndarray:
         vector = self.embedder.encode_query(text)

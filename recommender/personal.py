@@ -58,6 +58,12 @@ def event_weight(type_: str, value: float | None) -> float:
     return 0.0
 
 
+def decayed(age_seconds: float, half_life_days: float) -> float:
+    """What an event ``age_seconds`` old counts, halved every ``half_life_days``: the one
+    time decay of the profiles, trending and the decayed-popularity baseline."""
+    return 0.5 ** (max(age_seconds, 0.0) / (max(half_life_days, 1e-6) * DAY))
+
+
 def trending_weight(type_: str, value: float | None) -> float:
     """What one event adds to a film's trending count (dislikes add nothing)."""
     return max(event_weight(type_, value), 0.0) if type_ != "watchlist" else 0.5
@@ -88,9 +94,8 @@ def build_profile(events: Sequence[Event], now: float, half_life_days: float) ->
     """The profile of ``events`` (newest first), each weighed by ``0.5 ** (age / half_life)``."""
     profile = Profile(events=len(events))
     strongest: dict[str, float] = {}
-    half_life = max(half_life_days, 1e-6) * DAY
     for event in events:
-        decay = 0.5 ** (max(now - (event.ts or 0.0), 0.0) / half_life)
+        decay = decayed(now - (event.ts or 0.0), half_life_days)
         weight = event_weight(event.type, event.value) * decay
         film = event.film_id
         profile.weights[film] = profile.weights.get(film, 0.0) + weight
@@ -270,14 +275,13 @@ class Personalizer:
             if cached and cached[0] == window_days and \
                     now - cached[1] < self.settings.trending_cache_seconds:
                 return cached[2]
-        half_life = max(self.settings.trending_half_life_days, 1e-6) * DAY
         scores: dict[str, float] = {}
         for film_id, type_, value, ts in self.store.recent(
                 now - window_days * DAY, self.settings.trending_max_events):
             weight = trending_weight(type_, value)
             if weight > 0:
                 scores[film_id] = scores.get(film_id, 0.0) + \
-                    weight * 0.5 ** (max(now - ts, 0.0) / half_life)
+                    weight * decayed(now - ts, self.settings.trending_half_life_days)
         counts = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         with self._trending_lock:
             self._trending = (window_days, now, counts)

@@ -79,6 +79,16 @@ class BestScoreQuery:
         return [(candidates[i], s) for i, s in top_k(self.scores(candidates), depth)]
 
 
+def _unit(vector: np.ndarray, liked_mean: np.ndarray) -> np.ndarray:
+    """``vector`` at unit length; where the dislikes cancel the likes exactly (zero norm),
+    the liked films' mean instead: the one rule of both preference queries (they had
+    disagreed: one fell back to the mean, the other returned the zero vector)."""
+    norm = float(np.linalg.norm(vector))
+    if norm == 0:
+        vector, norm = liked_mean, float(np.linalg.norm(liked_mean))
+    return (vector / norm if norm > 0 else vector).astype(np.float32)
+
+
 def preference_query(index: FilmIndex, liked_rows: list[int], disliked_rows: list[int],
                      embed: Callable[[str], np.ndarray] | None, query: str | None,
                      strategy: str) -> SemanticQuery:
@@ -95,8 +105,7 @@ def preference_query(index: FilmIndex, liked_rows: list[int], disliked_rows: lis
     def average() -> np.ndarray:
         mean_liked = np.mean(liked_vectors(), axis=0)
         vector = mean_liked if not len(disliked) else 2 * mean_liked - disliked.mean(axis=0)
-        norm = float(np.linalg.norm(vector))
-        return (vector / norm if norm > 0 else mean_liked).astype(np.float32)
+        return _unit(vector, mean_liked)
 
     return VectorQuery(index, average)
 
@@ -105,11 +114,11 @@ def weighted_query(index: FilmIndex, liked_rows: list[int], liked_weights: np.nd
                    disliked_rows: list[int], disliked_weights: np.ndarray) -> VectorQuery:
     """``2 * wmean(liked) - wmean(disliked)``: the average strategy, each film weighed."""
     def vector() -> np.ndarray:
-        mean = liked_weights @ index.vectors(liked_rows) / liked_weights.sum()
+        liked = liked_weights @ index.vectors(liked_rows) / liked_weights.sum()
+        mean = liked
         if disliked_rows:
-            mean = 2 * mean - disliked_weights @ index.vectors(disliked_rows) / \
+            mean = 2 * liked - disliked_weights @ index.vectors(disliked_rows) / \
                 disliked_weights.sum()
-        norm = float(np.linalg.norm(mean))
-        return (mean / norm if norm > 0 else mean).astype(np.float32)
+        return _unit(mean, liked)
 
     return VectorQuery(index, vector)
