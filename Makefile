@@ -97,7 +97,7 @@ bench: install
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
 docs: install
-	$(BIN)/python -m recommender.reference
+	$(BIN)/python -m recommender.cli.reference
 	$(BIN)/mkdocs build --strict
 
 lint: install

@@ -26,10 +26,10 @@ import faiss
 import numpy as np
 from benchlib import NETFLIX, load_netflix, quantize_int8, quantize_static_int8, save_report
 
-from recommender.build import build_index
-from recommender.catalog import Catalog
-from recommender.embedding import Embedder, resolve_model_location
-from recommender.store import load_index
+from recommender.catalog.films import Catalog
+from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.index.build import build_index
+from recommender.index.store import load_index
 
 
 def changed(catalog: Catalog, share: float) -> Catalog:

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from benchlib import NETFLIX, distinct_queries, load_netflix, quantize_int8, save_report
 
-from recommender.build import build_index
-from recommender.embedding import Embedder
-from recommender.store import load_index
+from recommender.embedding.embedder import Embedder
+from recommender.index.build import build_index
+from recommender.index.store import load_index
 
 
 def main() -> int:

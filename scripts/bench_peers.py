@@ -23,12 +23,12 @@ from pathlib import Path
 
 from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
-from recommender.build import build_index
 from recommender.config import Settings
-from recommender.embedding import Embedder, resolve_model_location
-from recommender.engine import Engine
-from recommender.query import QueryOptions
-from recommender.store import load_index
+from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine
+from recommender.search.query import QueryOptions
 
 
 def p50_ms(fn, items) -> float:

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
-from recommender.build import build_index
-from recommender.catalog import Catalog
-from recommender.embedding import Embedder, resolve_model_location
-from recommender.titles import normalize_title
+from recommender.catalog.films import Catalog
+from recommender.catalog.titles import normalize_title
+from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.index.build import build_index
 from tests.ops import call, free_port, running_server
 
 # peers' servers embed with torch: one thread per worker, as ours (no oversubscription)

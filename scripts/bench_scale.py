@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import save_report  # noqa: E402
 
-from recommender.ann import AnnSettings, make_faiss_index  # noqa: E402
+from recommender.index.ann import AnnSettings, make_faiss_index  # noqa: E402
 
 DIM = 384
 
@@ -161,9 +161,9 @@ def netflix_vectors() -> np.ndarray:
 
     from benchlib import load_netflix
 
-    from recommender.build import build_index
-    from recommender.embedding import Embedder
-    from recommender.store import load_index
+    from recommender.embedding.embedder import Embedder
+    from recommender.index.build import build_index
+    from recommender.index.store import load_index
 
     with tempfile.TemporaryDirectory() as tmp:
         build_index(load_netflix(), Embedder(), tmp, progress=False, export_onnx=True)

@@ -21,12 +21,12 @@ import numpy as np
 from bench_scale import vectors as clustered_vectors
 from benchlib import load_netflix, save_report
 
-from recommender.ann import AnnSettings, make_faiss_index
-from recommender.build import RayOptions, build_index
-from recommender.catalog import Catalog, Film
-from recommender.embedding import Embedder
-from recommender.lexical import LexicalIndex
-from recommender.store import load_index
+from recommender.catalog.films import Catalog, Film
+from recommender.embedding.embedder import Embedder
+from recommender.index.ann import AnnSettings, make_faiss_index
+from recommender.index.build import RayOptions, build_index
+from recommender.index.lexical import LexicalIndex
+from recommender.index.store import load_index
 
 
 def local_vs_ray(catalog: Catalog) -> dict:

@@ -29,7 +29,7 @@ EVENTS_PER_VIEWER = 165
 def _one(size: int, films: int, seed: int) -> dict:
     import numpy as np
 
-    from recommender import collaborative
+    from recommender.viewers import collaborative
 
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, films + 1)

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from benchlib import save_report
 
-from recommender.baselines import Baselines
-from recommender.events import Event
+from recommender.viewers.baselines import Baselines
+from recommender.viewers.events import Event
 from tests.ops import call, running_server
 
 ROOT = Path(__file__).resolve().parent.parent

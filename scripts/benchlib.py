@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the scripts run from a checkout, as `python scripts/x.py`
     sys.path.insert(0, str(ROOT))
 
-from recommender.catalog import Catalog, CsvColumns, load_catalog  # noqa: E402
+from recommender.catalog.films import Catalog, CsvColumns, load_catalog  # noqa: E402
 from recommender.files import write_json_atomically  # noqa: E402
 
 NETFLIX = ROOT.parent / "shared" / "datasets" / "netflix_titles.csv"

@@ -6,7 +6,7 @@
 
 import sys
 
-from recommender.cli import main
+from recommender.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["build", *sys.argv[1:]]))

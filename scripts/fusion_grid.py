@@ -20,14 +20,14 @@ from pathlib import Path
 
 from benchlib import NETFLIX, load_netflix
 
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.catalog.films import load_catalog
 from recommender.config import Settings
-from recommender.embedding import Embedder
-from recommender.engine import Engine
-from recommender.evaluation import METRICS, evaluate, load_labels
+from recommender.embedding.embedder import Embedder
+from recommender.evaluation.search_quality import METRICS, evaluate, load_labels
 from recommender.files import write_json_atomically
-from recommender.store import load_index
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

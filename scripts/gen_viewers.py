@@ -41,9 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recommender.personal import event_weight  # noqa: E402
-from recommender.store import load_index  # noqa: E402
-from recommender.user_evaluation import POSITIVE  # noqa: E402
+from recommender.evaluation.viewer_quality import POSITIVE  # noqa: E402
+from recommender.index.store import load_index  # noqa: E402
+from recommender.viewers.personal import event_weight  # noqa: E402
 
 MIN_GENRE_FILMS = 30
 SPAN_DAYS = 60

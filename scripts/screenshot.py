@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from recommender.build import build_index  # noqa: E402
-from recommender.catalog import load_catalog  # noqa: E402
-from recommender.embedding import Embedder  # noqa: E402
+from recommender.catalog.films import load_catalog  # noqa: E402
+from recommender.embedding.embedder import Embedder  # noqa: E402
+from recommender.index.build import build_index  # noqa: E402
 from tests.ops import running_server  # noqa: E402
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from recommender.api import create_app
-from recommender.build import build_index
-from recommender.catalog import Catalog, load_catalog
+from recommender.api.app import create_app
+from recommender.catalog.films import Catalog, load_catalog
 from recommender.config import Settings
-from recommender.embedding import Embedder
-from recommender.engine import Engine
-from recommender.store import load_index
+from recommender.embedding.embedder import Embedder
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "films.jsonl"

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from recommender.ann import AnnSettings
-from recommender.build import build_index
-from recommender.catalog import Catalog, Film
-from recommender.engine import Engine
-from recommender.lexical import LexicalIndex
-from recommender.query import QueryOptions
-from recommender.store import load_index, write_index
+from recommender.catalog.films import Catalog, Film
+from recommender.index.ann import AnnSettings
+from recommender.index.build import build_index
+from recommender.index.lexical import LexicalIndex
+from recommender.index.store import load_index, write_index
+from recommender.search.engine import Engine
+from recommender.search.query import QueryOptions
 
 
 def test_hnsw_above_the_threshold_answers_like_exact_search(tmp_path, seed_catalog, embedder,

@@ -2,11 +2,11 @@
 
 import pytest
 
-from recommender.api import create_app
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.api.app import create_app
+from recommender.catalog.films import load_catalog
 from recommender.config import Settings
-from recommender.embedding import Embedder
+from recommender.embedding.embedder import Embedder
+from recommender.index.build import build_index
 from tests.conftest import ROCKY_IDS
 
 

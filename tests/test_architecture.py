@@ -1,71 +1,76 @@
-"""Data flows one way (docs/architecture.md): a module imports only from its own layer
-or the layers before it, so the engine never learns about HTTP and nothing that runs no
-model is made to import one."""
+"""Data flows one way (docs/architecture.md): the package's folders are its layers, in the
+order of ``recommender.LAYERS``; a module imports only from the root modules, its own
+folder and the folders before it, so the engine never learns about HTTP and nothing that
+runs no model is made to import one. The rules are read from the folders themselves."""
 
 import ast
 from pathlib import Path
 
+from recommender import LAYERS
+from recommender.cli.reference import LAYERS_END, LAYERS_START, layers_markdown
 from tests.conftest import ROOT
 
-LAYERS = [
-    ("foundation", {"__init__", "config", "errors", "files", "budget", "ranking",
-                    "strict_json"}),
-    ("catalog", {"catalog", "titles", "lexical"}),
-    ("embedding", {"encoders", "embedding"}),
-    ("index", {"ann", "index", "store", "published", "distributed", "build"}),
-    ("events", {"events"}),
-    ("engine", {"query", "filters", "explain", "vectors", "pipeline", "neighbours",
-                "projection", "engine", "factory", "evaluation", "collaborative", "blend",
-                "personal",
-                "baselines", "user_evaluation"}),
-    ("live", {"live"}),
-    ("api", {"schemas", "responses", "access", "observability", "openapi", "web", "http_io", "api",
-             "users_api", "worker", "server"}),
-    ("cli", {"cli", "viewers_cli", "reference"}),
-]
-LAYER_OF = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
+PACKAGE = ROOT / "recommender"
+ORDER = {folder: i + 1 for i, (folder, _) in enumerate(LAYERS)}  # the root modules: 0
+ROOT_MODULES = {p.stem for p in PACKAGE.glob("*.py")}
 
 
-def _imports(path: Path) -> set[str]:
+def _folder_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else "(root)"
+
+
+def _imported_folders(path: Path) -> set[str]:
+    """The folders (or "(root)") of the package that ``path`` imports from."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "recommender":
-                found |= {a.name for a in node.names if a.name in LAYER_OF}
-            elif node.module.startswith("recommender."):
-                found.add(node.module.split(".")[1])
+                names = [f"recommender.{a.name}" for a in node.names]
+            else:
+                names = [node.module]
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names
-                      if a.name.startswith("recommender.")}
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "recommender" or len(parts) == 1:
+                continue
+            found.add(parts[1] if parts[1] in ORDER else "(root)")
     return found
 
 
-def _modules() -> dict[str, list[Path]]:
-    """Each module or package of recommender/ and its files (a package counts as one)."""
-    found: dict[str, list[Path]] = {}
-    for path in sorted((ROOT / "recommender").rglob("*.py")):
-        parts = path.relative_to(ROOT / "recommender").parts
-        found.setdefault(parts[0].removesuffix(".py"), []).append(path)
-    return found
+def test_every_folder_has_a_place_and_no_module_sits_loose():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"
+               and (p / "__init__.py").is_file()}
+    assert folders == set(ORDER), "place new folders in recommender.LAYERS"
+    assert {"__init__", "config", "errors", "files", "budget", "ranking",
+                            "strict_json"} == ROOT_MODULES, "a new module belongs in a folder"
 
 
-def test_every_module_has_a_layer():
-    assert set(_modules()) == set(LAYER_OF), \
-        "place new modules in LAYERS and docs/architecture.md"
-
-
-def test_no_module_imports_from_a_later_layer():
+def test_no_module_imports_from_a_later_folder():
     upward = []
-    for module, paths in _modules().items():
-        for imported in set().union(*(_imports(p) for p in paths)) - {module}:
-            if LAYER_OF[imported] > LAYER_OF[module]:
-                upward.append(f"{module} ({LAYERS[LAYER_OF[module]][0]}) imports "
-                              f"{imported} ({LAYERS[LAYER_OF[imported]][0]})")
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = _folder_of(path)
+        level = ORDER.get(here, 0)
+        for folder in _imported_folders(path):
+            if ORDER.get(folder, 0) > level:
+                upward.append(f"{path.relative_to(ROOT)} ({here}) imports {folder}/")
     assert not upward, upward
+
+
+def test_the_rule_table_in_the_docs_is_the_generated_one():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = page[page.index(LAYERS_START):page.index(LAYERS_END)]
+    assert block.split("\n", 1)[1].strip() == layers_markdown().strip(), \
+        "run python -m recommender.cli.reference"
 
 
 def test_the_architecture_page_lists_every_module():
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    missing = [m for m in LAYER_OF if m != "__init__" and f"`{m}.py`" not in page
-               and f"`{m}/`" not in page]
+    modules = {p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py",
+                                                                       "__main__.py")
+               and "events" not in p.parts}
+    missing = [m for m in sorted(modules) if f"`{m}`" not in page]
     assert not missing, missing
+    assert "`events/`" in page

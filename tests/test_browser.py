@@ -233,8 +233,8 @@ def test_cards_say_why_each_film_is_there(page):
 
 def test_a_poster_that_does_not_load_leaves_a_text_card(browser, write_catalog, embedder,
                                                          tmp_path):
-    from recommender.build import build_index
-    from recommender.catalog import load_catalog
+    from recommender.catalog.films import load_catalog
+    from recommender.index.build import build_index
     from tests.conftest import SEEDS
 
     films = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines()]
@@ -302,7 +302,7 @@ def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_inde
     import subprocess
     import sys
 
-    from recommender.events import open_store
+    from recommender.viewers.events import open_store
     from tests.conftest import ROOT
     from tests.test_collaborative import _viewers
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from recommender.catalog import CsvColumns, Film, load_catalog, slugify
+from recommender.catalog.films import CsvColumns, Film, load_catalog, slugify
 from recommender.errors import CatalogError
 from tests.conftest import SEEDS, SHARED
 

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from recommender.cli import main
-from recommender.store import load_index
+from recommender.cli.main import main
+from recommender.index.store import load_index
 from tests.conftest import ROOT, SEEDS
 
 

@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from recommender import collaborative, http_io
-from recommender.api import create_app
+from recommender.api import http_io
+from recommender.api.app import create_app
 from recommender.errors import IndexMismatch
-from recommender.events import Event, open_store
+from recommender.viewers import collaborative
+from recommender.viewers.events import Event, open_store
 from tests.conftest import ROOT
 from tests.ops import call, running_server
 
@@ -160,7 +161,7 @@ def test_a_running_server_takes_a_new_model_within_its_poll(trained):
 def test_a_fleet_follows_the_model_through_the_store(trained, tmp_path):
     """publish carries the model with the index; a server on --index URL maps it, and a
     model trained again and published is taken by every worker within the poll."""
-    from recommender.published import publish
+    from recommender.distribution.published import publish
 
     index, url = trained
     store = f"file://{tmp_path / 'store'}"

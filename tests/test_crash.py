@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.catalog.films import load_catalog
 from recommender.config import Settings
-from recommender.live import LiveIndex
-from recommender.store import MANIFEST, complete_versions, load_index
+from recommender.distribution.live import LiveIndex
+from recommender.index.build import build_index
+from recommender.index.store import MANIFEST, complete_versions, load_index
 from tests.conftest import ROOT, SEEDS
 from tests.ops import call, running_server
 

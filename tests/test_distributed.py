@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from recommender.build import RayOptions, build_index
-from recommender.catalog import load_catalog
-from recommender.store import load_index
+from recommender.catalog.films import load_catalog
+from recommender.index.build import RayOptions, build_index
+from recommender.index.store import load_index
 
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
 from ray.cluster_utils import Cluster  # noqa: E402

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recommender.api.openapi import build_openapi
+from recommender.cli.reference import CONFIGURATION_PAGE, configuration_markdown, field_docs
 from recommender.config import Settings
-from recommender.openapi import build_openapi
-from recommender.reference import CONFIGURATION_PAGE, configuration_markdown, field_docs
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -35,7 +35,7 @@ def _served() -> set[tuple[str, str]]:
 def test_the_configuration_page_is_the_generated_one():
     committed = (ROOT / CONFIGURATION_PAGE).read_text(encoding="utf-8")
     assert committed == configuration_markdown(), \
-        "docs/configuration.md is stale: run `python -m recommender.reference`"
+        "docs/configuration.md is stale: run `python -m recommender.cli.reference`"
 
 
 def test_every_setting_is_documented():

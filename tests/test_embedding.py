@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from recommender.catalog import Film
-from recommender.embedding import Embedder, canonical_model_name, document_text
+from recommender.catalog.films import Film
+from recommender.embedding.embedder import Embedder, canonical_model_name, document_text
 
 
 @pytest.mark.parametrize("text", ["karate", "a boxer fights a Russian", "Løb " * 300])

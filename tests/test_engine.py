@@ -1,7 +1,7 @@
 import pytest
 
-from recommender.engine import QueryOptions
 from recommender.errors import FilmNotFound, InvalidParameter, TitleNotFound
+from recommender.search.engine import QueryOptions
 from tests.conftest import ROCKY_IDS
 
 

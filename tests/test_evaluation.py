@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from recommender.cli import main
+from recommender.cli.main import main
 from recommender.errors import CatalogError
-from recommender.evaluation import METRICS, _score, evaluate, load_labels
+from recommender.evaluation.search_quality import METRICS, _score, evaluate, load_labels
 from tests.conftest import ROOT
 
 SEED_LABELS = ROOT / "seeds" / "labels" / "seeds.json"

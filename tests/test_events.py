@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from recommender.events import Event, SchemaTooNew, default_url, open_store
-from recommender.events.store import MIGRATIONS
+from recommender.viewers.events import Event, SchemaTooNew, default_url, open_store
+from recommender.viewers.events.store import MIGRATIONS
 
 
 @pytest.fixture
@@ -112,3 +112,12 @@ def test_the_default_store_is_a_file_beside_the_index_folder(tmp_path):
 def test_an_unknown_url_is_refused_with_the_forms_it_takes():
     with pytest.raises(ValueError, match=r"sqlite:///PATH or postgresql://"):
         open_store("mysql://localhost/x")
+
+
+def test_every_event_is_read_back_for_training_a_page_at_a_time(store):
+    """What recommender train reads: (user, film, ts) of every event in arrival order,
+    paged by the arrival number on both databases (no transaction held across pages)."""
+    store.add([Event(f"u{i % 3}", f"f{i}", "like", ts=1000.0 + i, event_id=f"e{i}")
+               for i in range(7)])
+    rows = list(store.interactions(page=2))
+    assert rows == [(f"u{i % 3}", f"f{i}", 1000.0 + i) for i in range(7)]

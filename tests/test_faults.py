@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.store import load_index
+from recommender.index.store import load_index
 from tests.conftest import ROOT
 from tests.ops import call, running_server
 from tests.test_crash import _big_catalog
@@ -358,8 +358,8 @@ def test_a_corrupted_version_is_refused_and_the_good_one_serves(tmp_path, seed_c
     (the older one serves, and /ready and /admin/status say so) and on reload (counted,
     shown); current put back on the good version clears the refusal. Before, it was
     loaded: /ready 503 on every worker, empty searches, /map with bare NaN tokens."""
-    from recommender.build import build_index
-    from recommender.store import point_current
+    from recommender.index.build import build_index
+    from recommender.index.store import point_current
 
     out = tmp_path / "idx"
     good = build_index(seed_catalog, embedder, out, progress=False, export_onnx=True).path
@@ -396,9 +396,9 @@ def test_vectors_that_are_not_finite_are_refused_even_with_a_matching_manifest(
         tmp_path, seed_catalog, embedder):
     """The checksum catches a changed file; a build that wrote NaN itself (its manifest
     agreeing) is refused by the finite check."""
-    from recommender.build import build_index
     from recommender.errors import IndexMismatch
-    from recommender.store import MANIFEST, load_index, version_files
+    from recommender.index.build import build_index
+    from recommender.index.store import MANIFEST, load_index, version_files
 
     version = build_index(seed_catalog, embedder, tmp_path / "idx", progress=False).path
     _nan_vectors(version)

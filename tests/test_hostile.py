@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.api import create_app
+from recommender.api.app import create_app
 
 ROUTES = ["/health", "/ready", "/films", "/films/rocky-1976", "/films/rocky-1976/similar",
           "/similar", "/search", "/recommend", "/recommend/batch", "/admin/reload",

@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from recommender import store as store_module
-from recommender.build import build_index, previous_vectors
-from recommender.catalog import load_catalog
-from recommender.embedding import Embedder
+from recommender.catalog.films import load_catalog
+from recommender.embedding.embedder import Embedder
 from recommender.errors import IndexMismatch, IndexUnavailable
-from recommender.store import CURRENT, MANIFEST, load_index, prune_versions
+from recommender.index import store as store_module
+from recommender.index.build import build_index, previous_vectors
+from recommender.index.store import CURRENT, MANIFEST, load_index, prune_versions
 from tests.conftest import ROOT, SEEDS
 
 

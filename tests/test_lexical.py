@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from recommender.engine import QueryOptions
-from recommender.lexical import Analyzer, LexicalIndex, catalog_language
+from recommender.index.lexical import Analyzer, LexicalIndex, catalog_language
+from recommender.search.engine import QueryOptions
 from tests.conftest import ROCKY_IDS
 
 

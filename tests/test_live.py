@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from recommender.api import create_app
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.api.app import create_app
+from recommender.catalog.films import load_catalog
 from recommender.config import Settings
+from recommender.distribution.live import LiveIndex
 from recommender.errors import IndexUnavailable
-from recommender.live import LiveIndex
-from recommender.store import CURRENT, MANIFEST
+from recommender.index.build import build_index
+from recommender.index.store import CURRENT, MANIFEST
 from tests.conftest import SEEDS
 
 
@@ -128,7 +128,7 @@ def test_watcher_follows_the_current_pointer(two_versions, embedder):
 def test_a_refused_version_leaves_the_query_encoder_and_its_cache_alone(tmp_path, embedder):
     """The old bug: loading a version switched the shared embedder to its export (and
     emptied the query cache) before the version was checked."""
-    from recommender.embedding import Embedder
+    from recommender.embedding.embedder import Embedder
 
     builder, embedder = embedder, Embedder().load()  # the server's own: it switches
     out = tmp_path / "idx"

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.catalog.films import load_catalog
+from recommender.index.build import build_index
 from tests.conftest import ROOT, SEEDS
 from tests.ops import call, running_server
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from recommender.projection import CatalogMap
+from recommender.search.projection import CatalogMap
 
 
 def test_the_map_places_every_film_once_in_the_unit_square(client, engine):

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from recommender import http_io
-from recommender.api import create_app
-from recommender.engine import Engine, QueryOptions
-from recommender.store import load_index
+from recommender.api import http_io
+from recommender.api.app import create_app
+from recommender.index.store import load_index
+from recommender.search.engine import Engine, QueryOptions
 from tests.conftest import ROCKY_IDS, answer
 
 
@@ -85,7 +85,7 @@ def test_the_table_is_saved_in_the_version_and_mapped_by_the_next_engine(tmp_pat
 
     import numpy as np
 
-    from recommender.neighbours import TABLE_PREFIX
+    from recommender.search.neighbours import TABLE_PREFIX
 
     out = tmp_path / "idx"
     shutil.copytree(settings.index, out, symlinks=True)
@@ -112,7 +112,7 @@ def test_processes_sharing_a_version_compute_its_table_once(tmp_path, engine):
     import threading
     import time
 
-    from recommender.neighbours import NeighbourTable, open_or_compute
+    from recommender.search.neighbours import NeighbourTable, open_or_compute
 
     calls = []
 
@@ -134,7 +134,7 @@ def test_processes_sharing_a_version_compute_its_table_once(tmp_path, engine):
 
 
 def test_a_version_folder_that_cant_be_written_keeps_the_table_in_memory(tmp_path, engine):
-    from recommender.neighbours import NeighbourTable, open_or_compute
+    from recommender.search.neighbours import NeighbourTable, open_or_compute
 
     not_a_folder = tmp_path / "version"  # (root writes any folder: a file can't be one)
     not_a_folder.write_text("")

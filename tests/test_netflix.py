@@ -2,10 +2,10 @@
 
 import pytest
 
-from recommender.cli import main
-from recommender.engine import Engine, QueryOptions
+from recommender.cli.main import main
 from recommender.errors import AmbiguousTitle
-from recommender.store import load_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine, QueryOptions
 from tests.conftest import NETFLIX
 
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def test_the_map_of_the_catalog_is_every_film_and_gzipped(netflix, settings):
     import gzip
     import json
 
-    from recommender.api import create_app
+    from recommender.api.app import create_app
 
     client = create_app(settings, engine=netflix).test_client()
     packed = client.get("/map", headers={"Accept-Encoding": "gzip"})

@@ -15,7 +15,7 @@ from tests.conftest import ROOT, SEEDS
 
 PROBE = """
 import json, sys
-from recommender.cli import main
+from recommender.cli.main import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "torch": "torch" in sys.modules,
                   "sentence_transformers": "sentence_transformers" in sys.modules,

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from recommender.api import create_app
-from recommender.observability import JsonFormatter
+from recommender.api.app import create_app
+from recommender.api.observability import JsonFormatter
 from tests.conftest import answer
 
 

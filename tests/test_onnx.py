@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from recommender.build import build_index
 from recommender.config import Settings
-from recommender.embedding import Embedder
-from recommender.engine import Engine
-from recommender.evaluation import load_labels
-from recommender.live import LiveIndex
-from recommender.query import QueryOptions
-from recommender.store import load_index
+from recommender.distribution.live import LiveIndex
+from recommender.embedding.embedder import Embedder
+from recommender.evaluation.search_quality import load_labels
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine
+from recommender.search.query import QueryOptions
 from tests.conftest import ROOT
 
 
@@ -127,7 +127,7 @@ TEXTS = ["Rocky Balboa, en bokser fra Philadelphia, får chancen for en titelkam
 def test_the_fast_tokenizer_gives_the_model_tokenizers_ids(embedder):
     """The export is tokenized without transformers (no torch in the process): the same
     ids, masks and truncation at the model's 256 tokens as sentence-transformers'."""
-    from recommender.encoders import fast_tokenizer_for
+    from recommender.embedding.encoders import fast_tokenizer_for
 
     fast, max_length = fast_tokenizer_for(embedder.location)
     model = embedder.load()._model

@@ -9,9 +9,9 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from recommender.api import create_app
+from recommender.api.app import create_app
+from recommender.api.openapi import build_openapi
 from recommender.config import Settings
-from recommender.openapi import build_openapi
 
 # Driven through hypothesis directly: schemathesis's own pytest plugin doesn't run on pytest 9.
 # Derandomised so CI is repeatable; FUZZ_RANDOM=1 FUZZ_EXAMPLES=500 searches further. A random

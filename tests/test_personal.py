@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from recommender.events import Event, open_store
-from recommender.personal import DAY, Personalizer, build_profile, event_weight
-from recommender.query import QueryOptions
+from recommender.search.query import QueryOptions
+from recommender.viewers.events import Event, open_store
+from recommender.viewers.personal import DAY, Personalizer, build_profile, event_weight
 from tests.conftest import ROCKY_IDS
 
 

@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from recommender.api.schemas import QueryParams, RecommendRequest, SearchParams, parse, parse_args
+from recommender.catalog.titles import normalize_title
 from recommender.errors import InvalidParameter, RecommenderError
-from recommender.schemas import QueryParams, RecommendRequest, SearchParams, parse, parse_args
-from recommender.titles import normalize_title
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII",
          "XIV", "XV", "XVI", "XVII", "XVIII", "XIX", "XX", "XXI", "XXIV", "XXIX", "XXXIX"]

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from recommender import http_io
-from recommender.api import create_app
-from recommender.build import build_index
-from recommender.catalog import load_catalog
+from recommender.api import http_io
+from recommender.api.app import create_app
+from recommender.catalog.films import load_catalog
 from recommender.config import Settings
+from recommender.distribution.published import Follower, publish
 from recommender.errors import IndexUnavailable
-from recommender.published import Follower, publish
-from recommender.store import MANIFEST, load_index
+from recommender.index.build import build_index
+from recommender.index.store import MANIFEST, load_index
 from tests.conftest import SEEDS
 from tests.ops import call, running_server
 

@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from recommender.build import build_index
-from recommender.catalog import load_catalog
-from recommender.engine import Engine
-from recommender.events import Event
-from recommender.store import load_index
-from recommender.user_evaluation import evaluate_users
+from recommender.catalog.films import load_catalog
+from recommender.evaluation.viewer_quality import evaluate_users
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import Engine
+from recommender.viewers.events import Event
 from tests.conftest import ROOT, SHARED
 
 MOVIELENS = SHARED / "datasets" / "movielens-latest-small"

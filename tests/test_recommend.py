@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from recommender.errors import InvalidParameter, NothingToRecommendFrom
-from recommender.lexical import Analyzer
-from recommender.query import QueryOptions
+from recommender.index.lexical import Analyzer
+from recommender.search.query import QueryOptions
 from tests.conftest import ROCKY_IDS, answer
 
 OTHER_ROCKYS = [i for i in ROCKY_IDS if i != "rocky-1976"]

@@ -1,8 +1,8 @@
 import pytest
 
-from recommender.catalog import Film
+from recommender.catalog.films import Film
+from recommender.catalog.titles import TitleResolver, normalize_title
 from recommender.errors import AmbiguousTitle, TitleNotFound
-from recommender.titles import TitleResolver, normalize_title
 
 
 @pytest.mark.parametrize("a, b", [

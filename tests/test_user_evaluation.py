@@ -9,8 +9,13 @@ from datetime import datetime
 
 import pytest
 
-from recommender.events import Event
-from recommender.user_evaluation import _Scores, evaluate_users, format_table, split_last_out
+from recommender.evaluation.viewer_quality import (
+    _Scores,
+    evaluate_users,
+    format_table,
+    split_last_out,
+)
+from recommender.viewers.events import Event
 from tests.conftest import ROOT
 
 SEED_LOG = ROOT / "seeds" / "labels" / "viewers.jsonl"
@@ -144,7 +149,7 @@ def test_a_generated_log_is_valid_and_evaluated(tmp_path, seed_index_dir):
 
 
 def test_a_global_time_split_learns_nothing_after_its_cut_off():
-    from recommender.user_evaluation import split_by_time
+    from recommender.evaluation.viewer_quality import split_by_time
 
     events = [Event("a", f"f{i}", "like", ts=float(i), event_id=f"a{i}") for i in range(9)]
     events += [Event("b", "f0", "like", ts=9.5, event_id="b0")]  # b: nothing before the cut

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from recommender import http_io
-from recommender.api import create_app
+from recommender.api import http_io
+from recommender.api.app import create_app
 from tests.conftest import ROCKY_IDS, ROOT
 from tests.ops import call, free_port
 
@@ -292,7 +292,7 @@ def test_a_numeric_time_is_seconds_whatever_its_size(client):
 def test_a_history_always_reads_back(client, app_store):
     """An event stored before times were checked (year 0 in UTC) no longer makes the
     viewer's history a 500: it reads back at the calendar's end."""
-    from recommender.events import Event
+    from recommender.viewers.events import Event
 
     app_store(client).add([Event("old", "rocky-1976", "like", ts=-62135596800 - 50_400,
                                  event_id="poison")])

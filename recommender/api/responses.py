@@ -1,0 +1,181 @@
+"""The JSON the API answers, as pydantic models: for the OpenAPI document (``/openapi.json``),
+checked against real answers by schemathesis (tests/test_openapi.py). What requests may
+hold is :mod:`recommender.api.schemas`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MapPoint(BaseModel):
+    id: str
+    title: str
+    x: float
+    y: float
+    group: str
+
+
+class MapOut(BaseModel):
+    points: list[MapPoint]
+    method: str = Field(description="the projection: pca")
+    explained_variance: list[float] = Field(description="share of the variance per axis")
+    total: int = Field(description="films in the catalog")
+    color_by: str
+    groups: list[dict[str, Any]] = Field(description="{name, count}, largest first")
+    version: str
+
+
+class FilmRef(BaseModel):
+    id: str
+    title: str
+    year: int | None
+
+
+class ScoreParts(BaseModel):
+    semantic: float | None = None
+    lexical: float | None = None
+
+
+class ResultFilm(FilmRef):
+    score: float = Field(description="the mode's score: in hybrid a fused rank score in "
+                         "(0, 1], in semantic the cosine (docs/api.md)")
+    genres: list[str]
+    scores: ScoreParts | None = None
+    explanation: dict[str, Any] | None = Field(None, description="with explain=true")
+    synopsis: str | None = Field(None, description="with synopsis=true")
+    image_url: str | None = Field(None, description="a poster, where the catalog has one")
+    reasons: list[dict[str, Any]] | None = Field(
+        None, description="per-viewer answers: why it is there, e.g. {\"because\": \"liked\", "
+        "\"film\": {...}} or {\"because\": \"trending\"}")
+
+
+class ResultPageOut(BaseModel):
+    query: dict[str, Any] = Field(description="what was understood")
+    results: list[ResultFilm]
+    has_more: bool
+    recommendation_id: str = Field(description="send it back with the events it leads to")
+
+
+class EventsOut(BaseModel):
+    accepted: int = Field(description="events stored now (committed)")
+    duplicates: int = Field(description="events whose event_id was already stored")
+    rejected: list[dict[str, Any]] = Field(description="{index, error} of each refused event")
+
+
+class RowOut(BaseModel):
+    because: FilmRef | None = Field(description="the liked or watched film (null: trending)")
+    reason: str = Field(description="liked, watched, rated, watchlisted or trending")
+    results: list[ResultFilm]
+
+
+class RowsOut(BaseModel):
+    user: str
+    rows: list[RowOut]
+    recommendation_id: str
+
+
+class EventOut(BaseModel):
+    event_id: str
+    user: str
+    film: dict[str, Any]
+    type: str
+    value: float | None
+    ts: str
+    recommendation_id: str | None
+
+
+class HistoryOut(BaseModel):
+    user: str
+    events: list[EventOut]
+
+
+class FilmOut(BaseModel):
+    id: str
+    title: str
+    synopsis: str
+    year: int | None
+    original_title: str | None
+    aliases: list[str]
+    genres: list[str]
+    language: str | None
+    image_url: str | None = Field(None, description="a poster, where the catalog has one")
+
+
+class FilmListItem(FilmRef):
+    genres: list[str]
+
+
+class FilmListOut(BaseModel):
+    total: int
+    films: list[FilmListItem]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    films: int
+    model: str
+    index: dict[str, Any]
+
+
+class EventsStatusOut(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description="unavailable: the viewer routes answer 503 events_unavailable for now; "
+                    "every other route goes on")
+    retry_after: int | None = Field(None, description="seconds, where unavailable")
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    films: int
+    model: str
+    version: str
+    events: EventsStatusOut = Field(description="the event database, looked at once a second")
+    refused: str | None = Field(None, description="why the newest version on disk isn't "
+                                                  "served (the one named is)")
+    collaborative: dict[str, Any] | None = Field(
+        None, description="the collaborative model serving: version, algorithm, films, "
+        "events, trained_at, age_seconds, bytes (null: none trained yet)")
+    collaborative_refused: str | None = Field(None, description="why the newest model "
+                                              "isn't the one serving")
+
+
+class ReloadOut(BaseModel):
+    reloaded: bool
+    version: str
+    previous: str | None
+
+
+class AdminStatusOut(BaseModel):
+    status: Literal["ok"]
+    films: int
+    model: str
+    index: dict[str, Any] = Field(description="as /health's, with path and root")
+    similar_table: bool = Field(description="whether this worker answers more-like-this "
+                                "from the version's table yet (else by the pipeline)")
+    last_reload_error: str | None
+
+
+class BatchAnswer(BaseModel):
+    status: int
+    body: dict[str, Any]
+
+
+class BatchOut(BaseModel):
+    responses: list[BatchAnswer]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: Literal["invalid_parameter", "not_found", "title_not_found", "method_not_allowed",
+                  "ambiguous_title", "payload_too_large", "unsupported_media_type",
+                  "rate_limited", "index_unavailable", "unauthorized", "forbidden",
+                  "invalid_json", "timeout", "events_unavailable", "internal_error"]
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

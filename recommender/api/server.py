@@ -1,0 +1,124 @@
+"""Serving the app with gunicorn, the production WSGI server.
+
+The master process never imports torch: each worker builds its own app after
+the fork (no ``preload_app``), loads the index and the model once, and caps
+torch and FAISS at ``cores / workers`` threads, so workers neither hang on a
+lock inherited through ``fork`` nor oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from recommender.config import Settings
+
+
+class _Server(BaseApplication):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        for key, value in {
+            "bind": f"{s.host}:{s.port}",
+            "workers": s.workers,
+            # gthread whose threads never wait on a slow client (recommender/worker.py)
+            "worker_class": "recommender.api.worker.BufferingThreadWorker",
+            "threads": s.threads,
+            # gthread beats from its event loop, not from the threads answering requests:
+            # a worker that misses beats for this long is stopped (SIGSTOP, a hang) and
+            # replaced, however slow a request is. Loading beats too (_beat_while_loading).
+            "timeout": s.worker_timeout_seconds,
+            "graceful_timeout": 20,
+            "max_requests": s.worker_max_requests,
+            "max_requests_jitter": s.worker_max_requests // 10,
+            # one JSON line per request comes from the app itself (observability.py)
+            "accesslog": None,
+            "child_exit": _child_exit,
+            "post_fork": self._post_fork,
+            "loglevel": s.log_level,
+            "limit_request_line": 8190,
+            # one shared default path would make two servers on a machine collide
+            "control_socket_disable": True,
+        }.items():
+            self.cfg.set(key, value)
+
+    def _post_fork(self, server: Any, worker: Any) -> None:
+        worker.read_timeout = self.settings.read_timeout_seconds
+        worker.max_body = self.settings.max_body_bytes
+        self._worker = worker
+
+    def load(self) -> Any:
+        # imported here, in the worker: prometheus-client picks its multiprocess
+        # mode at import, after serve() has set PROMETHEUS_MULTIPROC_DIR
+        from recommender.api.observability import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=self.settings.log_level.upper(), handlers=[handler],
+                            force=True)
+        threads = self.settings.effective_torch_threads()
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+        from recommender.api.app import create_app
+
+        with _beat_while_loading(getattr(self, "_worker", None)):
+            return create_app(self.settings)
+
+
+class _beat_while_loading:
+    """Tell the master this worker is alive while it loads the index and the model, which
+    can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout is
+    for a worker that stopped answering, not for one still starting."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self.done = threading.Event()
+
+    def __enter__(self) -> None:
+        if self.worker is not None:
+            threading.Thread(target=self._beat, name="boot-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        while not self.done.wait(1.0):
+            self.worker.notify()
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def serve(settings: Settings) -> None:
+    """Run the API under gunicorn until interrupted.
+
+    Workers share their metrics through a fresh folder (prometheus-client's
+    multiprocess mode), so ``/metrics`` counts every worker's requests. The folder is
+    the master's: made before the first fork and removed only when the master leaves.
+    A worker leaves through this same frame (gunicorn's ``sys.exit`` in the child), so
+    the removal checks whose process this is: a ``TemporaryDirectory`` here once let the
+    first worker to exit (a SIGHUP, SIGTERM, timeout or ``max_requests``) delete the
+    folder, and every replacement then failed to boot.
+    """
+    master = os.getpid()
+    folder = tempfile.mkdtemp(prefix="recommender-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        _Server(settings).run()
+    finally:
+        if os.getpid() == master:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,142 @@
+"""The routes of viewers and their events: ``POST /events``, ``/users/{user}/...``,
+``GET /trending`` (contract: docs/contract.md, "Users and events").
+
+Parse, validate, call :mod:`recommender.viewers.personal`, shape JSON, as :mod:`recommender.api.app`
+does for the anonymous questions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from recommender import budget
+from recommender.api import http_io
+from recommender.api.schemas import (
+    EventBatch,
+    EventIn,
+    HistoryParams,
+    QueryParams,
+    RowsParams,
+    TrendingParams,
+    UserRecommendationParams,
+    event_from,
+    parse,
+    parse_args,
+    user_id,
+)
+from recommender.catalog.titles import film_summary
+from recommender.errors import InvalidParameter, RecommenderError
+from recommender.search.query import QueryOptions
+from recommender.viewers.blend import also_liked
+from recommender.viewers.events import Event
+
+bp = Blueprint("users", __name__)
+
+
+@bp.post("/events")
+def post_events() -> Any:
+    """Store viewer events: each is validated alone; a 2xx means the accepted ones are
+    committed to the database (durable)."""
+    http_io.no_params()
+    body = http_io.json_body()
+    single = not (isinstance(body, dict) and "events" in body)
+    items = [body] if single else parse(EventBatch, body).events
+    limit = http_io.settings().max_events_per_request
+    if len(items) > limit:
+        raise InvalidParameter("events", f"one request carries 1 to {limit} events; got "
+                               f"{len(items)}. Send them in several requests.",
+                               max_items=limit)
+    engine, personal = http_io.engine(), http_io.personal()
+    now = time.time()
+    valid: list[Event] = []
+    rejected: list[dict[str, Any]] = []
+    for i, raw in enumerate(items):
+        budget.check("validating events")
+        try:
+            valid.append(event_from(engine, parse(EventIn, raw), now))
+        except RecommenderError as exc:
+            if single:
+                raise
+            rejected.append({"index": i, "error": exc.to_dict()})
+    stored, duplicates = personal.record(valid)
+    metrics = http_io.metrics()
+    if stored:  # by type, over the events of this request (duplicates included: rare)
+        for event in valid:
+            metrics.events.labels(type=event.type).inc()
+            if event.recommendation_id and event.type in ("like", "view", "rating"):
+                metrics.attributed.labels(type=event.type).inc()
+    return jsonify({"accepted": stored, "duplicates": duplicates, "rejected": rejected})
+
+
+@bp.get("/users/<user>/recommendations")
+def user_recommendations(user: str) -> Any:
+    """Films for this viewer from their history; trending, then the catalog, without one."""
+    user = user_id(user)
+    params = parse_args(UserRecommendationParams, request.args)
+    engine = http_io.engine()
+    page = http_io.personal().recommend(engine, user, http_io.options(params),
+                                        include_seen=params.include_seen)
+    return http_io.page(engine, page, params)
+
+
+@bp.get("/users/<user>/rows")
+def user_rows(user: str) -> Any:
+    """"Because you liked X" rows, no film in two rows (a streaming home screen)."""
+    user = user_id(user)
+    params = parse_args(RowsParams, request.args)
+    engine = http_io.engine()
+    options = QueryOptions.from_fields(
+        {**dict(params), "k": params.k}, http_io.settings().search_mode)
+    rows = http_io.personal().rows(engine, user, params.rows, params.k, options)
+    return jsonify({"user": user, "rows": [
+        {"because": row["because"], "reason": row["reason"],
+         "results": [hit.to_dict() for hit in row["results"]]} for row in rows],
+        "recommendation_id": http_io.new_recommendation_id()})
+
+
+@bp.get("/users/<user>/history")
+def user_history(user: str) -> Any:
+    """The viewer's events, newest first."""
+    user = user_id(user)
+    params = parse_args(HistoryParams, request.args)
+    engine = http_io.engine()
+    events = []
+    for event in http_io.personal().history(user, params.limit):
+        body = event.to_dict()
+        known = engine.index.row_of.get(event.film_id)
+        body["film"] = film_summary(engine.index.films[known]) if known is not None else \
+            {"id": event.film_id, "title": None, "year": None}  # a film gone from the catalog
+        events.append(body)
+    return jsonify({"user": user, "events": events})
+
+
+@bp.delete("/users/<user>")
+def deleteuser_id(user: str) -> Any:
+    """Erase every event of the viewer (204); afterwards the viewer is unknown."""
+    user = user_id(user)
+    http_io.no_params()
+    http_io.personal().forget(user)
+    return Response(status=204)
+
+
+@bp.get("/films/<film_id>/also-liked")
+def film_also_liked(film_id: str) -> Any:
+    """Viewers who watched this film also watched (the collaborative model's), beside the
+    content's "more like this" (``/films/{id}/similar``)."""
+    params = parse_args(QueryParams, request.args)
+    engine = http_io.engine()
+    page = also_liked(engine, http_io.live().model, film_id, http_io.options(params))
+    return http_io.page(engine, page, params)
+
+
+@bp.get("/trending")
+def trending() -> Any:
+    """Films by recent events, time-decayed; then the catalog's own order."""
+    params = parse_args(TrendingParams, request.args)
+    engine = http_io.engine()
+    options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
+    page = http_io.personal().trending(engine, options, params.window_days)
+    return http_io.page(engine, page, params)

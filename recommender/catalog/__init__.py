@@ -1,0 +1,1 @@
+"""The films: a catalog read and checked (JSON Lines or CSV), their titles resolved."""

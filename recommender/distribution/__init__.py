@@ -1,0 +1,1 @@
+"""Versions beyond one folder: publishing, following a store, the live index."""

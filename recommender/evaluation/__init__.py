@@ -1,0 +1,1 @@
+"""How good the answers are, measured: search quality and per-viewer quality."""

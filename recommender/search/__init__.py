@@ -1,0 +1,1 @@
+"""Questions about films: queries, filters, the ranking pipeline and the engine."""

@@ -1,0 +1,159 @@
+"""What a query asks (:class:`QueryOptions`) and what it answers (:class:`ResultPage`).
+
+Shared by the engine, the HTTP layer and the command line, so the same limits
+and the same error messages hold everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from recommender.catalog.films import Film
+from recommender.catalog.titles import film_summary
+from recommender.config import DEFAULT_MODE, MODES
+from recommender.errors import InvalidParameter
+
+DEFAULT_K = 10
+SCORE_DECIMALS = 4
+STRATEGIES = ("average", "best_score")
+MAX_LIST_LIMIT = 1000
+"""Films one page of ``GET /films`` may hold."""
+MAX_RESULT_WINDOW = 1000
+"""``offset + k`` may not exceed this (as Elasticsearch's ``max_result_window``): the
+work of a page grows with its depth, so the depth is bounded."""
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """How many, from where, ranked how, and which films may appear."""
+
+    k: int = DEFAULT_K
+    offset: int = 0
+    year_min: int | None = None
+    year_max: int | None = None
+    mode: str = DEFAULT_MODE
+    genres: tuple[str, ...] = ()
+    """Only films with any of these genres (case-insensitive)."""
+    language: str | None = None
+    exclude: tuple[str, ...] = ()
+    """Ids never to return, e.g. films the user has seen."""
+    min_score: float | None = None
+    diversity: float = 0.0
+    """0: by relevance only; 1: each next film as unlike the ones above as possible (MMR)."""
+    explain: bool = False
+
+    def validate(self, max_k: int = 100) -> QueryOptions:
+        if self.mode not in MODES:
+            raise InvalidParameter(
+                "mode", f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+            )
+        if not 1 <= self.k <= max_k:
+            raise InvalidParameter("k", f"k must be an integer from 1 to {max_k}, got {self.k}")
+        if self.offset < 0:
+            raise InvalidParameter("offset", f"offset must be 0 or more, got {self.offset}")
+        if self.offset + self.k > MAX_RESULT_WINDOW:
+            raise InvalidParameter(
+                "offset", f"offset + k may not exceed {MAX_RESULT_WINDOW} (the result window); "
+                f"got {self.offset} + {self.k}. Narrow the query with filters instead of "
+                "paging deeper.", max_result_window=MAX_RESULT_WINDOW)
+        if not 0.0 <= self.diversity <= 1.0:
+            raise InvalidParameter(
+                "diversity", f"diversity must be a number from 0 to 1, got {self.diversity}")
+        if self.min_score is not None and not math.isfinite(self.min_score):
+            raise InvalidParameter("min_score", "min_score must be a finite number")
+        if any(not g.strip() for g in self.genres):
+            raise InvalidParameter("genres", "genres must be non-empty names")
+        return self
+
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any], default_mode: str) -> QueryOptions:
+        """Options from the fields of a parsed request (query string, body or flags):
+        the one place they are assembled, so every surface means the same by them.
+
+        Keys that aren't options are ignored; ``mode`` missing or None is ``default_mode``.
+        """
+        given = {f.name: values[f.name] for f in fields(cls)
+                 if f.name in values and values[f.name] is not None}
+        for name in ("genres", "exclude"):
+            if name in given:
+                given[name] = tuple(given[name])
+        if "diversity" in given:
+            given["diversity"] = float(given["diversity"])
+        given.setdefault("mode", default_mode)
+        return cls(**given)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.year_min is not None or self.year_max is not None or self.genres
+                    or self.language or self.exclude)
+
+    def echo(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"mode": self.mode, "k": self.k, "offset": self.offset}
+        for name in ("year_min", "year_max", "language", "min_score"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        if self.genres:
+            d["genres"] = list(self.genres)
+        if self.exclude:
+            d["exclude"] = list(self.exclude)
+        if self.diversity:
+            d["diversity"] = self.diversity
+        if self.explain:
+            d["explain"] = True
+        return d
+
+
+@dataclass
+class ScoredFilm:
+    """A film in a result list. ``score`` is the mode's own score (docs/api.md);
+    ``semantic`` (cosine) and ``lexical`` (BM25) are its parts, where computed."""
+
+    film: Film
+    score: float
+    semantic: float | None = None
+    lexical: float | None = None
+    explanation: dict[str, Any] | None = None
+    reasons: list[dict[str, Any]] | None = None
+    """Why a per-viewer recommendation is there ("because you liked X", "trending")."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {**film_summary(self.film), "score": round(self.score, SCORE_DECIMALS),
+             "genres": list(self.film.genres)}
+        if self.film.image_url is not None:
+            d["image_url"] = self.film.image_url
+        parts = {name: round(value, SCORE_DECIMALS) for name, value in
+                 (("semantic", self.semantic), ("lexical", self.lexical)) if value is not None}
+        if parts:
+            d["scores"] = parts
+        if self.explanation is not None:
+            d["explanation"] = self.explanation
+        if self.reasons is not None:
+            d["reasons"] = self.reasons
+        return d
+
+
+@dataclass
+class ResultPage:
+    query: dict[str, Any]
+    results: list[ScoredFilm]
+    has_more: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "results": [r.to_dict() for r in self.results],
+                "has_more": self.has_more, **self.extra}
+
+
+def check_text(name: str, value: str, max_chars: int) -> str:
+    """``value`` stripped, or a 400 naming ``name`` if it is empty or too long."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParameter(name, f"{name} must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InvalidParameter(
+            name, f"{name} is {len(value)} characters long; the limit is {max_chars}",
+            max_length=max_chars)
+    return value

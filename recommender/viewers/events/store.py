@@ -1,0 +1,349 @@
+"""The event store: one schema, one set of queries, for SQLite and PostgreSQL.
+
+An event is written once (``event_id`` is unique: the same event sent twice is stored
+once) and acknowledged only after its transaction commits. The two backends differ in
+how they connect and how they spell a parameter (:mod:`recommender.viewers.events.sqlite`,
+:mod:`recommender.viewers.events.postgres`); the schema, its migrations and every query are
+here, so the same test suite runs against both (tests/test_events.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from recommender.errors import EventsUnavailable
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2
+"""What a 503 ``events_unavailable`` tells a client to wait before trying again."""
+GATE_WAIT_SECONDS = 0.05
+"""How long a request waits for one of the threads allowed on the database: short, so
+that while the database hangs the refused requests free their threads at once."""
+
+EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist")
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "events, by user and time", (
+        """CREATE TABLE events (
+            seq {serial},
+            event_id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            film_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            value DOUBLE PRECISION,
+            ts DOUBLE PRECISION NOT NULL,
+            recommendation_id TEXT,
+            received_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX events_by_user ON events (user_id, ts)",
+        "CREATE INDEX events_by_time ON events (ts)",
+    )),
+)
+"""The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
+order events arrived in, which breaks ties between events of the same time. A store
+applies the steps its database lacks when it opens, in one transaction, and records them
+in ``schema_migrations``; a database newer than this code is refused, not written to."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer release of this service."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a viewer did with a film. ``ts`` is seconds since the epoch (UTC)."""
+
+    user: str
+    film_id: str
+    type: str
+    value: float | None = None
+    ts: float | None = None
+    """None: when it is stored (an event read back always has its time)."""
+    event_id: str = ""
+    recommendation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "user": self.user, "film": self.film_id,
+                "type": self.type, "value": self.value, "ts": iso_time(self.ts or 0.0),
+                "recommendation_id": self.recommendation_id}
+
+
+def iso_time(ts: float) -> str:
+    """``ts`` as ISO 8601 UTC; one the calendar can't hold (stored before its range was
+    checked) is shown at the calendar's end instead, so a history always reads back."""
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        moment = datetime.min.replace(tzinfo=UTC) if ts < 0 else \
+            datetime.max.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class EventStore:
+    """Viewer events in a database; thread-safe (a connection per thread).
+
+    Subclasses give :meth:`_connect` and the parameter marker; everything else is shared.
+    """
+
+    marker = "?"
+    serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    kind = ""
+    driver_errors: tuple[type[BaseException], ...] = (OSError,)
+    """What the driver raises when the database fails (down, locked, full, a connection
+    broken): each becomes :class:`EventsUnavailable`, and the connection is dropped."""
+
+    def __init__(self, concurrency: int = 0) -> None:
+        self._gate = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
+        """At most this many of a process's threads wait on the database at once (0: no
+        limit): a locked or hung database then holds only some of a worker's threads,
+        and the others go on answering /ready and the routes that need no events."""
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        try:
+            self.migrate()
+        except BaseException:
+            self.close()  # a refused database leaves no connection behind
+            raise
+
+    # -- connections -------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def location(self) -> str:
+        """Where the database is, without a password: for logs and /admin/status."""
+        raise NotImplementedError
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _drop(self, conn: Any) -> None:
+        """Forget this thread's connection (the next use opens a fresh one): after a
+        failure it may be broken (a database restarted), and a broken one never heals."""
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(Exception):  # already broken: nothing left to close
+            conn.close()
+
+    def _unavailable(self, exc: BaseException) -> EventsUnavailable:
+        """The public error for a failing database: which dependency, and when to retry;
+        the driver's words (hosts, paths) go to the log only."""
+        log.error("event store (%s) failed: %s: %s", self.kind, type(exc).__name__, exc)
+        return EventsUnavailable(
+            "The event database is not answering; viewer routes are unavailable for now "
+            "(search and more-like-this go on). Try again shortly. Operators: the "
+            "server's log says why; check RECOMMENDER_EVENTS_URL and the database.",
+            retry_after=RETRY_AFTER_SECONDS)
+
+    @contextmanager
+    def _transaction(self, write: bool = True) -> Iterator[Any]:
+        """A cursor in a transaction, committed on leaving (rolled back on an error):
+        a write is acknowledged only once it is committed. A driver error is
+        :class:`EventsUnavailable`, its connection dropped."""
+        if self._gate is not None and not self._gate.acquire(timeout=GATE_WAIT_SECONDS):
+            log.warning("event store (%s): every thread allowed is waiting on it", self.kind)
+            raise EventsUnavailable(
+                "The event database is slow to answer and this server's share of "
+                "threads for it is in use; try again shortly.", retry_after=RETRY_AFTER_SECONDS)
+        try:
+            try:
+                conn = self._connection()
+                cursor = conn.cursor()
+            except self.driver_errors as exc:
+                raise self._unavailable(exc) from None
+            try:
+                self._begin(cursor, write)
+                yield cursor
+                conn.commit()
+            except self.driver_errors as exc:
+                self._drop(conn)
+                raise self._unavailable(exc) from None
+            except BaseException:
+                try:
+                    conn.rollback()
+                except self.driver_errors:
+                    self._drop(conn)
+                raise
+            finally:
+                with contextlib.suppress(Exception):  # a dropped connection's cursor is gone
+                    cursor.close()
+        finally:
+            if self._gate is not None:
+                self._gate.release()
+
+    def ping(self) -> None:
+        """Raise :class:`EventsUnavailable` unless the database answers a read now."""
+        with self._transaction(write=False) as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
+    def _begin(self, cursor: Any, write: bool) -> None:
+        """Start the transaction, where the driver doesn't on the first statement."""
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.marker)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(Exception):  # on the way out: nothing left to do
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- schema --------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks, all in one transaction (so a process
+        killed half-way leaves the schema as it was); returns the steps applied. Two
+        processes starting at once take turns (a lock), so each step runs once."""
+        known = self._applied_version()
+        if known is not None and known > MIGRATIONS[-1][0]:
+            raise SchemaTooNew(
+                f"the event database is at schema version {known}; this release "
+                f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+        if known == MIGRATIONS[-1][0]:
+            return []  # read only: opening never waits for another process's write lock
+        applied = []
+        with self._transaction() as cur:
+            self._lock_schema(cur)
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                        "applied_at DOUBLE PRECISION NOT NULL)")
+            cur.execute("SELECT version FROM schema_migrations")
+            done = {row[0] for row in cur.fetchall()}
+            if max(done, default=0) > MIGRATIONS[-1][0]:
+                raise SchemaTooNew(
+                    f"the event database is at schema version {max(done)}; this release "
+                    f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+            for version, description, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for statement in statements:
+                    cur.execute(statement.replace("{serial}", self.serial))
+                cur.execute(self._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
+                            (version, description, time.time()))
+                applied.append(version)
+        return applied
+
+    def _applied_version(self) -> int | None:
+        """The newest migration applied, read without a write lock; None where there is
+        no schema yet (or it can't be read: the migrating transaction then says why)."""
+        try:
+            conn = self._connection()
+        except self.driver_errors:
+            return None
+        cursor = conn.cursor()
+        try:
+            self._begin(cursor, False)
+            cursor.execute("SELECT MAX(version) FROM schema_migrations")
+            row = cursor.fetchone()
+            conn.commit()
+            return int(row[0]) if row and row[0] is not None else None
+        except self.driver_errors:  # no such table yet: a fresh database
+            try:
+                conn.rollback()
+            except self.driver_errors:
+                self._drop(conn)
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    def _lock_schema(self, cursor: Any) -> None:
+        """Serialise migrations between processes that start at once, where the
+        transaction itself doesn't (PostgreSQL: an advisory lock)."""
+
+    def schema_version(self) -> int:
+        with self._transaction(write=False) as cur:
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            return int(cur.fetchone()[0] or 0)
+
+    # -- writing -------------------------------------------------------------------
+
+    def add(self, events: Sequence[Event]) -> tuple[int, int]:
+        """Store ``events`` in one transaction; returns (stored, duplicates): an event whose
+        ``event_id`` is already stored (or repeats one in the batch) is a duplicate."""
+        received = time.time()
+        stored = 0
+        with self._transaction() as cur:
+            for event in events:
+                cur.execute(self._sql(
+                    "INSERT INTO events (event_id, user_id, film_id, type, value, ts, "
+                    "recommendation_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (event_id) DO NOTHING"),
+                    (event.event_id or new_event_id(), event.user, event.film_id,
+                     event.type, event.value, received if event.ts is None else event.ts,
+                     event.recommendation_id, received))
+                stored += max(cur.rowcount, 0)
+        return stored, len(events) - stored
+
+    def delete_user(self, user: str) -> int:
+        """Erase every event of ``user``; returns how many there were."""
+        with self._transaction() as cur:
+            cur.execute(self._sql("DELETE FROM events WHERE user_id = ?"), (user,))
+            return max(cur.rowcount, 0)
+
+    # -- reading -------------------------------------------------------------------
+
+    def history(self, user: str, limit: int) -> list[Event]:
+        """``user``'s newest ``limit`` events, newest first."""
+        with self._transaction(write=False) as cur:
+            cur.execute(self._sql(
+                "SELECT user_id, film_id, type, value, ts, event_id, recommendation_id "
+                "FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?"),
+                (user, int(limit)))
+            return [Event(*row) for row in cur.fetchall()]
+
+    def recent(self, since: float, limit: int) -> list[tuple[str, str, float | None, float]]:
+        """(film, type, value, ts) of the newest ``limit`` events since ``since``: what
+        trending is counted from, bounded however busy the service is."""
+        with self._transaction(write=False) as cur:
+            cur.execute(self._sql(
+                "SELECT film_id, type, value, ts FROM events WHERE ts >= ? "
+                "ORDER BY ts DESC, seq DESC LIMIT ?"), (since, int(limit)))
+            return [tuple(row) for row in cur.fetchall()]
+
+    def interactions(self, page: int = 50_000) -> Iterator[tuple[str, str, float]]:
+        """(user, film, ts) of every event, in the order they arrived, read a page at a
+        time (by the arrival number, so a long read holds no transaction open)."""
+        after = 0
+        while True:
+            with self._transaction(write=False) as cur:
+                cur.execute(self._sql("SELECT seq, user_id, film_id, ts FROM events "
+                                      "WHERE seq > ? ORDER BY seq LIMIT ?"), (after, page))
+                rows = cur.fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            for _, user, film, ts in rows:
+                yield user, film, float(ts)
+
+    def count(self) -> int:
+        with self._transaction(write=False) as cur:
+            cur.execute("SELECT COUNT(*) FROM events")
+            return int(cur.fetchone()[0])

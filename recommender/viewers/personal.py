@@ -1,0 +1,308 @@
+"""What each viewer should watch, from what they did: the event store and the engine.
+
+A viewer's newest events (at most ``Settings.max_user_events``) become a *profile*:
+each film's weight is the sum of its events' weights (:data:`WEIGHTS`), each halved
+every ``event_half_life_days``, so recent taste counts more. Films of positive weight
+pull the recommendation, negative ones push it away (:meth:`Engine.recommend_weighted`),
+and films the viewer has seen are left out. A viewer with nothing to go on gets what is
+trending (recent events, time-decayed), then the catalog's own order: never an error,
+never an empty page while the catalog has films. Content vectors are what let one liked
+film be enough, where collaborative filtering needs a history first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from recommender.catalog.titles import film_summary
+from recommender.config import Settings
+from recommender.errors import NothingToRecommendFrom
+from recommender.search.engine import Engine
+from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
+from recommender.viewers.blend import Alignment, blended
+from recommender.viewers.collaborative import CollaborativeModel
+from recommender.viewers.events import Event, EventStore
+
+DAY = 86_400.0
+MAX_REASON_FILMS = 20
+"""A result's "because you liked X" is the closest of at most this many liked films."""
+SEEN_TYPES = frozenset({"view", "like", "dislike", "rating"})
+"""Events that mean the viewer has seen the film (a watchlist entry doesn't)."""
+REASON_OF = {"like": "liked", "rating": "rated", "view": "watched", "watchlist": "watchlisted"}
+
+
+def event_weight(type_: str, value: float | None) -> float:
+    """How much one event says the viewer likes the film, from -1 to 1.
+
+    like 1, dislike -1; a rating of 0..5 maps onto -1..1 (2.5 is neutral); a view counts
+    by the fraction watched, a view abandoned early (under a fifth) mildly against; a
+    watchlist entry 0.3 (interest, not yet taste).
+    """
+    if type_ == "like":
+        return 1.0
+    if type_ == "dislike":
+        return -1.0
+    if type_ == "rating":
+        return (float(value if value is not None else 2.5) - 2.5) / 2.5
+    if type_ == "view":
+        fraction = 1.0 if value is None else float(value)
+        return fraction if fraction >= 0.2 else fraction - 0.2
+    if type_ == "watchlist":
+        return 0.3
+    return 0.0
+
+
+def decayed(age_seconds: float, half_life_days: float) -> float:
+    """What an event ``age_seconds`` old counts, halved every ``half_life_days``: the one
+    time decay of the profiles, trending and the decayed-popularity baseline."""
+    return 0.5 ** (max(age_seconds, 0.0) / (max(half_life_days, 1e-6) * DAY))
+
+
+def trending_weight(type_: str, value: float | None) -> float:
+    """What one event adds to a film's trending count (dislikes add nothing)."""
+    return max(event_weight(type_, value), 0.0) if type_ != "watchlist" else 0.5
+
+
+@dataclass
+class Profile:
+    """A viewer's history, summed per film."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    kind: dict[str, str] = field(default_factory=dict)
+    """Per film, the type of its strongest positive event (for the reason's wording)."""
+    positives: list[str] = field(default_factory=list)
+    """Films liked, rated well or watched most of the way, newest first, each once."""
+    events: int = 0
+
+    @property
+    def liked(self) -> dict[str, float]:
+        return {f: w for f, w in self.weights.items() if w > 0}
+
+    @property
+    def disliked(self) -> dict[str, float]:
+        return {f: -w for f, w in self.weights.items() if w < 0}
+
+
+def build_profile(events: Sequence[Event], now: float, half_life_days: float) -> Profile:
+    """The profile of ``events`` (newest first), each weighed by ``0.5 ** (age / half_life)``."""
+    profile = Profile(events=len(events))
+    strongest: dict[str, float] = {}
+    for event in events:
+        decay = decayed(now - (event.ts or 0.0), half_life_days)
+        weight = event_weight(event.type, event.value) * decay
+        film = event.film_id
+        profile.weights[film] = profile.weights.get(film, 0.0) + weight
+        if event.type in SEEN_TYPES:
+            profile.seen.add(film)
+        if weight > strongest.get(film, 0.0):
+            strongest[film] = weight
+            profile.kind[film] = REASON_OF.get(event.type, "liked")
+        if event_weight(event.type, event.value) >= 0.5 and film not in profile.positives:
+            profile.positives.append(film)
+    profile.positives = [f for f in profile.positives if profile.weights[f] > 0]
+    return profile
+
+
+class Personalizer:
+    """Per-viewer answers over one event store; the engine is passed to each call, so a
+    hot swap of the index never leaves this object behind. ``clock`` is what "now" is:
+    the wall clock in the service, the end of the log in ``recommender eval-users``."""
+
+    def __init__(self, store: EventStore, settings: Settings,
+                 clock: Callable[[], float] = time.time,
+                 model: Callable[[], CollaborativeModel | None] = lambda: None) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.model = model
+        """The collaborative model serving now (None: none trained yet), read per request:
+        a new one is taken as soon as the server has loaded it."""
+        self._alignment: Alignment | None = None
+        self._trending: tuple[float, float, list[tuple[str, float]]] | None = None
+        self._trending_lock = threading.Lock()
+
+    # -- events ----------------------------------------------------------------------
+
+    def record(self, events: Sequence[Event]) -> tuple[int, int]:
+        """Store validated events (their films resolved); (stored, duplicates), durable."""
+        if not events:
+            return 0, 0
+        stored = self.store.add(events)
+        with self._trending_lock:
+            self._trending = None  # this process counts them at once; others within seconds
+        return stored
+
+    def history(self, user: str, limit: int) -> list[Event]:
+        return self.store.history(user, limit)
+
+    def forget(self, user: str) -> int:
+        """Erase the viewer; trending forgets them at its next count (a few seconds)."""
+        erased = self.store.delete_user(user)
+        with self._trending_lock:
+            self._trending = None  # counted again without them by this process at once
+        return erased
+
+    def profile(self, user: str) -> Profile:
+        events = self.store.history(user, self.settings.max_user_events)
+        return build_profile(events, self.clock(), self.settings.event_half_life_days)
+
+    # -- answers ---------------------------------------------------------------------
+
+    def recommend(self, engine: Engine, user: str, options: QueryOptions,
+                  include_seen: bool = False) -> ResultPage:
+        """The viewer's recommendations, each with its ``reasons``."""
+        return self.recommend_for(engine, user, self.profile(user), options, include_seen)
+
+    def recommend_for(self, engine: Engine, user: str, profile: Profile,
+                      options: QueryOptions, include_seen: bool = False) -> ResultPage:
+        """:meth:`recommend` from a profile already read (one read for several answers)."""
+        options = options.validate(self.settings.max_k)
+        exclude = () if include_seen else tuple(sorted(profile.seen))
+        liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
+        model = self.model()
+        if model is not None and profile.weights:
+            results = blended(engine, model, self._aligned(engine, model), liked,
+                              profile.disliked, list(profile.weights), options, exclude)
+            if results is not None and (results or options.offset):
+                return ResultPage({"user": user, "history": profile.events,
+                                   "basis": "history and every viewer's",
+                                   "model": model.version, "include_seen": include_seen,
+                                   **options.echo()}, results, len(results) == options.k)
+        if liked:
+            try:
+                page = engine.recommend_weighted(liked, profile.disliked, options, exclude)
+            except NothingToRecommendFrom:
+                page = None
+            if page is not None and (page.results or options.offset):
+                self._explain(engine, page.results, liked, profile)
+                page.query = {"user": user, "history": profile.events, "basis": "history",
+                              "include_seen": include_seen, **page.query}
+                return page
+        page = self.trending(engine, options, exclude=exclude)
+        page.query = {"user": user, "history": profile.events,
+                      "basis": "trending" if liked == {} else "trending (history filtered out)",
+                      "include_seen": include_seen, **page.query}
+        return page
+
+    def rows(self, engine: Engine, user: str, rows: int, k: int,
+             options: QueryOptions) -> list[dict[str, Any]]:
+        """One "because you liked X" row per recent positive film, newest first, no film
+        in two rows and none the viewer has seen; a viewer without any gets one row of
+        what is trending (``because`` null)."""
+        profile = self.profile(user)
+        used = set(profile.seen)
+        out: list[dict[str, Any]] = []
+        for film_id in profile.positives:
+            if len(out) >= rows:
+                break
+            if film_id not in engine.index.row_of:
+                continue
+            row_options = QueryOptions.from_fields(
+                {**_fields(options), "k": k, "offset": 0,
+                 "exclude": tuple(sorted(used | set(options.exclude)))}, options.mode)
+            page = engine.similar(film_id, row_options)
+            if not page.results:
+                continue
+            for hit in page.results:
+                hit.reasons = [{"because": profile.kind.get(film_id, "liked"),
+                                "film": film_summary(engine.film(film_id))}]
+            used |= {h.film.id for h in page.results}
+            out.append({"because": film_summary(engine.film(film_id)),
+                        "reason": profile.kind.get(film_id, "liked"), "results": page.results})
+        if not out:
+            trending = self.trending(engine, QueryOptions.from_fields(
+                {**_fields(options), "k": k, "offset": 0}, options.mode),
+                exclude=tuple(sorted(used)))
+            out.append({"because": None, "reason": "trending", "results": trending.results})
+        return out
+
+    def trending(self, engine: Engine, options: QueryOptions, window_days: float | None = None,
+                 exclude: Sequence[str] = ()) -> ResultPage:
+        """Films by recent events, time-decayed, then the catalog's order, filtered by
+        ``options``' filters; never empty while any film passes them."""
+        options = options.validate(self.settings.max_k)
+        window = self.settings.trending_window_days if window_days is None else window_days
+        counts = self._counts(window)
+        excluded = {engine.index.row_of[f] for f in exclude if f in engine.index.row_of}
+        allowed = engine.filters.allowed(options, excluded)
+        wanted = options.offset + options.k
+        hits: list[ScoredFilm] = []
+        taken: set[int] = set()
+        for film_id, score in counts:
+            row = engine.index.row_of.get(film_id)
+            if row is None or (allowed is not None and not allowed[row]):
+                continue
+            hit = ScoredFilm(engine.index.films[row], score)
+            hit.reasons = [{"because": "trending"}]
+            hits.append(hit)
+            taken.add(row)
+            if len(hits) > wanted:
+                break
+        rows = range(len(engine.index)) if allowed is None else np.flatnonzero(allowed)
+        for other in rows:  # then the catalog's own order, to fill the page
+            if len(hits) > wanted:
+                break
+            if int(other) not in taken:
+                hit = ScoredFilm(engine.index.films[int(other)], 0.0)
+                hit.reasons = [{"because": "catalog"}]
+                hits.append(hit)
+        echo = {"window_days": window, **options.echo()}
+        echo.pop("mode", None)  # no ranking mode: counts, then the catalog
+        return ResultPage(echo, hits[options.offset:wanted], len(hits) > wanted)
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
+        """The index rows' places in the model, made once per index and model version."""
+        alignment = self._alignment
+        if alignment is None or alignment.key != (engine.index.version, model.version):
+            alignment = self._alignment = Alignment(engine, model)
+        return alignment
+
+    def _counts(self, window_days: float) -> list[tuple[str, float]]:
+        """(film, decayed count), highest first, over the window; cached a few seconds
+        per process, so a busy front page doesn't count the same events each time."""
+        now = self.clock()
+        with self._trending_lock:
+            cached = self._trending
+            if cached and cached[0] == window_days and \
+                    now - cached[1] < self.settings.trending_cache_seconds:
+                return cached[2]
+        scores: dict[str, float] = {}
+        for film_id, type_, value, ts in self.store.recent(
+                now - window_days * DAY, self.settings.trending_max_events):
+            weight = trending_weight(type_, value)
+            if weight > 0:
+                scores[film_id] = scores.get(film_id, 0.0) + \
+                    weight * decayed(now - ts, self.settings.trending_half_life_days)
+        counts = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        with self._trending_lock:
+            self._trending = (window_days, now, counts)
+        return counts
+
+    @staticmethod
+    def _explain(engine: Engine, results: Sequence[ScoredFilm], liked: dict[str, float],
+                 profile: Profile) -> None:
+        """Each result's reason: the liked film (of the most liked few) it is closest to."""
+        if not results:
+            return
+        basis = sorted(liked, key=lambda f: -liked[f])[:MAX_REASON_FILMS]
+        index = engine.index
+        sims = index.vectors([index.row_of[h.film.id] for h in results]) @ \
+            index.vectors([index.row_of[f] for f in basis]).T
+        for hit, row in zip(results, sims, strict=True):
+            closest = basis[int(np.argmax(row))]
+            hit.reasons = [{"because": profile.kind.get(closest, "liked"),
+                            "film": film_summary(engine.film(closest)),
+                            "similarity": round(float(row.max()), 4)}]
+
+
+def _fields(options: QueryOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in QueryOptions.__dataclass_fields__}
