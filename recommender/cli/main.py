@@ -208,6 +208,7 @@ def _embed_fields(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.index.build import RayOptions, build_index
+    from recommender.index.store import read_manifest
     from recommender.search.factory import make_embedder
 
     catalog = _load_catalog(args, settings.catalog)
@@ -237,7 +238,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"
           + (f" ({report.films_per_second:.0f} films/s)" if report.embedded else
              " (nothing to embed)"))
-    manifest = json.loads((report.path / "manifest.json").read_text())
+    manifest = read_manifest(report.path)
     ray_info = manifest["embeddings"].get("ray")
     if ray_info:
         print(f"  ray        {ray_info['actors']} actors on {ray_info['nodes']} nodes "

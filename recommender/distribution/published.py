@@ -43,7 +43,9 @@ from recommender.index.store import (
     VERSIONS,
     complete_versions,
     point_current,
+    read_manifest,
     resolve_version_dir,
+    shared_path,
     version_files,
 )
 
@@ -83,7 +85,7 @@ def publish(index: str | Path, url: str, keep: int = 3) -> Published:
             (a corrupted version is never published).
     """
     version = resolve_version_dir(index)
-    manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(version)
     files = version_files(version)
     recorded = manifest.get("files")
     if recorded is not None and recorded != files:
@@ -91,9 +93,9 @@ def publish(index: str | Path, url: str, keep: int = 3) -> Published:
                          {f for f in recorded if files.get(f) != recorded[f]})
         raise IndexUnavailable(f"version {version.name} differs from its manifest "
                                f"({', '.join(changed[:5])}): rebuild it before publishing")
-    shared = {}
+    shared: dict[str, dict[str, Any]] = {}
     if manifest.get("query_model"):
-        export = version.parent.parent / manifest["query_model"]
+        export = shared_path(version, manifest["query_model"])
         if export.is_file():
             shared[manifest["query_model"]] = {"sha256": sha256_of(export),
                                                "bytes": export.stat().st_size}
@@ -103,7 +105,7 @@ def publish(index: str | Path, url: str, keep: int = 3) -> Published:
         remote = f"{root}/{rel}"
         if not (fs.exists(remote) and fs.size(remote) == meta["bytes"]):
             fs.makedirs(remote.rsplit("/", 1)[0], exist_ok=True)
-            fs.put_file(str(version.parent.parent / rel), remote)
+            fs.put_file(str(shared_path(version, rel)), remote)
     for rel in files:
         fs.makedirs(f"{target}/{rel}".rsplit("/", 1)[0], exist_ok=True)
         fs.put_file(str(version / rel), f"{target}/{rel}")
@@ -125,7 +127,7 @@ def _publish_model(index: Path, fs: Any, root: str) -> str | None:
     if not link.exists():
         return None
     version = link.resolve()
-    manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(version)
     models = f"{root}/{MODELS_DIR}"
     target = f"{models}/{VERSIONS}/{version.name}"
     if not fs.exists(f"{target}/{MANIFEST}"):

@@ -65,12 +65,23 @@ ONNX_DIR = "onnx"
 """Beside ``versions/``: the ONNX export of the model, shared by the versions built with it."""
 
 
+def shared_path(version: Path, relative: str) -> Path:
+    """A file kept beside ``versions/`` (the ONNX export), named as a manifest names it."""
+    return version.parent.parent / relative  # <out>/versions/<version> -> <out>
+
+
+def read_manifest(version: Path) -> dict[str, Any]:
+    """The manifest of the version folder ``version``."""
+    manifest: dict[str, Any] = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
+    return manifest
+
+
 def query_model_path(version: Path, manifest: dict[str, Any]) -> Path | None:
     """The ONNX export the manifest of the version in ``version`` names, if it is there."""
     relative = manifest.get("query_model")
     if not relative:
         return None
-    path = version.parent.parent / relative  # <out>/versions/<version> -> <out>
+    path = shared_path(version, relative)
     return path if path.is_file() else None
 
 
