@@ -29,7 +29,7 @@ from pydantic import (
 
 from recommender.config import Mode
 from recommender.errors import InvalidParameter
-from recommender.search.query import DEFAULT_K, MAX_LIST_LIMIT
+from recommender.search.query import DEFAULT_K, FILTERS, MAX_LIST_LIMIT
 from recommender.viewers.events import Event
 
 Number = StrictFloat  # a JSON number: ints are accepted, strings are not
@@ -46,23 +46,27 @@ class ListParams(BaseModel):
     limit: int = Field(50, ge=1, le=MAX_LIST_LIMIT, description="films to return")
 
 
-class QueryParams(BaseModel):
-    """What every query takes (``/similar``, ``/films/{id}/similar``, ``/search``)."""
+class FilterParams(BaseModel):
+    """The catalog filters of a query string, made from :data:`recommender.search.query.
+    FILTERS` (one declaration for these models, the JSON bodies' and the command line's)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    year_min: int | None = Field(None, description=FILTERS["year_min"])
+    year_max: int | None = Field(None, description=FILTERS["year_max"])
+    genres: list[str] = Field(default_factory=list,
+                              description=FILTERS["genres"] + " (comma-separated or repeated)")
+    language: str | None = Field(None, description=FILTERS["language"])
+
+
+class QueryParams(FilterParams):
+    """What every query takes (``/similar``, ``/films/{id}/similar``, ``/search``)."""
 
     k: int = Field(DEFAULT_K, ge=1, description="how many films, 1..RECOMMENDER_MAX_K (100)")
     offset: int = Field(0, ge=0, description="results to skip first (paging); "
                         "offset + k <= 1000")
-    year_min: int | None = Field(None, description="only films from this year on")
-    year_max: int | None = Field(None, description="only films up to this year")
     mode: Mode | None = Field(
         None, description="ranking: vectors, words (BM25) or both fused (default hybrid)")
-    genres: list[str] = Field(
-        default_factory=list, description="only films with any of these genres "
-                              "(comma-separated or repeated)")
-    language: str | None = Field(None, description="only films whose synopsis is in this "
-                                 "language (ISO 639-1)")
     exclude: list[str] = Field(default_factory=list,
                                description="ids never to return (comma-separated or repeated)")
     min_score: float | None = Field(None, allow_inf_nan=False,
@@ -89,12 +93,14 @@ LIST_FIELDS = frozenset({"genres", "exclude"})
 
 
 class Filters(BaseModel):
+    """The same filters in a JSON body (``POST /recommend``), typed as JSON is."""
+
     model_config = ConfigDict(extra="forbid")
 
-    year_min: JsonInt | None = None
-    year_max: JsonInt | None = None
-    genres: list[NonBlank] = Field(default_factory=list, description="any of these genres")
-    language: StrictStr | None = None
+    year_min: JsonInt | None = Field(None, description=FILTERS["year_min"])
+    year_max: JsonInt | None = Field(None, description=FILTERS["year_max"])
+    genres: list[NonBlank] = Field(default_factory=list, description=FILTERS["genres"])
+    language: StrictStr | None = Field(None, description=FILTERS["language"])
 
 
 def _whole_float_to_int(value: Any) -> Any:
@@ -316,15 +322,9 @@ class UserRecommendationParams(QueryParams):
     include_seen: bool = Field(False, description="include films the viewer has seen")
 
 
-class RowsParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RowsParams(FilterParams):
     rows: int = Field(3, ge=1, le=10, description="rows, one per recent liked film")
     k: int = Field(DEFAULT_K, ge=1, le=50, description="films in each row")
-    year_min: int | None = None
-    year_max: int | None = None
-    genres: list[str] = Field(default_factory=list, description="only films with these genres")
-    language: str | None = None
     mode: Mode | None = None
 
 
@@ -334,25 +334,20 @@ class HistoryParams(BaseModel):
     limit: int = Field(50, ge=1, le=1000, description="events, newest first")
 
 
-class TrendingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TrendingParams(FilterParams):
     k: int = Field(DEFAULT_K, ge=1, description="how many films, 1..100")
     offset: int = Field(0, ge=0, description="results to skip first; offset + k <= 1000")
     window_days: float | None = Field(None, gt=0, le=3650, allow_inf_nan=False,
                                       description="count events of this many days back "
                                       "(default RECOMMENDER_TRENDING_WINDOW_DAYS, 14)")
-    year_min: int | None = None
-    year_max: int | None = None
-    genres: list[str] = Field(default_factory=list)
-    language: str | None = None
     exclude: list[str] = Field(default_factory=list)
 
 
-_FIELD_NAMES = frozenset().union(*(m.model_fields for m in (
-    QueryParams, SimilarParams, SearchParams, ListParams, Filters, FilmById, FilmByTitle,
-    RecommendRequest, BatchRequest, EventIn, EventBatch, UserRecommendationParams, RowsParams,
-    HistoryParams, TrendingParams, MapParams)))
+_FIELD_NAMES = frozenset().union(*(
+    model.model_fields for model in list(globals().values())
+    if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel))
+"""Every field of this module's models (an error's ``parameter`` is a path of them): found,
+not listed by hand."""
 
 
 Model = TypeVar("Model", bound=BaseModel)

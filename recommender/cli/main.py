@@ -19,6 +19,7 @@ from recommender import __version__
 from recommender.cli import viewers as viewers_cli
 from recommender.config import Settings
 from recommender.index.ann import AnnSettings
+from recommender.search.query import FILTERS
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -31,13 +32,16 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     _add_common(p)
     p.add_argument("-k", type=int, default=10, help="how many films (1..100, default 10)")
     p.add_argument("--offset", type=int, default=0, help="skip this many results first")
-    p.add_argument("--year-min", type=int, help="only films from this year on")
-    p.add_argument("--year-max", type=int, help="only films up to this year")
+    for name, meaning in FILTERS.items():  # the query's filters, as the API takes them
+        flag = "--" + name.replace("_", "-")
+        if name.startswith("year"):
+            p.add_argument(flag, type=int, help=meaning)
+        else:
+            p.add_argument(flag, help=meaning + (" (comma-separated)" if name == "genres"
+                                                 else ""))
     p.add_argument("--mode", choices=("semantic", "lexical", "hybrid"),
                    help="ranking: vectors, words (BM25) or both fused (default: hybrid; "
                    "env RECOMMENDER_SEARCH_MODE)")
-    p.add_argument("--genres", help="only films with any of these genres (comma-separated)")
-    p.add_argument("--language", help="only films whose synopsis is in this language")
     p.add_argument("--exclude", help="ids never to return (comma-separated)")
     p.add_argument("--min-score", type=float, help="only films scoring at least this")
     p.add_argument("--diversity", type=float, default=0.0,

@@ -26,6 +26,17 @@ MAX_RESULT_WINDOW = 1000
 work of a page grows with its depth, so the depth is bounded."""
 
 
+FILTERS: dict[str, str] = {
+    "year_min": "only films from this year on",
+    "year_max": "only films up to this year",
+    "genres": "only films with any of these genres",
+    "language": "only films whose synopsis is in this language (ISO 639-1)",
+}
+"""The catalog filters a query takes, and what each means: declared once, here, beside
+:class:`QueryOptions` which holds them; the request models (recommender/api/schemas.py) and
+the command line's flags are made from it."""
+
+
 @dataclass(frozen=True)
 class QueryOptions:
     """How many, from where, ranked how, and which films may appear."""

@@ -132,6 +132,7 @@ def also_liked(engine: Engine, model: CollaborativeModel | None, film_id: str,
                options: QueryOptions) -> ResultPage:
     """"Viewers who watched this also watched": the model's strongest films for one film,
     through the query's filters, best first; an empty page while no model knows it."""
+    options = options.validate(engine.settings.max_k)  # a bad page is a 400 first
     film = engine.film(film_id)  # 404 for an unknown id
     index = engine.index
     echo = {"id": film.id, "basis": "no collaborative model yet" if model is None else
