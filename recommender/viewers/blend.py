@@ -73,11 +73,11 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
     """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
     of the films they interacted with (the content ranking then answers alone)."""
     theirs, block = model.rows_of(interacted)
-    if not theirs:
+    known = alignment.known
+    if not theirs or not known.any():  # (a model of another catalog knows none of these)
         return None
     cf = block.sum(axis=0)
     index = engine.index
-    known = alignment.known
     scores = np.full(len(index), -np.inf, dtype=np.float32)
     scores[known] = _z(cf[alignment.model_row[known]])
     if len(alignment.cold) and alignment.neighbours.shape[1]:
