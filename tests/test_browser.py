@@ -299,21 +299,9 @@ def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_
 def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):
     """With a collaborative model the film view has a second row, from every viewer's
     events: the poker fans of tests/test_collaborative.py all went on to Rocky IV."""
-    import subprocess
-    import sys
+    from tests.test_collaborative import train_a_seed_copy
 
-    from recommender.viewers.events import open_store
-    from tests.conftest import ROOT
-    from tests.test_collaborative import _viewers
-
-    index = tmp_path / "seeds"
-    shutil.copytree(seed_index_dir, index, symlinks=True)
-    url = f"sqlite:///{tmp_path / 'events.sqlite3'}"
-    store = open_store(url)
-    store.add(_viewers())
-    store.close()
-    subprocess.run([sys.executable, "-m", "recommender.cli", "train", "--index", str(index),
-                    "--events-url", url], cwd=ROOT, check=True, capture_output=True)
+    index, url = train_a_seed_copy(tmp_path, seed_index_dir)
     with running_server(index, workers=1, env={"RECOMMENDER_EVENTS_URL": url}) as (base, _), \
             _page_on(browser, base) as page:
         page.goto("/?film=lucky-you-2007")

@@ -38,9 +38,9 @@ def _viewers(n: int = 60) -> list[Event]:
     return events
 
 
-@pytest.fixture
-def trained(tmp_path, seed_index_dir):
-    """A copy of the seed index with a store of the log above and a model trained on it."""
+def train_a_seed_copy(tmp_path, seed_index_dir):
+    """A copy of the seed index with a store of the log above and a model trained on it
+    by `recommender train` (a process of its own): (index folder, events URL)."""
     import shutil
 
     index = tmp_path / "seeds"
@@ -55,6 +55,11 @@ def trained(tmp_path, seed_index_dir):
     assert done.returncode == 0, done.stderr
     assert "trained" in done.stdout and "150 events of 60 viewers" in done.stdout
     return index, url
+
+
+@pytest.fixture
+def trained(tmp_path, seed_index_dir):
+    return train_a_seed_copy(tmp_path, seed_index_dir)
 
 
 def test_train_writes_a_checked_version_beside_the_index(trained):

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from recommender.index.store import load_index
 from tests.conftest import ROOT
 from tests.ops import call, running_server
 from tests.test_crash import _big_catalog
+from tests.test_users_api import _stored_ids
 
 pytestmark = pytest.mark.server
 
@@ -231,19 +231,6 @@ class EventWriter:
             t.join(timeout=60)
 
 
-def _stored(url: str) -> set[str]:
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
-        try:
-            return {row[0] for row in conn.execute("SELECT event_id FROM events")}
-        finally:
-            conn.close()
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        return {row[0] for row in conn.execute("SELECT event_id FROM events")}
-
-
 def test_postgresql_stopped_and_started_under_load(seed_index_dir):
     """During the outage the event routes answer 503 events_unavailable with Retry-After
     (not 500), searches go on and /ready says the store is down; after the restart the
@@ -277,7 +264,7 @@ def test_postgresql_stopped_and_started_under_load(seed_index_dir):
         assert ready[0] == 200 and ready[1]["events"]["status"] == "unavailable"
         assert after and all(s == 200 for _, s, _, _ in after), after[:5]
         assert load.failures == [], load.failures[:3]  # searches never noticed
-        missing = set(writer.acknowledged) - _stored(url)
+        missing = set(writer.acknowledged) - _stored_ids(url)
         assert not missing, sorted(missing)[:5]
         print(f"\n{len(writer.answers)} event requests, {len(outage)} answered 503 during "
               f"the outage, {len(writer.acknowledged)} acknowledged, all stored; storing "
