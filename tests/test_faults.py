@@ -422,3 +422,39 @@ def test_two_builds_into_one_folder_one_refused_clearly_the_other_complete(tmp_p
     assert not [p for p in (out / "versions").iterdir() if p.name.startswith(".tmp-")]
     # the lock is the kernel's: with the first gone, a new build runs
     assert subprocess.run(command, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
+
+
+def test_a_full_disk_under_sqlite_is_a_503_and_service_resumes(seed_index_dir, tmp_path):
+    """The event file on a 1 MB file system filled to the last byte: a batch that needs
+    room answers 503 events_unavailable (was 500), the other routes go on, and once room
+    is made the same server stores again. Needs root to mount the small file system."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                      capture_output=True).returncode:
+        pytest.skip("can't mount a small tmpfs here (root only)")
+    try:
+        url = f"sqlite:///{small / 'events.sqlite3'}"
+        batch = {"events": [{"user": f"u{i}", "film": {"id": "rocky-1976"}, "type": "like",
+                             "event_id": f"full-{i}-{'x' * 150}"} for i in range(1000)]}
+        with running_server(seed_index_dir, workers=1,
+                            env={"RECOMMENDER_EVENTS_URL": url}) as (base, _):
+            assert call(base + "/events", "POST", {"user": "a", "film": {"id": "rocky-1976"},
+                                                    "type": "like"})[0] == 200
+            filler = small / "filler"
+            with open(filler, "wb") as fh:  # every byte left taken
+                try:
+                    while True:
+                        fh.write(b"\0" * 65536)
+                        fh.flush()
+                except OSError:
+                    pass
+            status, body = call(base + "/events", "POST", batch)
+            assert (status, body["error"]["code"]) == (503, "events_unavailable"), body
+            assert call(base + "/search?q=boxer&k=3")[0] == 200
+            filler.unlink()
+            status, body = call(base + "/events", "POST", {"user": "b", "film": {
+                "id": "rocky-ii-1979"}, "type": "like"})
+            assert status == 200 and body["accepted"] == 1
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
