@@ -28,7 +28,31 @@ from tests.test_users_api import _stored_ids
 pytestmark = pytest.mark.server
 
 
-class Load:
+class _Clients:
+    """Threads running ``_run(n)`` until the ``with`` block ends (the load and the writers)."""
+
+    def __init__(self, threads: int) -> None:
+        self.slowest = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(threads)]
+
+    def _run(self, n: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+
+
+class Load(_Clients):
     """Clients asking ``urls`` in turn from ``threads`` threads until stopped; every
     answer that isn't a 2xx (or a connection that fails) is kept with its reason."""
 
@@ -37,15 +61,11 @@ class Load:
         self.urls, self.timeout, self.accept = urls, timeout, accept
         self.ok = 0
         self.failures: list[str] = []
-        self.slowest = 0.0
         self.statuses: dict[int, int] = {}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(threads)]
+        super().__init__(threads)
 
-    def _run(self, offset: int) -> None:
-        i = offset
+    def _run(self, n: int) -> None:
+        i = n
         while not self._stop.is_set():
             url = self.urls[i % len(self.urls)]
             i += 1
@@ -65,16 +85,6 @@ class Load:
                     self.ok += 1
                 else:
                     self.failures.append(f"{status} {url}: {reason}")
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
 
 
 def workers_of(master: int) -> set[int]:
@@ -172,7 +182,7 @@ def test_metrics_survive_a_worker_leaving(seed_index_dir):
 # -- databases that fail and come back ------------------------------------------------------
 
 
-class EventWriter:
+class EventWriter(_Clients):
     """Threads sending one event at a time, each with a fresh event_id, keeping the ids the
     server acknowledged (2xx) and what it answered otherwise, by status and code."""
 
@@ -181,11 +191,7 @@ class EventWriter:
         self.acknowledged: list[str] = []
         self.answers: list[tuple[float, int, str, str | None]] = []
         """(monotonic time, status, error code, Retry-After) of every answer."""
-        self.slowest = 0.0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(threads)]
+        super().__init__(threads)
 
     def _run(self, n: int) -> None:
         i = 0
@@ -219,16 +225,6 @@ class EventWriter:
     def since(self, t: float) -> list[tuple[float, int, str, str | None]]:
         with self._lock:
             return [a for a in self.answers if a[0] >= t]
-
-    def __enter__(self) -> EventWriter:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
 
 
 def test_postgresql_stopped_and_started_under_load(seed_index_dir):

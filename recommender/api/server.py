@@ -8,11 +8,13 @@ lock inherited through ``fork`` nor oversubscribe the cores.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -76,25 +78,23 @@ class _Server(BaseApplication):
             return create_app(self.settings)
 
 
-class _beat_while_loading:
+@contextlib.contextmanager
+def _beat_while_loading(worker: Any) -> Iterator[None]:
     """Tell the master this worker is alive while it loads the index and the model, which
     can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout is
     for a worker that stopped answering, not for one still starting."""
+    done = threading.Event()
 
-    def __init__(self, worker: Any) -> None:
-        self.worker = worker
-        self.done = threading.Event()
+    def beat() -> None:
+        while not done.wait(1.0):
+            worker.notify()
 
-    def __enter__(self) -> None:
-        if self.worker is not None:
-            threading.Thread(target=self._beat, name="boot-heartbeat", daemon=True).start()
-
-    def _beat(self) -> None:
-        while not self.done.wait(1.0):
-            self.worker.notify()
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
+    if worker is not None:
+        threading.Thread(target=beat, name="boot-heartbeat", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 def _child_exit(server: Any, worker: Any) -> None:
