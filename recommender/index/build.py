@@ -21,6 +21,7 @@ from recommender.catalog.films import Catalog, slugify
 from recommender.embedding.embedder import DEFAULT_EMBED_FIELDS, document_text
 from recommender.embedding.encoders import PRECISIONS
 from recommender.embedding.encoders import export_onnx as export_onnx_model
+from recommender.embedding.models import model_spec
 from recommender.errors import IndexUnavailable
 from recommender.index.ann import AnnSettings
 from recommender.index.lexical import LexicalIndex, catalog_language
@@ -176,7 +177,9 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         lexical = LexicalIndex.build(catalog.films, catalog_language(catalog.films, language))
         reuse_info = {"reused": len(texts) - len(todo), "embedded": len(todo),
                       "from_version": reused_from, **backend}
-        path = write_index(Path(out), catalog, vectors, model=embedder.name, lexical=lexical,
+        path = write_index(Path(out), catalog, vectors, model=embedder.name,
+                           model_info=model_spec(embedder.name).record(int(vectors.shape[1])),
+                           lexical=lexical,
                            build_seconds=embedded - started, keep_versions=keep_versions,
                            embedded_fields=embed_fields, reuse=reuse_info, ann=ann,
                            query_model=query_model)

@@ -104,7 +104,8 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
                 lexical: LexicalIndex, build_seconds: float, keep_versions: int = 3,
                 embedded_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
                 reuse: dict[str, Any] | None = None, ann: AnnSettings | None = None,
-                query_model: str | None = None) -> Path:
+                query_model: str | None = None,
+                model_info: dict[str, Any] | None = None) -> Path:
     """Write a new index version under ``out`` and make it current; returns its folder.
 
     ``vectors`` are the catalog's films' unit vectors, row for row.
@@ -136,6 +137,7 @@ def write_index(out: Path, catalog: Catalog, vectors: np.ndarray, *, model: str,
             "format_version": FORMAT_VERSION,
             "version": version,
             "model": model,
+            "model_info": model_info,
             "dimension": dim,
             "film_count": len(catalog.films),
             "metric": "inner_product",

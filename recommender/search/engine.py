@@ -13,6 +13,7 @@ id reuses the film's stored vector, so only free text calls the model.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -24,6 +25,7 @@ from recommender.catalog.films import Film
 from recommender.catalog.titles import Resolution, TitleResolver, film_summary
 from recommender.config import Settings
 from recommender.embedding.embedder import Embedder
+from recommender.embedding.models import model_spec
 from recommender.errors import (
     AmbiguousTitle,
     FilmNotFound,
@@ -73,6 +75,9 @@ class Engine:
         self.index = index
         self.embedder = embedder
         self.settings = settings or Settings()
+        if self.settings.semantic_weight is None:  # the fusion tuned for the index's model
+            self.settings = dataclasses.replace(
+                self.settings, semantic_weight=model_spec(index.model).semantic_weight)
         self.titles = TitleResolver(index.films)
         index.check_compatible(model=embedder.name)
         self.filters = FilterMasks(index)

@@ -32,6 +32,7 @@ import numpy as np
 
 from recommender import __version__
 from recommender.catalog.films import Film
+from recommender.config import fusion_weight
 from recommender.files import staged_folder, write_file
 from recommender.search.query import QueryOptions, ScoredFilm
 
@@ -143,7 +144,7 @@ def table_spec(films: int, settings: Any, hybrid_candidates: int) -> tuple[str, 
     if not 1 < films <= settings.similar_table_max_films:
         return None
     depth = min(settings.max_k, hybrid_candidates - 1, films - 1)
-    return table_key(settings.search_mode, depth, settings.rrf_k, settings.semantic_weight,
+    return table_key(settings.search_mode, depth, settings.rrf_k, fusion_weight(settings),
                      hybrid_candidates), depth
 
 

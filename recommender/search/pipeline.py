@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from recommender import budget
-from recommender.config import Settings
+from recommender.config import Settings, fusion_weight
 from recommender.index.film_index import FilmIndex
 from recommender.ranking import maximal_marginal_relevance, reciprocal_rank_fusion, top_k
 from recommender.search.explain import explain
@@ -63,7 +63,7 @@ class Ranker:
                 semantic_hits = semantic.search(depth, allowed)
                 budget.check("vector search")
                 lexical_hits = top_k(lexical_scores, depth, allowed, min_score=0.0)
-                weight = self.settings.semantic_weight
+                weight = fusion_weight(self.settings)
                 fused = reciprocal_rank_fusion(
                     [[r for r, _ in semantic_hits], [r for r, _ in lexical_hits]],
                     weights=[weight, 1.0 - weight], rrf_k=self.settings.rrf_k)

