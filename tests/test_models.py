@@ -5,12 +5,18 @@ checked before use, and changing an index's model is a new version like any othe
 import io
 import json
 import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
 import zipfile
 
 import numpy as np
 import pytest
 
 from recommender.config import Settings
+from recommender.distribution.live import LiveIndex
 from recommender.embedding.assembly import assemble, installed_parts, mpnet_location
 from recommender.embedding.embedder import Embedder, resolve_model_location
 from recommender.embedding.models import (
@@ -26,6 +32,8 @@ from recommender.index.build import build_index
 from recommender.index.store import load_index
 from recommender.search.engine import QueryOptions
 from recommender.search.factory import open_engine
+from tests.conftest import ROOT
+from tests.ops import call, running_server
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +161,81 @@ def test_mpnet_from_the_installed_packages_matches_upstream(tmp_path):
     folder = mpnet_location(tmp_path / "models")  # assembles, then checks: 438 MB, ~5 s
     assert (folder / "model.safetensors").stat().st_size == 437_971_872
     assert not (folder / "desktop.ini").exists() and (folder / "modules.json").is_file()
+
+
+def test_a_version_of_another_model_swaps_in_with_its_own_model(tmp_path, seed_catalog,
+                                                               embedder, e5):
+    """In-process: the live index loads the new version's model for it; a request holding
+    the old engine answers with the old model's queries to the old vectors (never mixed)."""
+    out = tmp_path / "idx"
+    build_index(seed_catalog, embedder, out, progress=False, export_onnx=True)
+    live = LiveIndex(Settings(index=out, reload_poll_seconds=0), Embedder())
+    live.start()
+    old = live.engine()
+    assert old.embedder.name == MINILM.name
+    build_index(seed_catalog, e5, out, progress=False)
+    assert live.reload().changed
+    new = live.engine()
+    assert new.embedder.name == E5_SMALL.name == new.index.model
+    assert old.embedder.name == MINILM.name == old.index.model  # still whole
+    query = "han hævner sin kammerat, der døde efter en duel med en kæmpe fra Sovjetunionen"
+    for engine in (old, new):
+        assert engine.search(query, QueryOptions(k=3)).results
+    assert new.search(query, QueryOptions(k=1, mode="semantic")).results[0].film.id == \
+        "rocky-iv-1985"
+    # pinned to one model, a version of another is refused and the serving one stays
+    pinned = LiveIndex(Settings(index=out, reload_poll_seconds=0, model=MINILM.name), embedder)
+    pinned.start()
+    assert pinned.engine().index.model == MINILM.name  # fell back to the MiniLM version
+    assert "multilingual-e5-small" in (pinned.reload_error or "")
+
+
+@pytest.mark.server
+def test_a_server_under_load_moves_to_another_model_with_no_failed_request(tmp_path):
+    """The real server on a MiniLM index; `recommender build` (no --model: the Danish
+    default) writes a multilingual-e5-small version while clients search; every request
+    answers 200, and every worker ends on the new model."""
+    out = tmp_path / "idx"
+    subprocess.run([sys.executable, "-m", "recommender.cli", "build", "--out", str(out),
+                    "--quiet", "--model", MINILM.name], cwd=ROOT, check=True)
+    with running_server(out, workers=2, env={"RECOMMENDER_RELOAD_POLL_SECONDS": "0.3"}) as (
+            base, _):
+        failures: list = []
+        answered = 0
+        stop = threading.Event()
+
+        def load() -> None:
+            nonlocal answered
+            for i in range(2000):
+                if stop.is_set():
+                    return
+                path = f"/search?q=bokser+{i % 7}&k=3" if i % 2 else "/similar?title=Rocky&k=3"
+                try:
+                    status, _ = call(base + path, timeout=30)
+                except OSError as exc:
+                    status = f"lost: {exc}"
+                answered += 1
+                if status != 200:
+                    failures.append((path, status))
+
+        clients = [threading.Thread(target=load) for _ in range(3)]
+        for c in clients:
+            c.start()
+        subprocess.run([sys.executable, "-m", "recommender.cli", "build", "--out", str(out),
+                        "--quiet"], cwd=ROOT, check=True)
+        deadline = time.monotonic() + 30
+        models: set = set()
+        while time.monotonic() < deadline:
+            models = {call(base + "/health")[1]["model"] for _ in range(8)}
+            if models == {E5_SMALL.name}:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)  # traffic on the new model too
+        stop.set()
+        for c in clients:
+            c.join(timeout=60)
+        status, body = call(base + "/search?q=" + urllib.parse.quote(
+            "a boxer avenges a friend killed by a Soviet fighter") + "&k=1&mode=semantic")
+    assert models == {E5_SMALL.name}
+    assert failures == [] and answered > 50, failures[:5]
+    assert status == 200 and body["results"][0]["id"] == "rocky-iv-1985"
