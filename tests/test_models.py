@@ -289,3 +289,24 @@ def test_the_http_routes_answer_on_a_multilingual_index(tmp_path, seed_catalog, 
         {"user": "ann", "film": "Rocky", "type": "like"}]}).get_json()["accepted"] == 1
     recs = client.get("/users/ann/recommendations?k=3").get_json()
     assert recs["results"] and "rocky-1976" not in {r["id"] for r in recs["results"]}
+
+
+def test_eval_reports_per_model_and_language(tmp_path, capsys):
+    """`recommender eval --model A,B` builds and scores each model the same way; on the
+    hard Danish paraphrases the multilingual model must find more films first."""
+    from recommender.cli.main import main
+
+    out = tmp_path / "report.json"
+    assert main(["eval", "--labels", str(ROOT / "seeds" / "labels" / "seeds-hard.json"),
+                 "--catalog", str(ROOT / "seeds" / "films.jsonl"), "--quiet", "--modes",
+                 "semantic,hybrid", "--model", "all-MiniLM-L6-v2,multilingual-e5-small",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "model all-MiniLM-L6-v2: " in printed and "model multilingual-e5-small: " in printed
+    reports = json.loads(out.read_text())["models"]
+    by_language = {name: r["modes"]["semantic"]["queries_by_language"]
+                   for name, r in reports.items()}
+    assert set(by_language["multilingual-e5-small"]) == {"da", "en"}
+    assert by_language["multilingual-e5-small"]["da"]["hit@1"] >= \
+        by_language["all-MiniLM-L6-v2"]["da"]["hit@1"] + 0.2
+    assert reports["multilingual-e5-small"]["index"]["fusion_weight"] == 0.9

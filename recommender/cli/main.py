@@ -288,14 +288,31 @@ def _up_to_date(settings: Settings, catalog: Any, model: str,
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    """``recommender eval``; with ``--catalog`` and ``--model A,B,...`` one table per model,
+    each built and scored the same way (the JSON report keyed by model)."""
+    from recommender.evaluation.search_quality import format_table
+
+    models = [m.strip() for m in settings.model.split(",") if m.strip()]
+    if len(models) > 1 and not args.catalog:
+        raise ValueError("several --model values need --catalog: an index has one model")
+    reports = {}
+    for model in models or [""]:
+        report = _eval_one(args, dataclasses.replace(settings, model=model))
+        reports[report["index"]["model"]] = report
+        print(f"model {report['index']['model']}: {args.labels}: "
+              f"{report['counts']['queries']} queries, "
+              f"{report['counts']['group_members']} group members; "
+              f"{report['index']['films']} films, "
+              f"embedded: {'+'.join(report['index']['embedded_fields'] or [])}\n")
+        print(format_table(report) + ("\n" if len(models) > 1 else ""))
+    whole = next(iter(reports.values())) if len(reports) == 1 else {"models": reports}
+    return viewers_cli.print_report("", whole, args.report) if args.report else 0
+
+
+def _eval_one(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     import tempfile
 
-    from recommender.evaluation.search_quality import (
-        evaluate,
-        format_table,
-        load_labels,
-        parse_modes,
-    )
+    from recommender.evaluation.search_quality import evaluate, load_labels, parse_modes
     from recommender.index.build import build_index
     from recommender.search.factory import make_embedder, open_engine
 
@@ -317,13 +334,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         report = evaluate(engine, labels, modes)
     report["index"] = {"catalog": index.manifest["catalog"]["source"],
                        "films": len(index), "model": index.model,
+                       "fusion_weight": engine.settings.semantic_weight,
                        "embedded_fields": index.manifest.get("embedded_fields"),
                        "lexical": index.manifest.get("lexical")}
     report["labels"] = str(args.labels)
-    print(f"{args.labels}: {report['counts']['queries']} queries, "
-          f"{report['counts']['group_members']} group members; {len(index)} films, "
-          f"embedded: {'+'.join(index.manifest.get('embedded_fields', []))}\n")
-    return viewers_cli.print_report(format_table(report), report, args.report)
+    return report
 
 
 def _publish(args: argparse.Namespace, settings: Settings) -> int:

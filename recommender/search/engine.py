@@ -77,7 +77,8 @@ class Engine:
         self.settings = settings or Settings()
         if self.settings.semantic_weight is None:  # the fusion tuned for the index's model
             self.settings = dataclasses.replace(
-                self.settings, semantic_weight=model_spec(index.model).semantic_weight)
+                self.settings, semantic_weight=model_spec(index.model).semantic_weight(
+                    index.lexical.analyzer.language))
         self.titles = TitleResolver(index.films)
         index.check_compatible(model=embedder.name)
         self.filters = FilterMasks(index)
