@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import re
 import shutil
@@ -137,7 +138,12 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-netflix", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "models.json"))
+    parser.add_argument("--tables-from", type=Path, metavar="JSON",
+                        help="print the tables of an earlier run's JSON, measuring nothing")
     args = parser.parse_args()
+    if args.tables_from:
+        print_table(json.loads(args.tables_from.read_text()))
+        return 0
     report: dict = {}
     for model in args.models.split(","):
         slug = slugify(model)
@@ -178,7 +184,9 @@ def print_table(report: dict) -> None:
         for name in LABELS:
             for lang in ("da", "en"):
                 m = row["labelled"][name]["hybrid"][lang]
-                cells.append(f"{m['hit@1']:.3f} / {m['mrr@10']:.3f}")
+                s = row["labelled"][name]["semantic"][lang]
+                cells.append(f"{m['hit@1']:.3f} / {m['mrr@10']:.3f} "
+                             f"(semantic {s['hit@1']:.3f} / {s['mrr@10']:.3f})")
         build = row.get("netflix_build", {})
         server = row.get("netflix_server", {})
         print(f"| {model} | " + " | ".join(cells)

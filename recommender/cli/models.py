@@ -23,7 +23,11 @@ def models(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.embedding.models import DEFAULT_MODELS, MULTILINGUAL, REGISTRY, model_spec
 
     if getattr(args, "models_command", None) == "install":
-        return _install(model_spec(args.name).name)
+        spec = model_spec(args.name)
+        if not spec.named:
+            raise ValueError(f"{args.name!r} is not a named model; choose from "
+                             f"{', '.join(REGISTRY)} (any other is given by path to --model)")
+        return _install(spec.name)
     defaults = {name: lang for lang, name in DEFAULT_MODELS.items()}
     print(f"{'model':24} {'runtime':22} {'dim':>4} {'tokens':>6}  {'prompts (query | document)':30}"
           " installed   default for")

@@ -109,7 +109,8 @@ class Embedder:
                  torch_threads: int | None = None, query_cache_size: int = 1024) -> None:
         self.spec: ModelSpec = model_spec(name)
         self.name = self.spec.name
-        self.location = resolve_model_location(name)
+        self._requested = name
+        self._location: str | None = None
         self.batch_size = batch_size
         self.torch_threads = torch_threads
         self._model: Any = None
@@ -125,6 +126,15 @@ class Embedder:
         self._backend: tuple[Path, str, str] | None = None
         self._encoders: dict[tuple[Path, str, str], _ExportedEncoder] = {}
         self._fast_tokenizer: tuple[Any, int] | bool | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the model is loaded from, found on first use: a model that isn't installed
+        fails where it is loaded (a server then answers 503 saying why), not where the
+        embedder is made."""
+        if self._location is None:
+            self._location = resolve_model_location(self._requested)
+        return self._location
 
     def use_onnx(self, path: Path | None, runtime: str = "onnxruntime",
                  precision: str = "fp32") -> None:

@@ -40,7 +40,7 @@ def check_compatible(where: str, model: str, dimension: int, *,
         raise IndexMismatch(
             f"Index {where} was built with model {model!r} but the configured model is "
             f"{expected_model!r}; its vectors are not comparable. Rebuild the index with "
-            "this model, or set --model / RECOMMENDER_MODEL to the index's model.")
+            "this model, or leave --model / RECOMMENDER_MODEL unset to use the index's own.")
     if expected_dimension is not None and dimension != expected_dimension:
         raise IndexMismatch(
             f"Index {where} holds {dimension}-dimensional vectors but the model makes "
