@@ -127,10 +127,10 @@ DEFAULT_MODELS: dict[str, str] = {"en": MINILM.name}
 """The model a build takes where ``--model`` isn't given, by the catalog's language; any
 language not named here gets :data:`MULTILINGUAL`. Chosen by measurement
 (``scripts/bench_models.py``, docs/models.md): on the hard Danish paraphrases e5 ranks the
-right film first 12 times in 20, MiniLM 5; on English catalogs MiniLM is the best at "more
-like this" (IMDb franchise recall@5 0.735; mpnet 0.679, e5 0.608) and within a question or
-two of mpnet on Netflix search, at a third of mpnet's build time and under half its
-worker memory."""
+right film first 12 times in 20, MiniLM 5; on English catalogs mpnet leads on Netflix by
+one to three questions (search MRR 0.933 against 0.905) but trails MiniLM on the IMDb
+franchises (recall@5 0.679 against 0.735), at 3.8x the build time and a 608 MB worker,
+past the 350 MB budget of a default: MiniLM."""
 MULTILINGUAL = E5_SMALL.name
 
 
