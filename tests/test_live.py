@@ -125,6 +125,24 @@ def test_watcher_follows_the_current_pointer(two_versions, embedder):
         live.stop()
 
 
+def test_a_move_between_loading_and_watching_is_not_missed(two_versions, embedder):
+    """A worker loads version 1; before its watcher starts, another process (a worker
+    sharing a store's cache) moves `current` to version 2: the watcher must still swap."""
+    out, bigger = two_versions
+    live = LiveIndex(Settings(index=out, reload_jitter_seconds=0), embedder)
+    live.start()
+    assert len(live.engine().index) == 8
+    build_index(bigger, embedder, out, progress=False)  # current moves: nobody watching yet
+    live.watch(0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while len(live.engine().index) != 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(live.engine().index) == 9
+    finally:
+        live.stop()
+
+
 def test_a_refused_version_leaves_the_query_encoder_and_its_cache_alone(tmp_path, embedder):
     """The old bug: loading a version switched the shared embedder to its export (and
     emptied the query cache) before the version was checked."""

@@ -105,6 +105,9 @@ class LiveIndex:
         """The thread making the last swapped-in version's table, where one was needed."""
         self._stop = threading.Event()
         self._from_follower = False
+        self._started_on: Path | None = None
+        """Where ``current`` pointed when :meth:`start` chose a version: the watcher's first
+        reference, so a move between loading and watching is not missed."""
         self.model: CollaborativeModel | None = None
         """The collaborative model of ``<index>/models/current`` (None: none trained)."""
         self.model_error: str | None = None
@@ -192,6 +195,7 @@ class LiveIndex:
         self._sync()
         try:
             candidates = [resolve_version_dir(self.settings.index)]
+            self._started_on = candidates[0].resolve()
         except IndexUnavailable as exc:
             self.error, self.error_public = exc.message, exc.public_message
             log.error("no index loaded: %s", exc.message)
@@ -293,7 +297,10 @@ class LiveIndex:
                 return None
 
         def loop() -> None:
-            seen = target()
+            # what start() loaded from, not the pointer now: another worker sharing the
+            # cache of a store may move it while this one loads (it stayed on the old
+            # version for good, found by tests/test_published.py's fleet under load)
+            seen = self._started_on or target()
             retry_at, backoff = None, interval
             while not self._stop.wait(interval):
                 self._sync()
