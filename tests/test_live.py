@@ -110,6 +110,14 @@ def test_ready(client, tmp_path, embedder):
     assert app.test_client().get("/ready").status_code == 503
 
 
+def _films_within(live: LiveIndex, films: int, seconds: float) -> int:
+    """The serving version's film count once it is ``films``, or when ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while len(live.engine().index) != films and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(live.engine().index)
+
+
 def test_watcher_follows_the_current_pointer(two_versions, embedder):
     out, bigger = two_versions
     live = LiveIndex(Settings(index=out), embedder)
@@ -117,10 +125,7 @@ def test_watcher_follows_the_current_pointer(two_versions, embedder):
     live.watch(0.1)
     try:
         build_index(bigger, embedder, out, progress=False)
-        deadline = time.monotonic() + 10
-        while len(live.engine().index) != 9 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(live.engine().index) == 9
+        assert _films_within(live, 9, seconds=10) == 9
     finally:
         live.stop()
 
@@ -135,10 +140,7 @@ def test_a_move_between_loading_and_watching_is_not_missed(two_versions, embedde
     build_index(bigger, embedder, out, progress=False)  # current moves: nobody watching yet
     live.watch(0.1)
     try:
-        deadline = time.monotonic() + 10
-        while len(live.engine().index) != 9 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(live.engine().index) == 9
+        assert _films_within(live, 9, seconds=10) == 9
     finally:
         live.stop()
 
