@@ -116,17 +116,17 @@ def main() -> int:
         # guard, so not used (benchlib.quantize_int8)
         int8_embedder = Embedder(torch_threads=os.cpu_count()).load()
         t0 = time.perf_counter()
-        int8_embedder.use_onnx(quantize_int8(fp32_index.query_model_path, Path(tmp) / "int8.onnx"))
-        vectors["dynamic int8"] = int8_embedder.encode(texts)
+        dynamic = int8_embedder.for_export(
+            quantize_int8(fp32_index.query_model_path, Path(tmp) / "int8.onnx"))
+        vectors["dynamic int8"] = dynamic.encode(texts)
         faiss.IndexFlatIP(vectors["dynamic int8"].shape[1]).add(vectors["dynamic int8"])
         rows["onnxruntime dynamic int8 (per-channel; quantisation included)"] = (
             time.perf_counter() - t0, n)
         # OpenVINO static int8, calibrated with NNCF on 300 synopses: also for the record
         t0 = time.perf_counter()
         static = quantize_static_int8(fp32_index.query_model_path, Path(tmp) / "static.xml",
-                                      texts, int8_embedder.load()._model.tokenizer)
-        int8_embedder.use_onnx(static, "openvino", "fp32")
-        vectors["static int8"] = int8_embedder.encode(texts)
+                                      texts, int8_embedder.encoder.model.tokenizer)
+        vectors["static int8"] = int8_embedder.for_export(static, "openvino", "fp32").encode(texts)
         rows["OpenVINO static int8 (NNCF, calibrated; quantisation included)"] = (
             time.perf_counter() - t0, n)
     agreement = {name: top10_agreement(vectors["torch"], v)

@@ -37,14 +37,13 @@ def main() -> int:
     catalog = load_netflix(args.catalog)
     queries = distinct_queries(args.queries)
     torch_path = Embedder(query_cache_size=0, torch_threads=args.threads).load()
-    onnx_path = Embedder(query_cache_size=0, torch_threads=args.threads)
-    int8_path = Embedder(query_cache_size=0, torch_threads=args.threads)
+    model = Embedder(query_cache_size=0, torch_threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        # its own embedder: a build with the export switches the one it is given to ONNX
         build_index(catalog, Embedder(), tmp, progress=False, export_onnx=True)
         index = load_index(tmp)
-        onnx_path.use_onnx(index.query_model_path)
-        int8_path.use_onnx(quantize_int8(index.query_model_path, Path(tmp) / "int8.onnx"))
+        onnx_path = model.for_export(index.query_model_path)
+        int8_path = model.for_export(quantize_int8(index.query_model_path,
+                                                   Path(tmp) / "int8.onnx"))
         vectors = index.faiss_index.reconstruct_n(0, len(index))
 
         def p50(embedder: Embedder) -> tuple[float, np.ndarray]:

@@ -72,8 +72,7 @@ def main() -> int:
         ours = load_index(Path(tmp) / "ours")
         # queries through the export; torch's thread setting is left alone, since
         # txtai and ChromaDB embed with torch in this same process
-        embedder.use_onnx(ours.query_model_path)
-        engine = Engine(ours, embedder, Settings())
+        engine = Engine(ours, embedder.for_export(ours.query_model_path), Settings())
         rows["ours (hybrid)"] = {
             "build_s": build,
             "search_p50_ms": p50_ms(lambda q: engine.search(q, QueryOptions(k=10)), queries),

@@ -12,6 +12,7 @@ import pytest
 from recommender.api.app import create_app
 from recommender.catalog.films import Catalog, load_catalog
 from recommender.config import Settings
+from recommender.distribution.live import LiveIndex
 from recommender.embedding.embedder import Embedder
 from recommender.index.build import build_index
 from recommender.index.store import load_index
@@ -62,7 +63,7 @@ def engine(settings: Settings, embedder: Embedder) -> Engine:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine):
-    return create_app(settings, engine=engine)
+    return create_app(settings, live=LiveIndex.serving(engine))
 
 
 @pytest.fixture

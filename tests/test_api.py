@@ -5,6 +5,7 @@ import pytest
 from recommender.api.app import create_app
 from recommender.catalog.films import load_catalog
 from recommender.config import Settings
+from recommender.distribution.live import open_live
 from recommender.embedding.embedder import Embedder
 from recommender.index.build import build_index
 from tests.conftest import ROCKY_IDS
@@ -169,7 +170,8 @@ def hamlet_app(tmp_path_factory, write_catalog, embedder):
     ])
     out = tmp_path_factory.mktemp("hamlet") / "idx"
     build_index(load_catalog(catalog), embedder, out, progress=False)
-    return create_app(Settings(index=out), embedder=embedder)
+    config = Settings(index=out)
+    return create_app(config, live=open_live(config, embedder))
 
 
 def test_shared_title_is_409_unless_year_picks_one(hamlet_app):
@@ -182,7 +184,8 @@ def test_shared_title_is_409_unless_year_picks_one(hamlet_app):
 
 
 def test_no_index_is_503_with_the_reason(tmp_path):
-    app = create_app(Settings(index=tmp_path / "missing"), embedder=Embedder(), load_model=False)
+    config = Settings(index=tmp_path / "missing")
+    app = create_app(config, live=open_live(config, Embedder(), load_model=False))
     client = app.test_client()
     error = _error(client.get("/health"), 503, "index_unavailable")
     assert "recommender build" in error["message"]
@@ -192,6 +195,6 @@ def test_no_index_is_503_with_the_reason(tmp_path):
 
 def test_index_of_another_model_is_refused_at_start(settings, embedder):
     other = Settings(index=settings.index, model="/models/multilingual-e5")
-    app = create_app(other, load_model=False)
+    app = create_app(other, live=open_live(other, load_model=False))
     error = _error(app.test_client().get("/health"), 503, "index_unavailable")
     assert "built with model 'all-MiniLM-L6-v2'" in error["message"]

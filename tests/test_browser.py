@@ -72,6 +72,36 @@ def test_type_a_description_and_see_the_film_first(page):
     assert page.locator("#results .card .score").first.inner_text().startswith("score ")
 
 
+def test_a_slow_earlier_search_never_overwrites_a_later_one(page):
+    """The first search's answer is held back until the second one is drawn; released, it
+    must not replace the newer results (the page once drew whichever answer came last)."""
+    held = []
+
+    def hold_the_first(route):
+        if "boxer" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/search?*", hold_the_first)
+    page.goto("/")
+    page.fill("#q", "a boxer fights a Russian")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#status').textContent"
+                           ".includes('Searching')")
+    assert held
+    page.fill("#q", "poker")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=films that match “poker”")
+    assert _titles(page)[0] == "Lucky You (2007)"
+    for route in held:  # the old answer arrives now, late
+        with contextlib.suppress(Exception):  # its request was aborted by the page
+            route.continue_()
+    page.wait_for_timeout(800)
+    assert _titles(page)[0] == "Lucky You (2007)"
+    assert "poker" in page.inner_text("#status") and "boxer" not in page.inner_text("#status")
+
+
 def test_a_title_is_understood_as_a_title(page):
     page.goto("/?q=Triumfens%20timer")
     page.wait_for_selector("text=Understood as the title")

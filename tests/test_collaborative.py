@@ -13,8 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from recommender.api import http_io
 from recommender.api.app import create_app
+from recommender.api.viewer_store import viewer_store
+from recommender.distribution.live import LiveIndex
 from recommender.errors import IndexMismatch
 from recommender.viewers import collaborative
 from recommender.viewers.events import Event, open_store
@@ -102,7 +103,8 @@ def test_the_model_changes_what_a_viewer_is_recommended(trained, settings, engin
     """A viewer who liked Lucky You: content alone offers another poker-ish or random film;
     with the model, Rocky IV first, because viewers who liked Lucky You also liked it."""
     index, url = trained
-    app = create_app(dataclasses.replace(settings, index=index, events_url=url), engine=engine)
+    config = dataclasses.replace(settings, index=index, events_url=url)
+    app = create_app(config, live=LiveIndex.serving(engine, config))
     client = app.test_client()
     assert client.post("/events", json={"user": "new", "film": "Lucky You",
                                         "type": "like"}).status_code == 200
@@ -119,7 +121,7 @@ def test_the_model_changes_what_a_viewer_is_recommended(trained, settings, engin
     ready = client.get("/ready").get_json()
     assert ready["collaborative"]["events"] == 150
     assert ready["collaborative"]["algorithm"] == "ease"
-    personal = http_io.services(app).personal
+    personal = viewer_store(app).personal
     assert personal is not None
     personal.store.close()
 

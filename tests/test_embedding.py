@@ -7,7 +7,7 @@ from recommender.embedding.embedder import Embedder, canonical_model_name, docum
 
 @pytest.mark.parametrize("text", ["karate", "a boxer fights a Russian", "Løb " * 300])
 def test_the_query_fast_path_gives_the_models_own_vector(embedder, text):
-    np.testing.assert_allclose(embedder._encode_one(text), embedder.encode([text])[0],
+    np.testing.assert_allclose(embedder.encoder.encode_query(text), embedder.encode([text])[0],
                                atol=1e-6)
 
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.api.app import create_app
+from recommender.distribution.live import LiveIndex
 
 ROUTES = ["/health", "/ready", "/films", "/films/rocky-1976", "/films/rocky-1976/similar",
           "/similar", "/search", "/recommend", "/recommend/batch", "/admin/reload",
@@ -70,7 +71,7 @@ def test_the_window_holds_for_bodies_too(client):
 
 def test_a_spent_budget_answers_503_timeout(settings, engine):
     client = create_app(replace(settings, request_budget_seconds=0.0),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
     error = _error(client.get("/search?q=a boxer&k=3"), 503, "timeout")
     assert error["budget_seconds"] == 0.0 and error["stage"]
     batch = client.post("/recommend/batch", json={"requests": [{"positive": ["Rocky"]}] * 3})
@@ -86,7 +87,7 @@ def test_a_batch_shares_one_budget(settings, engine):
     from recommender import budget
 
     client = create_app(replace(settings, request_budget_seconds=0.3),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
     original = budget.check
 
     def slow_check(stage: str) -> None:  # a fault point: each stage takes 20 ms more
@@ -110,7 +111,7 @@ def test_a_batch_shares_one_budget(settings, engine):
 def test_typo_tolerant_title_scans_are_bounded_per_request_and_per_batch(settings, engine):
     typos = ["Rokcy II", "Chariots of Fyre", "Lucky Yuo", "Karate Kidd"]
     client = create_app(replace(settings, max_fuzzy_lookups=2, max_batch_fuzzy_lookups=3),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
     body = client.post("/recommend", json={"positive": typos, "k": 3}).get_json()
     assert [p["match"] for p in body["query"]["positive"]] == ["fuzzy", "fuzzy"]
     unresolved = body["query"]["unresolved"]
@@ -134,11 +135,12 @@ QUERY_CHARS = st.characters(codec="utf-8") | st.sampled_from(list("%&=+;?#[]{}\\
 @pytest.fixture(scope="module")
 def apps(settings, engine):
     return {
-        "open": create_app(settings, engine=engine).test_client(),
+        "open": create_app(settings, live=LiveIndex.serving(engine)).test_client(),
         "keys and limits": create_app(
             replace(settings, api_keys="r1", admin_keys="a1", rate_limit_per_minute=100_000,
                     max_k=5, max_body_bytes=2048, max_batch=2, max_query_chars=20,
-                    max_fuzzy_lookups=1, host="0.0.0.0"), engine=engine).test_client(),
+                    max_fuzzy_lookups=1, host="0.0.0.0"),
+            live=LiveIndex.serving(engine)).test_client(),
     }
 
 

@@ -47,8 +47,8 @@ def test_stored_vectors_are_the_models_vectors(engine):
     vectors a bf16 build differs by up to ~1e-3 (tests/test_onnx.py bounds that)."""
     index = engine.index
     backend = index.manifest["embeddings"]
-    again = Embedder(query_cache_size=0)
-    again.use_onnx(index.query_model_path, backend["runtime"], backend["precision"])
+    again = Embedder(query_cache_size=0).for_export(index.query_model_path, backend["runtime"],
+                                                    backend["precision"])
     assert again.backend == {k: backend[k] for k in ("runtime", "precision")}
     vectors = again.encode([film.synopsis for film in index.films])
     np.testing.assert_allclose(index.faiss_index.reconstruct_n(0, len(index)), vectors,

@@ -6,10 +6,11 @@ import time
 
 import pytest
 
+from recommender.api import http_io
 from recommender.api.app import create_app
 from recommender.catalog.films import load_catalog
 from recommender.config import Settings
-from recommender.distribution.live import LiveIndex
+from recommender.distribution.live import LiveIndex, open_live
 from recommender.errors import IndexUnavailable
 from recommender.index.build import build_index
 from recommender.index.store import CURRENT, MANIFEST
@@ -51,7 +52,8 @@ def test_reload_swaps_and_in_flight_requests_finish_on_the_old_index(two_version
 
 def test_a_version_that_fails_validation_is_refused(two_versions, embedder):
     out, bigger = two_versions
-    app = create_app(Settings(index=out, reload_poll_seconds=0), embedder=embedder)
+    config = Settings(index=out, reload_poll_seconds=0)
+    app = create_app(config, live=open_live(config, embedder))
     client = app.test_client()
     before = client.get("/health").get_json()["index"]["version"]
     bad = build_index(bigger, embedder, out, progress=False).path
@@ -69,8 +71,8 @@ def test_a_version_that_fails_validation_is_refused(two_versions, embedder):
 
 def test_admin_reload_over_http(two_versions, embedder):
     out, bigger = two_versions
-    client = create_app(Settings(index=out, reload_poll_seconds=0),
-                        embedder=embedder).test_client()
+    config = Settings(index=out, reload_poll_seconds=0)
+    client = create_app(config, live=open_live(config, embedder)).test_client()
     assert client.post("/admin/reload").get_json()["reloaded"] is False
     new = build_index(bigger, embedder, out, progress=False).path
     body = client.post("/admin/reload").get_json()
@@ -105,8 +107,8 @@ def test_nothing_loadable_starts_unavailable(tmp_path, embedder):
 def test_ready(client, tmp_path, embedder):
     body = client.get("/ready").get_json()
     assert body["status"] == "ready" and body["films"] == 8
-    app = create_app(Settings(index=tmp_path / "none", reload_poll_seconds=0),
-                     embedder=embedder, load_model=False)
+    config = Settings(index=tmp_path / "none", reload_poll_seconds=0)
+    app = create_app(config, live=open_live(config, embedder, load_model=False))
     assert app.test_client().get("/ready").status_code == 503
 
 
@@ -147,16 +149,20 @@ def test_a_move_between_loading_and_watching_is_not_missed(two_versions, embedde
 
 def test_a_refused_version_leaves_the_query_encoder_and_its_cache_alone(tmp_path, embedder):
     """The old bug: loading a version switched the shared embedder to its export (and
-    emptied the query cache) before the version was checked."""
+    emptied the query cache) before the version was checked. Now each version's engine
+    holds its own query embedder, and a refused one touches none that serves."""
     from recommender.embedding.embedder import Embedder
 
-    builder, embedder = embedder, Embedder().load()  # the server's own: it switches
+    builder = embedder
     out = tmp_path / "idx"
     build_index(load_catalog(SEEDS), builder, out, progress=False, export_onnx=True)
-    client = create_app(Settings(index=out, reload_poll_seconds=0),
-                        embedder=embedder).test_client()
-    serving = embedder.backend_key
-    assert serving is not None and serving[0].name.endswith(".onnx")
+    config = Settings(index=out, reload_poll_seconds=0)
+    app = create_app(config, live=open_live(config, Embedder()))
+    client = app.test_client()
+    embedder = http_io.services(app).live.engine().embedder
+    serving = embedder.export
+    assert serving is not None and serving.path.name.endswith(".onnx")
+    assert embedder.backend == {"runtime": "onnxruntime", "precision": "fp32"}
     assert client.get("/search?q=a boxer trains in the snow&k=1").status_code == 200
     cached = dict(embedder._cache)
     assert cached
@@ -169,7 +175,8 @@ def test_a_refused_version_leaves_the_query_encoder_and_its_cache_alone(tmp_path
     (bad / MANIFEST).write_text(json.dumps(manifest))
     r = client.post("/admin/reload")
     assert r.status_code == 503 and "broken.onnx" in r.get_json()["error"]["message"]
-    assert embedder.backend_key == serving
+    assert http_io.services(app).live.engine().embedder is embedder
+    assert embedder.export == serving
     assert dict(embedder._cache).keys() == cached.keys()
     hits = embedder.cache_hits
     assert client.get("/search?q=a boxer trains in the snow&k=1").status_code == 200

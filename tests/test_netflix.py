@@ -101,8 +101,9 @@ def test_the_map_of_the_catalog_is_every_film_and_gzipped(netflix, settings):
     import json
 
     from recommender.api.app import create_app
+    from recommender.distribution.live import LiveIndex
 
-    client = create_app(settings, engine=netflix).test_client()
+    client = create_app(settings, live=LiveIndex.serving(netflix)).test_client()
     packed = client.get("/map", headers={"Accept-Encoding": "gzip"})
     assert packed.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(packed.data))

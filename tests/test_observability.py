@@ -7,6 +7,7 @@ import pytest
 
 from recommender.api.app import create_app
 from recommender.api.observability import JsonFormatter
+from recommender.distribution.live import LiveIndex
 from tests.conftest import answer
 
 
@@ -32,7 +33,7 @@ def test_one_json_log_line_per_request(client, caplog):
 
 
 def test_metrics(settings, engine):
-    client = create_app(settings, engine=engine).test_client()
+    client = create_app(settings, live=LiveIndex.serving(engine)).test_client()
     client.get("/search?q=karate&k=1")
     client.get("/films/rocky-1976/similar")
     client.get("/films/nope")
@@ -49,7 +50,7 @@ def test_metrics(settings, engine):
 def keyed(settings, engine):
     from dataclasses import replace
     app = create_app(replace(settings, api_keys="read-1, read-2", admin_keys="admin-1"),
-                     engine=engine)
+                     live=LiveIndex.serving(engine))
     return app.test_client()
 
 
@@ -84,7 +85,8 @@ def test_no_keys_configured_changes_nothing(client):
 
 def test_rate_limit(settings, engine):
     from dataclasses import replace
-    client = create_app(replace(settings, rate_limit_per_minute=3), engine=engine).test_client()
+    client = create_app(replace(settings, rate_limit_per_minute=3),
+                        live=LiveIndex.serving(engine)).test_client()
     statuses = [client.get("/films/rocky-1976").status_code for _ in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
     r = client.get("/films/rocky-1976")
@@ -100,7 +102,7 @@ def test_rate_limit(settings, engine):
 def test_rate_limit_trusts_forwarded_for_only_from_trusted_proxies(settings, engine):
     from dataclasses import replace
     client = create_app(replace(settings, rate_limit_per_minute=1, trusted_proxies="10.0.0.1"),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
 
     def get(peer, forwarded):
         return client.get("/films/rocky-1976", environ_base={"REMOTE_ADDR": peer},
@@ -119,7 +121,7 @@ def test_rate_limit_trusts_forwarded_for_only_from_trusted_proxies(settings, eng
 def test_rate_limit_is_per_valid_key(settings, engine):
     from dataclasses import replace
     client = create_app(replace(settings, rate_limit_per_minute=1, api_keys="k1,k2"),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
     assert client.get("/films/rocky-1976", headers={"X-API-Key": "k1"}).status_code == 200
     assert client.get("/films/rocky-1976", headers={"X-API-Key": "k1"}).status_code == 429
     assert client.get("/films/rocky-1976", headers={"X-API-Key": "k2"}).status_code == 200
@@ -148,11 +150,13 @@ def test_health_tells_no_paths_and_admin_status_does(keyed, engine):
 
 def test_admin_closed_on_a_public_address_without_an_admin_key(settings, engine):
     from dataclasses import replace
-    public = create_app(replace(settings, host="0.0.0.0"), engine=engine).test_client()
+    public = create_app(replace(settings, host="0.0.0.0"),
+                        live=LiveIndex.serving(engine)).test_client()
     r = public.post("/admin/reload")
     assert r.status_code == 403 and "RECOMMENDER_ADMIN_KEYS" in r.get_json()["error"]["message"]
     assert public.get("/search?q=karate&k=1").status_code == 200  # queries stay open
-    keyed = create_app(replace(settings, host="0.0.0.0", admin_keys="a1"), engine=engine)
+    keyed = create_app(replace(settings, host="0.0.0.0", admin_keys="a1"),
+                       live=LiveIndex.serving(engine))
     assert keyed.test_client().post("/admin/reload", headers={"X-API-Key": "a1"}).status_code \
         == 200
 
@@ -166,7 +170,7 @@ def test_page_is_open_when_keys_are_configured(keyed):
 
 
 def test_repeated_queries_hit_the_cache(settings, engine):
-    client = create_app(settings, engine=engine).test_client()
+    client = create_app(settings, live=LiveIndex.serving(engine)).test_client()
     hits = engine.embedder.cache_hits
     first = client.get("/search?q=a cached query about boxing&k=3").get_json()
     second = client.get("/search?q=a cached query about boxing&k=3").get_json()

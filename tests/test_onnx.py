@@ -55,7 +55,7 @@ def test_a_build_leaves_the_embedder_embedding_as_before(exported, seed_catalog,
     out, _ = exported
     embedder = Embedder()
     if before == "onnxruntime":
-        embedder.use_onnx(load_index(out).query_model_path)
+        embedder = embedder.for_export(load_index(out).query_model_path)
     build_index(seed_catalog, embedder, tmp_path / "idx", progress=False, export_onnx=True)
     assert embedder.backend == {"runtime": before, "precision": "fp32"}
 
@@ -77,14 +77,14 @@ def test_the_export_is_stored_beside_the_versions(exported):
 @pytest.mark.parametrize("text", ["karate", "a boxer fights a Russian",
                                   "Ivan Drago og Apollo Creed", "bokser " * 400])
 def test_onnx_vectors_equal_the_torch_vectors(exported, embedder, text):
-    out, onnx = exported
-    onnx.use_onnx(load_index(out).query_model_path)
+    out, embedder_of_build = exported
+    onnx = embedder_of_build.for_export(load_index(out).query_model_path)
     np.testing.assert_allclose(onnx.encode_query(text), embedder.encode([text])[0], atol=2e-5)
 
 
 def test_onnx_and_torch_rank_every_labelled_query_the_same(exported, engine):
-    out, onnx = exported
-    onnx.use_onnx(load_index(out).query_model_path)
+    out, embedder_of_build = exported
+    onnx = embedder_of_build.for_export(load_index(out).query_model_path)
     fast = Engine(engine.index, onnx, engine.settings)  # the same films' vectors: torch's
     labels = load_labels(ROOT / "seeds" / "labels" / "seeds.json")
     for query in labels.queries:
@@ -96,11 +96,10 @@ def test_onnx_and_torch_rank_every_labelled_query_the_same(exported, engine):
 @pytest.mark.parametrize("backend, expected", [("onnx", True), ("torch", False)])
 def test_the_server_uses_the_export_unless_told_not_to(exported, backend, expected):
     out, _ = exported
-    embedder = Embedder()
     live = LiveIndex(Settings(index=out, query_backend=backend, reload_poll_seconds=0),
-                     embedder)
+                     Embedder())
     live.start()
-    assert (embedder.onnx_path is not None) is expected
+    assert (live.engine().embedder.export is not None) is expected
     assert live.engine().search("poker", QueryOptions(k=1)).results[0].film.id == \
         "lucky-you-2007"
 
@@ -113,7 +112,7 @@ def test_exporting_leaves_the_torch_model_as_it_was(tmp_path, seed_catalog):
     before = [embedder.encode_query(t) for t in texts], embedder.encode(texts)
     build_index(seed_catalog, embedder, tmp_path / "idx", progress=False, export_onnx=True)
     assert (tmp_path / "idx" / "onnx" / "all-minilm-l6-v2.onnx").is_file()  # it did trace
-    embedder.use_onnx(None)  # back to torch: is it still the model it was?
+    # the embedder given to the build stays on torch: is it still the model it was?
     after = [embedder.encode_query(t) for t in texts], embedder.encode(texts)
     np.testing.assert_allclose(np.stack(after[0]), np.stack(before[0]), atol=1e-6)
     np.testing.assert_allclose(after[1], before[1], atol=1e-6)
@@ -127,10 +126,10 @@ TEXTS = ["Rocky Balboa, en bokser fra Philadelphia, får chancen for en titelkam
 def test_the_fast_tokenizer_gives_the_model_tokenizers_ids(embedder):
     """The export is tokenized without transformers (no torch in the process): the same
     ids, masks and truncation at the model's 256 tokens as sentence-transformers'."""
-    from recommender.embedding.encoders import fast_tokenizer_for
+    from recommender.embedding.encoder import fast_tokenizer_for
 
     fast, max_length = fast_tokenizer_for(embedder.location)
-    model = embedder.load()._model
+    model = embedder.encoder.model  # the session's: sentence-transformers on torch
     assert max_length == model.max_seq_length == 256
     mine = fast(TEXTS)
     theirs = model.tokenizer(TEXTS, return_tensors="np", truncation=True,
@@ -143,8 +142,8 @@ def test_the_fast_tokenizer_gives_the_model_tokenizers_ids(embedder):
 def test_an_embedder_that_never_loads_torch_embeds_as_torch(exported, embedder):
     out, _ = exported
     light = Embedder(query_cache_size=0)
-    assert light.check_onnx(load_index(out).query_model_path) == 384
-    light.use_onnx(load_index(out).query_model_path)
+    assert light.check_export(load_index(out).query_model_path) == 384
+    light = light.for_export(load_index(out).query_model_path)
     vectors = light.encode(TEXTS)
     assert not light.loaded  # the torch model was never loaded by this embedder
     np.testing.assert_allclose(vectors, embedder.encode(TEXTS), atol=2e-5)

@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from recommender.api.app import create_app
 from recommender.api.openapi import build_openapi
 from recommender.config import Settings
+from recommender.distribution.live import LiveIndex
 
 # Driven through hypothesis directly: schemathesis's own pytest plugin doesn't run on pytest 9.
 # Derandomised so CI is repeatable; FUZZ_RANDOM=1 FUZZ_EXAMPLES=500 searches further. A random
@@ -32,7 +33,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def api_schema(settings, engine):
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, live=LiveIndex.serving(engine))
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 

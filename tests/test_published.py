@@ -13,6 +13,7 @@ from recommender.api import http_io
 from recommender.api.app import create_app
 from recommender.catalog.films import load_catalog
 from recommender.config import Settings
+from recommender.distribution.live import open_live
 from recommender.distribution.published import Follower, publish
 from recommender.errors import IndexUnavailable
 from recommender.index.build import build_index
@@ -124,9 +125,9 @@ def test_a_served_follower_swaps_and_reports_a_refusal(tmp_path, source, embedde
     store = tmp_path / "store"
     url = f"file://{store}"
     publish(out, url)
-    app = create_app(Settings(index_url=url, cache_dir=tmp_path / "cache",
-                              reload_poll_seconds=0.1, reload_jitter_seconds=0),
-                     embedder=embedder)
+    config = Settings(index_url=url, cache_dir=tmp_path / "cache",
+                      reload_poll_seconds=0.1, reload_jitter_seconds=0)
+    app = create_app(config, live=open_live(config, embedder))
     client = app.test_client()
     live = http_io.services(app).live
     try:

@@ -11,17 +11,19 @@ import time
 
 import pytest
 
-from recommender.api import http_io
 from recommender.api.app import create_app
+from recommender.api.viewer_store import personal, viewer_store
+from recommender.distribution.live import LiveIndex
 from tests.conftest import ROCKY_IDS, ROOT
 from tests.ops import call, free_port
 
 
 @pytest.fixture
 def client(settings, engine, events_url):
-    app = create_app(dataclasses.replace(settings, events_url=events_url), engine=engine)
+    app = create_app(dataclasses.replace(settings, events_url=events_url),
+                     live=LiveIndex.serving(engine))
     yield app.test_client()
-    personal = http_io.services(app).personal
+    personal = viewer_store(app).personal
     if personal is not None:
         personal.store.close()
 
@@ -141,7 +143,7 @@ def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, en
     port = free_port()
     url = f"postgresql://nobody@127.0.0.1:{port}/none"  # nothing listens there
     client = create_app(dataclasses.replace(settings, events_url=url),
-                        engine=engine).test_client()
+                        live=LiveIndex.serving(engine)).test_client()
     r = client.post("/events", json={"user": "fy", "film": "Rocky", "type": "like"})
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "events_unavailable"
     assert "RECOMMENDER_EVENTS_URL" in r.get_json()["error"]["message"]
@@ -314,5 +316,5 @@ def test_a_path_that_is_not_utf8_is_refused_not_replaced(client):
 def app_store():
     def store(client):
         with client.application.app_context():
-            return http_io.personal().store
+            return personal().store
     return store

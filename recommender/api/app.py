@@ -1,7 +1,7 @@
-"""The Flask app factory and routes: parse, validate, call the engine, shape JSON.
-
-All errors, ours and werkzeug's, leave through :func:`_render_error` in the
-contract's shape ``{"error": {"code", "message", ...}}``.
+"""The Flask app factory and the routes about films: parse, validate, call the engine,
+shape JSON. The operators' routes are :mod:`recommender.api.operations`, the viewers'
+:mod:`recommender.api.viewers`; every error leaves through
+:mod:`recommender.api.error_handlers`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,19 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException
 
 from recommender import budget
-from recommender.api import access, http_io, observability, web
+from recommender.api import (
+    access,
+    error_handlers,
+    http_io,
+    observability,
+    operations,
+    viewer_store,
+    web,
+)
 from recommender.api import viewers as users_api
 from recommender.api.observability import Metrics
-from recommender.api.openapi import build_openapi, docs_page
 from recommender.api.schemas import (
     BatchRequest,
     ListParams,
@@ -34,19 +40,9 @@ from recommender.api.schemas import (
     parse_args,
 )
 from recommender.config import Settings
-from recommender.distribution.live import LiveIndex
-from recommender.embedding.embedder import Embedder
-from recommender.errors import (
-    IndexUnavailable,
-    InvalidParameter,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RecommenderError,
-    UnsupportedMediaType,
-)
+from recommender.distribution.live import LiveIndex, open_live
+from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.engine import Engine, QueryOptions
-from recommender.search.factory import make_embedder
 from recommender.search.projection import METHOD, group_of
 
 log = logging.getLogger(__name__)
@@ -54,45 +50,33 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               embedder: Embedder | None = None, load_model: bool = True) -> Flask:
-    """Build the app. The index is loaded here, once per process, and followed:
-    when ``current`` moves, the app swaps to the new version
-    (see :mod:`recommender.distribution.live`).
+def create_app(settings: Settings | None = None, *, live: LiveIndex | None = None) -> Flask:
+    """Build the app. The index is loaded here, once per process, and followed: when
+    ``current`` moves, the app swaps to the new version
+    (:mod:`recommender.distribution.live`).
 
     Args:
         settings: configuration; defaults plus ``RECOMMENDER_*`` when omitted.
-        engine: an engine to serve as is (tests share one across apps).
-        embedder: a model to reuse; otherwise one is made from ``settings.model``.
-        load_model: load the model now, so the first search isn't slow and a
-            model/index mismatch is found at start-up rather than on a request.
+        live: the live index to serve (default: the one ``settings`` describe, opened
+            with its model); one that already serves an engine is served as it is.
     """
     settings = settings or Settings.from_env()
+    live = live or open_live(settings)
+    # the index the live one serves from (following a store: the local cache)
+    settings = dataclasses.replace(settings, index=live.settings.index)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = StrictJSON(app)
-    embedder = embedder or (engine.embedder if engine else None) or \
-        make_embedder(settings, server=True)
     metrics = Metrics()
-    follower = None
-    if settings.index_url:  # serve from a local cache of the store's versions
-        from recommender.distribution.published import Follower
-
-        follower = Follower(settings.index_url, settings.cache_dir)
-        settings = dataclasses.replace(settings, index=settings.cache_dir)
-    live = LiveIndex(settings, embedder, load_model=load_model, engine=engine,
-                     follower=follower,
-                     on_swap=lambda e: metrics.index_loaded(
-                         e.index.version, e.index.model, len(e.index), e.index.dimension),
-                     on_reload=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
-    if engine is None:
-        live.start()
-    else:
-        live.follow_model()
+    live.subscribe(on_swap=lambda e: metrics.index_loaded(
+                       e.index.version, e.index.model, len(e.index), e.index.dimension),
+                   on_reload=lambda outcome: metrics.reloads.labels(outcome=outcome).inc())
+    live.start()
     live.watch(settings.reload_poll_seconds)
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
     http_io.init_services(app, settings, live, metrics)
+    viewer_store.init_app(app, settings, live)
 
     @app.before_request
     def _utf8_path() -> None:
@@ -122,13 +106,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if token is not None:
             budget.close_budget(token)
 
-    http_io.start_training(app)
-    app.register_blueprint(bp)
-    app.register_blueprint(users_api.bp)
-    app.register_blueprint(web.bp)
-    app.register_error_handler(RecommenderError, _render_error)
-    app.register_error_handler(HTTPException, _render_http_exception)
-    app.register_error_handler(Exception, _render_unexpected)
+    for blueprint in (bp, operations.bp, users_api.bp, web.bp):
+        app.register_blueprint(blueprint)
+    error_handlers.init_app(app)
     return app
 
 
@@ -157,93 +137,6 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
 
 
 # -- routes ------------------------------------------------------------------------
-
-
-@bp.get("/health")
-def health() -> Any:
-    """What a load balancer needs: up or not, and which version. Where files are lives
-    behind the admin key (``/admin/status``)."""
-    engine = http_io.engine()  # 503 index_unavailable, in the error shape, while none is loaded
-    return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
-                    "index": _index_summary(engine)})
-
-
-def _index_summary(engine: Engine) -> dict[str, Any]:
-    m = engine.index.manifest
-    return {"version": engine.index.version, "dimension": engine.index.dimension,
-            "index_type": m.get("index_type"), "built_at": m.get("built_at"),
-            "catalog_sha256": m.get("catalog", {}).get("sha256")}
-
-
-@bp.get("/admin/status")
-def admin_status() -> Any:
-    """For operators: the index's folder, and why the last reload failed, if it did."""
-    http_io.no_params()
-    live = http_io.live()
-    engine = http_io.engine()
-    return jsonify({"status": "ok", "films": len(engine.index), "model": engine.index.model,
-                    "index": {**_index_summary(engine), "path": str(engine.index.path),
-                              "root": str(http_io.settings().index)},
-                    "similar_table": engine.neighbours is not None,
-                    "last_reload_error": live.reload_error,
-                    "events": http_io.events_status(),
-                    "collaborative": {**live.model.summary(), "path": str(live.model.path)}
-                    if live.model else None,
-                    "collaborative_refused": live.model_error})
-
-
-@bp.get("/ready")
-def ready() -> Any:
-    """Readiness: an index is loaded and answers a query (by vector; no model call)."""
-    engine = http_io.engine()
-    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic"))
-    if len(engine.index) > 1 and not probe.results:
-        raise IndexUnavailable("The index is loaded but answered no query.")
-    live = http_io.live()
-    body = {"status": "ready", "films": len(engine.index), "model": engine.index.model,
-            "version": engine.index.version,
-            # the viewer routes' database; down, the other routes go on (still 200)
-            "events": http_io.events_status(),
-            # the collaborative model serving (null: none trained yet)
-            "collaborative": live.model.summary() if live.model else None}
-    refused_model = live.model_error or (live.follower.model_error if live.follower else None)
-    if refused_model:
-        body["collaborative_refused"] = refused_model
-    if live.reload_refusal:  # still serving; a newer version was refused, and why
-        body["refused"] = live.reload_refusal
-    return jsonify(body)
-
-
-@bp.get("/openapi.json")
-def openapi() -> Any:
-    return jsonify(build_openapi(http_io.settings()))
-
-
-@bp.get("/docs")
-def docs() -> Any:
-    return Response(docs_page(build_openapi(http_io.settings())), mimetype="text/html")
-
-
-@bp.get("/metrics")
-def metrics() -> Any:
-    """Prometheus metrics: requests by route and status, latency, the index served."""
-    metrics = http_io.metrics()
-    live = http_io.live()
-    embedder = live.embedder
-    metrics.query_cache(embedder.cache_hits, embedder.cache_misses)
-    model = live.model
-    metrics.model_loaded(model.summary() if model else None,
-                         model.manifest["trained_at_ts"] if model else 0.0)
-    return metrics.exposition()
-
-
-@bp.post("/admin/reload")
-def admin_reload() -> Any:
-    """Swap to the version ``current`` points to; the old one serves until then."""
-    http_io.no_params()
-    result = http_io.live().reload()
-    return jsonify({"reloaded": result.changed, "version": result.version,
-                    "previous": result.previous})
 
 
 @bp.get("/films")
@@ -345,63 +238,3 @@ def search() -> Any:
     engine = http_io.engine()
     params = parse_args(SearchParams, request.args)
     return http_io.page(engine, engine.search(params.q, http_io.options(params)), params)
-
-
-# -- errors ------------------------------------------------------------------------
-
-
-def _error_response(error: RecommenderError) -> Any:
-    response = jsonify({"error": error.to_dict()})
-    if "retry_after" in error.details:
-        response.headers["Retry-After"] = str(error.details["retry_after"])
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="recommender"'
-    return response, error.status
-
-
-def _render_error(error: RecommenderError) -> Any:
-    return _error_response(error)
-
-
-_HTTP_ERRORS: dict[int, type[RecommenderError]] = {
-    404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType,
-}
-
-
-def _render_http_exception(exc: HTTPException) -> Any:
-    status = exc.code or 500
-    if status == 404:
-        error: RecommenderError = NotFound(
-            f"No route {request.path!r}. The routes are listed at /docs and /openapi.json."
-        )
-    elif status == 405:
-        error = MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path}; "
-            f"allowed: {', '.join(sorted(getattr(exc, 'valid_methods', None) or []))}."
-        )
-    elif status == 413:
-        error = PayloadTooLarge(
-            f"The request body is larger than {http_io.settings().max_body_bytes} bytes: "
-            "send less in one request (POST /events: fewer events per batch), or raise "
-            "RECOMMENDER_MAX_BODY_BYTES on the server."
-        )
-    elif status in _HTTP_ERRORS:
-        error = _HTTP_ERRORS[status](exc.description or exc.name)
-    elif 400 <= status < 500:
-        error = InvalidParameter("request", exc.description or exc.name)
-    else:
-        return _render_unexpected(exc)
-    response, code = _error_response(error)
-    valid_methods = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed's
-    if status == 405 and valid_methods:
-        response.headers["Allow"] = ", ".join(valid_methods)
-    return response, code
-
-
-def _render_unexpected(exc: Exception) -> Any:
-    if isinstance(exc, HTTPException) and (exc.code or 500) < 500:
-        return _render_http_exception(exc)
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    body = {"error": {"code": "internal_error",
-                      "message": "An unexpected error occurred; it has been logged."}}
-    return jsonify(body), 500

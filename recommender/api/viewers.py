@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from recommender import budget
-from recommender.api import http_io
+from recommender.api import http_io, viewer_store
 from recommender.api.schemas import (
     EventBatch,
     EventIn,
@@ -49,7 +49,7 @@ def post_events() -> Any:
         raise InvalidParameter("events", f"one request carries 1 to {limit} events; got "
                                f"{len(items)}. Send them in several requests.",
                                max_items=limit)
-    engine, personal = http_io.engine(), http_io.personal()
+    engine, personal = http_io.engine(), viewer_store.personal()
     now = time.time()
     valid: list[Event] = []
     rejected: list[dict[str, Any]] = []
@@ -77,7 +77,7 @@ def user_recommendations(user: str) -> Any:
     user = user_id(user)
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
-    page = http_io.personal().recommend(engine, user, http_io.options(params),
+    page = viewer_store.personal().recommend(engine, user, http_io.options(params),
                                         include_seen=params.include_seen)
     return http_io.page(engine, page, params)
 
@@ -90,7 +90,7 @@ def user_rows(user: str) -> Any:
     engine = http_io.engine()
     options = QueryOptions.from_fields(
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
-    rows = http_io.personal().rows(engine, user, params.rows, params.k, options)
+    rows = viewer_store.personal().rows(engine, user, params.rows, params.k, options)
     return jsonify({"user": user, "rows": [
         {"because": row["because"], "reason": row["reason"],
          "results": [hit.to_dict() for hit in row["results"]]} for row in rows],
@@ -104,7 +104,7 @@ def user_history(user: str) -> Any:
     params = parse_args(HistoryParams, request.args)
     engine = http_io.engine()
     events = []
-    for event in http_io.personal().history(user, params.limit):
+    for event in viewer_store.personal().history(user, params.limit):
         body = event.to_dict()
         known = engine.index.row_of.get(event.film_id)
         body["film"] = film_summary(engine.index.films[known]) if known is not None else \
@@ -118,7 +118,7 @@ def deleteuser_id(user: str) -> Any:
     """Erase every event of the viewer (204); afterwards the viewer is unknown."""
     user = user_id(user)
     http_io.no_params()
-    http_io.personal().forget(user)
+    viewer_store.personal().forget(user)
     return Response(status=204)
 
 
@@ -138,5 +138,5 @@ def trending() -> Any:
     params = parse_args(TrendingParams, request.args)
     engine = http_io.engine()
     options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
-    page = http_io.personal().trending(engine, options, params.window_days)
+    page = viewer_store.personal().trending(engine, options, params.window_days)
     return http_io.page(engine, page, params)

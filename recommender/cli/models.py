@@ -41,7 +41,7 @@ def models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _installed(name: str) -> str:
-    from recommender.embedding.embedder import resolve_model_location
+    from recommender.embedding.factory import resolve_model_location
     from recommender.errors import ModelUnavailable
 
     try:
@@ -53,7 +53,7 @@ def _installed(name: str) -> str:
 
 def _install(name: str) -> int:
     from recommender.embedding.assembly import assembled_folder, mpnet_location
-    from recommender.embedding.embedder import resolve_model_location
+    from recommender.embedding.factory import resolve_model_location
     from recommender.embedding.models import MPNET
 
     if name != MPNET.name:

@@ -39,7 +39,7 @@ class EmbedActor:
             self._dir = tempfile.mkdtemp(prefix="recommender-actor-")
             path = Path(self._dir) / "model.onnx"
             path.write_bytes(ray.get(export[0]))
-            self.embedder.use_onnx(path, "openvino", precision)
+            self.embedder = self.embedder.for_export(path, "openvino", precision)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self.embedder.encode([str(t) for t in batch["text"]])

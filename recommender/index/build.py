@@ -19,8 +19,7 @@ import numpy as np
 
 from recommender.catalog.films import Catalog, slugify
 from recommender.embedding.embedder import DEFAULT_EMBED_FIELDS, document_text
-from recommender.embedding.encoders import PRECISIONS
-from recommender.embedding.encoders import export_onnx as export_onnx_model
+from recommender.embedding.factory import PRECISIONS
 from recommender.embedding.models import model_spec
 from recommender.errors import IndexUnavailable
 from recommender.index.ann import AnnSettings
@@ -154,18 +153,13 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
             vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
             vectors[todo] = fresh
         elif todo:  # the model is loaded only when something is left to embed
-            restore = embedder.backend_key if query_model is not None else None
-            if query_model is not None:  # no torch in this process unless the export was made
-                embedder.use_onnx(Path(out) / query_model, "openvino", precision)
-            else:
-                embedder.load()
+            # through the export where it was made (no torch in this process unless it
+            # was made now); the caller's embedder is left as it was
+            builder = embedder.for_export(Path(out) / query_model, "openvino", precision) \
+                if query_model is not None else embedder.load()
             loaded = time.perf_counter()
-            backend = getattr(embedder, "backend", {})
-            try:
-                fresh = embedder.encode([texts[i] for i in todo], progress=progress)
-            finally:
-                if query_model is not None:  # the caller's embedder embeds queries as before
-                    embedder.use_onnx(*(restore or (None,)))
+            backend = getattr(builder, "backend", {})
+            fresh = builder.encode([texts[i] for i in todo], progress=progress)
             vectors = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
             vectors[todo] = fresh
         embedded = time.perf_counter()
@@ -196,4 +190,4 @@ def _export_query_model(embedder: Any, out: Path) -> str | None:
         return relative
     for stale in (out / ONNX_DIR).glob(".*.tmp"):  # left by an export that was killed
         stale.unlink(missing_ok=True)
-    return relative if export_onnx_model(embedder, out / relative) else None
+    return relative if embedder.export_onnx(out / relative) else None

@@ -60,7 +60,4 @@ def open_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
     """
     embedder = embedder or make_embedder(settings)
     index = load_index(settings.index, expected_model=expected_model(settings) or embedder.name)
-    export = query_encoder(settings, index)
-    if export is not None:
-        embedder.use_onnx(export)
-    return Engine(index, embedder, settings)
+    return Engine(index, embedder.for_export(query_encoder(settings, index)), settings)

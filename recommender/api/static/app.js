@@ -12,18 +12,29 @@ const SUGGEST_FROM = 0.85; // suggestions weaker than this are noise for a descr
 // in this browser (localStorage) and sends it with each request; the page itself is open.
 const KEY_STORE = "recommender-api-key";
 
+// The filters the page offers, by their API names: the form's fields have these ids.
+const FILTERS = ["year_min", "year_max", "mode"];
+
+// Only the newest view draws. Each navigation (route()) aborts the requests of the one
+// before; a view whose request was aborted never resumes, so a slow earlier search can't
+// overwrite a later one.
+let navigation = new AbortController();
+
 async function api(path) {
+  const { signal } = navigation;
   try {
     const headers = { Accept: "application/json" };
     const key = localStorage.getItem(KEY_STORE);
     if (key) headers["X-API-Key"] = key;
-    const response = await fetch(path, { headers });
+    const response = await fetch(path, { headers, signal });
     $("key-form").hidden = !(response.status === 401 || response.status === 403);
     let body;
     try { body = await response.json(); } catch { body = null; }
+    if (signal.aborted) return new Promise(() => {}); // superseded: this view never draws
     if (!body) body = { error: { message: `The server answered ${response.status}.` } };
     return { ok: response.ok, status: response.status, body };
   } catch (err) {
+    if (signal.aborted) return new Promise(() => {}); // superseded: this view never draws
     return { ok: false, status: 0, body: { error: { message: "The service can't be reached." } } };
   }
 }
@@ -39,7 +50,7 @@ function el(tag, attrs = {}, ...children) {
 
 function filterParams() {
   const p = new URLSearchParams();
-  for (const name of ["year_min", "year_max", "mode"]) {
+  for (const name of FILTERS) {
     const value = $(name).value.trim();
     if (value) p.set(name, value);
   }
@@ -400,12 +411,14 @@ window.addEventListener("resize", () => { if (!$("map-view").hidden) drawMap(); 
 function readState() {
   const p = new URLSearchParams(location.search);
   $("q").value = p.get("q") || "";
-  for (const name of ["year_min", "year_max", "mode"]) $(name).value = p.get(name) || "";
-  if (["year_min", "year_max", "mode"].some((n) => p.get(n))) $("filters").open = true;
+  for (const name of FILTERS) $(name).value = p.get(name) || "";
+  if (FILTERS.some((n) => p.get(n))) $("filters").open = true;
   return p;
 }
 
 async function route() {
+  navigation.abort();
+  navigation = new AbortController();
   const p = readState();
   if (p.get("view") === "map") return showMap(p.get("film"));
   if (p.get("film")) return showFilm(p.get("film"));
