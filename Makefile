@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
 
-.PHONY: install install-mpnet browser postgres build run test bench docs lint clean
+.PHONY: install install-mpnet browser postgres build run test test-fast bench docs lint clean
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,11 @@ postgres:
 test: install browser postgres
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier (tests/unit): one process, no server, no database server, no browser;
+# what a change to a scorer, a room or a parser waits for (docs/development.md).
+test-fast: install
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 # Benchmarks on ../shared/datasets/netflix_titles.csv; tables on stdout, JSON in bench-results/
 bench: install

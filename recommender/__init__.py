@@ -20,4 +20,4 @@ LAYERS: tuple[tuple[str, str], ...] = (
 )
 """The package's folders in the data's order, each with its job. A module imports only
 from the root modules (config, errors, files, ...), its own folder and the folders before
-it: tests/test_architecture.py enforces it, docs/architecture.md prints it."""
+it: tests/unit/test_architecture.py enforces it, docs/architecture.md prints it."""

@@ -27,7 +27,8 @@ import numpy as np
 from benchlib import NETFLIX, load_netflix, quantize_int8, quantize_static_int8, save_report
 
 from recommender.catalog.films import Catalog
-from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.embedding.embedder import Embedder
+from recommender.embedding.factory import resolve_model_location
 from recommender.index.build import build_index
 from recommender.index.store import load_index
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
 from recommender.config import Settings
-from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.embedding.embedder import Embedder
+from recommender.embedding.factory import resolve_model_location
 from recommender.index.build import build_index
 from recommender.index.store import load_index
 from recommender.search.engine import Engine

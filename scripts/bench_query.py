@@ -35,7 +35,8 @@ from benchlib import NETFLIX, distinct_queries, load_netflix, save_report
 
 from recommender.catalog.films import Catalog
 from recommender.catalog.titles import normalize_title
-from recommender.embedding.embedder import Embedder, resolve_model_location
+from recommender.embedding.embedder import Embedder
+from recommender.embedding.factory import resolve_model_location
 from recommender.index.build import build_index
 from tests.ops import call, free_port, running_server
 

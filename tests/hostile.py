@@ -1,6 +1,6 @@
 """The worst requests we could think of, as a hostile client would send them.
 
-Used by ``tests/test_netflix.py`` (each must answer within the time budget, or with
+Used by ``tests/system/test_netflix.py`` (each must answer within the time budget, or with
 a 4xx, through the real server at Netflix's scale) and by
 ``scripts/bench_hostile.py`` (their times, before and after the hardening).
 """

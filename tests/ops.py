@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT
+from recommender.catalog.films import load_catalog
+from tests.conftest import ROOT, SEEDS
 
 
 def free_port() -> int:
@@ -72,3 +74,28 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def big_catalog(path: Path, n: int = 300) -> Path:
+    """A catalog of ``n`` films made of the seeds, numbered: a build that takes a while."""
+    films = load_catalog(SEEDS).films
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            f = films[i % len(films)]
+            fh.write(json.dumps({"id": f"film-{i}", "title": f"{f.title} {i}",
+                                 "synopsis": f"{f.synopsis} ({i})", "language": "da"}) + "\n")
+    return path
+
+
+def stored_event_ids(events_url: str) -> set[str]:
+    """The ids of the events a database holds, read by its own driver (SQLite or PostgreSQL)."""
+    if events_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(events_url.removeprefix("sqlite:///"))
+        try:
+            return {row[0] for row in conn.execute("SELECT event_id FROM events")}
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(events_url) as conn:
+        return {row[0] for row in conn.execute("SELECT event_id FROM events")}

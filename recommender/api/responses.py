@@ -1,5 +1,5 @@
 """The JSON the API answers, as pydantic models: for the OpenAPI document (``/openapi.json``),
-checked against real answers by schemathesis (tests/test_openapi.py). What requests may
+checked against real answers by schemathesis (tests/integration/test_openapi.py). What requests may
 hold is :mod:`recommender.api.schemas`.
 """
 

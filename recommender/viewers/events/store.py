@@ -4,7 +4,7 @@ An event is written once (``event_id`` is unique: the same event sent twice is s
 once) and acknowledged only after its transaction commits. The two backends differ in
 how they connect and how they spell a parameter (:mod:`recommender.viewers.events.sqlite`,
 :mod:`recommender.viewers.events.postgres`); the schema, its migrations and every query are
-here, so the same test suite runs against both (tests/test_events.py).
+here, so the same test suite runs against both (tests/integration/test_events.py).
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+def _too_new(version: int) -> SchemaTooNew:
+    return SchemaTooNew(f"the event database is at schema version {version}; this release "
+                        f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+
+
 class EventStore:
     """Viewer events in a database; thread-safe (a connection per thread).
 
@@ -118,8 +123,6 @@ class EventStore:
         except BaseException:
             self.close()  # a refused database leaves no connection behind
             raise
-
-    # -- connections -------------------------------------------------------------
 
     def _connect(self) -> Any:
         raise NotImplementedError
@@ -204,6 +207,10 @@ class EventStore:
     def _begin(self, cursor: Any, write: bool) -> None:
         """Start the transaction, where the driver doesn't on the first statement."""
 
+    def _lock_schema(self, cursor: Any) -> None:
+        """Serialise migrations between processes that start at once, where the
+        transaction itself doesn't (PostgreSQL: an advisory lock)."""
+
     def _sql(self, text: str) -> str:
         return text.replace("?", self.marker)
 
@@ -223,9 +230,7 @@ class EventStore:
         processes starting at once take turns (a lock), so each step runs once."""
         known = self._applied_version()
         if known is not None and known > MIGRATIONS[-1][0]:
-            raise SchemaTooNew(
-                f"the event database is at schema version {known}; this release "
-                f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+            raise _too_new(known)
         if known == MIGRATIONS[-1][0]:
             return []  # read only: opening never waits for another process's write lock
         applied = []
@@ -237,9 +242,7 @@ class EventStore:
             cur.execute("SELECT version FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}
             if max(done, default=0) > MIGRATIONS[-1][0]:
-                raise SchemaTooNew(
-                    f"the event database is at schema version {max(done)}; this release "
-                    f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
+                raise _too_new(max(done))
             for version, description, statements in MIGRATIONS:
                 if version in done:
                     continue
@@ -273,10 +276,6 @@ class EventStore:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
-
-    def _lock_schema(self, cursor: Any) -> None:
-        """Serialise migrations between processes that start at once, where the
-        transaction itself doesn't (PostgreSQL: an advisory lock)."""
 
     def schema_version(self) -> int:
         with self._transaction(write=False) as cur:

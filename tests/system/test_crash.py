@@ -17,27 +17,17 @@ from recommender.distribution.live import LiveIndex
 from recommender.index.build import build_index
 from recommender.index.store import MANIFEST, complete_versions, load_index
 from tests.conftest import ROOT, SEEDS
-from tests.ops import call, running_server
+from tests.ops import big_catalog, call, running_server
 
 pytestmark = pytest.mark.crash
 
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "6"))
 
 
-def _big_catalog(path, n=300):
-    films = load_catalog(SEEDS).films
-    with path.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            f = films[i % len(films)]
-            fh.write(json.dumps({"id": f"film-{i}", "title": f"{f.title} {i}",
-                                 "synopsis": f"{f.synopsis} ({i})", "language": "da"}) + "\n")
-    return path
-
-
 def test_killed_builds_never_leave_a_half_index(tmp_path, embedder):
     out = tmp_path / "idx"
     build_index(load_catalog(SEEDS), embedder, out, progress=False)
-    big = _big_catalog(tmp_path / "big.jsonl")
+    big = big_catalog(tmp_path / "big.jsonl")
     rng = random.Random(int(os.environ.get("CRASH_SEED", "20261125")))
     # how long a whole build takes here, so the kills land across all of it
     t0 = time.monotonic()

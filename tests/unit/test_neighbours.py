@@ -4,12 +4,9 @@ import dataclasses
 
 import pytest
 
-from recommender.api import http_io
-from recommender.api.app import create_app
-from recommender.distribution.live import LiveIndex
 from recommender.index.store import load_index
 from recommender.search.engine import Engine, QueryOptions
-from tests.conftest import ROCKY_IDS, answer
+from tests.conftest import ROCKY_IDS
 
 
 @pytest.fixture(scope="module")
@@ -62,23 +59,6 @@ def test_pages_deeper_than_a_shallow_table_go_down_the_pipeline(settings, embedd
         assert shallow.neighbours.answers(options) is from_table
         for film in engine.index.films:
             assert page_dict(shallow, film.id, options) == page_dict(engine, film.id, options)
-
-
-def test_a_served_index_gets_its_table_and_the_setting_turns_it_off(settings, engine):
-    served = create_app(settings)
-    client, plain = served.test_client(), create_app(settings,
-                                                     live=LiveIndex.serving(engine)).test_client()
-    for film in engine.index.films:
-        for url in (f"/films/{film.id}/similar?k=3", f"/films/{film.id}/similar?k=2&offset=1"):
-            assert answer(client.get(url).get_json()) == answer(plain.get(url).get_json())
-    live = http_io.services(served).live
-    if live.holder.table_thread is not None:  # made after the swap, where none was saved yet
-        live.holder.table_thread.join(timeout=60)
-    assert live.engine().neighbours is not None
-    off = create_app(dataclasses.replace(settings, similar_table_max_films=0))
-    assert http_io.services(off).live.engine().neighbours is None
-    url = "/films/rocky-1976/similar"
-    assert answer(off.test_client().get(url).get_json()) == answer(client.get(url).get_json())
 
 
 def test_the_table_is_saved_in_the_version_and_mapped_by_the_next_engine(tmp_path, settings,

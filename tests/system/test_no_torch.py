@@ -2,7 +2,7 @@
 torch and sentence-transformers costs ~4.6 s and ~400 MB a process. With the model's
 ONNX export in the index, builds embed through OpenVINO and queries through onnxruntime,
 both tokenized by the tokenizers library. The server's workers are checked in
-tests/test_server.py; these are the command-line paths, each in a fresh process."""
+tests/system/test_server.py; these are the command-line paths, each in a fresh process."""
 
 import json
 import shutil

@@ -80,5 +80,9 @@ def test_hybrid_results_carry_both_scores(engine):
 
 
 def test_lexical_similar_films_share_words(engine):
-    results = engine.similar("rocky-iv-1985", QueryOptions(k=4, mode="lexical")).results
-    assert {r.film.id for r in results} <= set(ROCKY_IDS)
+    """The four other Rocky films, each by words it shares (an empty page passed before)."""
+    page = engine.similar("rocky-iv-1985", QueryOptions(k=4, mode="lexical", explain=True))
+    assert {r.film.id for r in page.results} == set(ROCKY_IDS) - {"rocky-iv-1985"}
+    for result in page.results:
+        assert result.lexical is not None and result.lexical > 0
+        assert result.to_dict()["explanation"]["shared_words"], result.film.id

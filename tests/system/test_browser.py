@@ -328,8 +328,8 @@ def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_
 
 def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):
     """With a collaborative model the film view has a second row, from every viewer's
-    events: the poker fans of tests/test_collaborative.py all went on to Rocky IV."""
-    from tests.test_collaborative import train_a_seed_copy
+    events: the poker fans of tests/system/test_collaborative.py all went on to Rocky IV."""
+    from tests.system.test_collaborative import train_a_seed_copy
 
     index, url = train_a_seed_copy(tmp_path, seed_index_dir)
     with running_server(index, workers=1, env={"RECOMMENDER_EVENTS_URL": url}) as (base, _), \

@@ -1,12 +1,10 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from recommender.cli.main import main
 from recommender.index.store import load_index
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +110,6 @@ def test_build_refuses_a_bad_catalog_and_writes_nothing(tmp_path, capsys):
 def test_missing_index_says_how_to_build_one(tmp_path, capsys):
     assert main(["similar", "Rocky", "--index", str(tmp_path / "none")]) == 1
     assert "recommender build --out" in capsys.readouterr().err
-
-
-def test_build_script_is_the_same_step(tmp_path):
-    out = tmp_path / "idx"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_index.py"), "--catalog", str(SEEDS),
-         "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert "films      8" in result.stdout
-    assert len(load_index(out)) == 8
 
 
 def test_build_if_stale_skips_an_up_to_date_index(cli_index, capsys, tmp_path):

@@ -21,9 +21,7 @@ import pytest
 
 from recommender.index.store import load_index
 from tests.conftest import ROOT
-from tests.ops import call, running_server
-from tests.test_crash import _big_catalog
-from tests.test_users_api import _stored_ids
+from tests.ops import big_catalog, call, running_server, stored_event_ids
 
 pytestmark = pytest.mark.server
 
@@ -260,7 +258,7 @@ def test_postgresql_stopped_and_started_under_load(seed_index_dir):
         assert ready[0] == 200 and ready[1]["events"]["status"] == "unavailable"
         assert after and all(s == 200 for _, s, _, _ in after), after[:5]
         assert load.failures == [], load.failures[:3]  # searches never noticed
-        missing = set(writer.acknowledged) - _stored_ids(url)
+        missing = set(writer.acknowledged) - stored_event_ids(url)
         assert not missing, sorted(missing)[:5]
         print(f"\n{len(writer.answers)} event requests, {len(outage)} answered 503 during "
               f"the outage, {len(writer.acknowledged)} acknowledged, all stored; storing "
@@ -399,7 +397,7 @@ def test_two_builds_into_one_folder_one_refused_clearly_the_other_complete(tmp_p
     """Before, the second build's clean-up deleted the first's temporary folder half-way
     ("Unreadable index files in .../.tmp-...: lexical.json"). Now the second is refused at
     once, naming the folder and the holder; the first completes and loads."""
-    big = _big_catalog(tmp_path / "big.jsonl", n=300)
+    big = big_catalog(tmp_path / "big.jsonl", n=300)
     out = tmp_path / "idx"
     command = [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
                "--out", str(out), "--quiet", "--no-reuse"]

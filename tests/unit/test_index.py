@@ -1,12 +1,6 @@
 import gc
 import json
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +11,6 @@ from recommender.errors import IndexMismatch, IndexUnavailable
 from recommender.index import store as store_module
 from recommender.index.build import build_index, previous_vectors
 from recommender.index.store import CURRENT, MANIFEST, load_index, prune_versions
-from tests.conftest import ROOT, SEEDS
 
 
 def test_built_index_round_trips(seed_index_dir, seed_catalog, embedder):
@@ -44,7 +37,7 @@ def test_stored_vectors_are_the_models_vectors(engine):
     """Compared like with like: the films embedded again through the runtime and the
     precision the build recorded in its manifest (bf16 where the CPU has AVX-512 BF16,
     fp32 elsewhere), as one batch, as the build embedded them. Against torch's fp32
-    vectors a bf16 build differs by up to ~1e-3 (tests/test_onnx.py bounds that)."""
+    vectors a bf16 build differs by up to ~1e-3 (tests/integration/test_onnx.py bounds that)."""
     index = engine.index
     backend = index.manifest["embeddings"]
     again = Embedder(query_cache_size=0).for_export(index.query_model_path, backend["runtime"],
@@ -124,48 +117,6 @@ def test_interrupted_build_leaves_the_previous_index(tmp_path, seed_catalog, emb
     assert [p.name for p in (out / "versions").iterdir()] == [first.name]
 
 
-def test_build_killed_mid_way_leaves_the_previous_index(tmp_path, seed_catalog, embedder):
-    """A real build process, killed with SIGKILL while it embeds."""
-    out = tmp_path / "idx"
-    first = build_index(seed_catalog, embedder, out, progress=False).path
-    big = tmp_path / "big.jsonl"
-    films = load_catalog(SEEDS).films
-    with big.open("w", encoding="utf-8") as fh:
-        for i in range(3000):
-            f = films[i % len(films)]
-            fh.write(json.dumps({"id": f"film-{i}", "title": f"{f.title} {i}",
-                                 "synopsis": f"{f.synopsis} ({i})"}) + "\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(big),
-         "--out", str(out), "--batch-size", "16"],
-        cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    # killed when its progress bar shows it part-way (not after a fixed sleep, which a
-    # fast machine could outlast): nothing is written until every film is embedded
-    deadline = time.monotonic() + 120
-    seen, done = "", 0
-    while not 0 < done < 3000 and time.monotonic() < deadline:
-        char = proc.stderr.read(1)
-        if not char:
-            break
-        seen += char
-        counts = re.findall(r"(\d+)/3000", seen[-40:])
-        done = int(counts[-1]) if counts else 0
-    assert 0 < done < 3000, seen[-300:]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
-    idx = load_index(out)
-    assert idx.path == first.resolve()
-    assert len(idx) == 8
-    # the next build cleans up whatever the killed one left behind
-    second = build_index(seed_catalog, embedder, out, progress=False).path
-    assert not [p for p in (out / "versions").iterdir() if p.name.startswith(".")]
-    assert load_index(out).path == second.resolve()
-
-
 def _copy_with_manifest(src, dst, **changes):
     shutil.copytree(src, dst)
     manifest = json.loads((dst / MANIFEST).read_text())
@@ -235,4 +186,3 @@ def test_rebuild_embeds_only_what_changed(tmp_path, seed_catalog, embedder, writ
     assert len(load_index(out)) == 5
     # another model's vectors are never reused
     assert previous_vectors(out, "another-model", ("synopsis",)) == ({}, None)
-
