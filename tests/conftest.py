@@ -23,10 +23,6 @@ from recommender.search.engine import Engine
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "films.jsonl"
 
-
-def answer(body: dict) -> dict:
-    """An answer without its ``recommendation_id`` (new for each answer), to compare two."""
-    return {k: v for k, v in body.items() if k != "recommendation_id"}
 SHARED = ROOT.parent / "shared"
 NETFLIX = SHARED / "datasets" / "netflix_titles.csv"
 SEED_LOG = ROOT / "seeds" / "labels" / "viewers.jsonl"
@@ -35,6 +31,11 @@ CREED = {"id": "creed-2015", "title": "Creed", "year": 2015,
          "synopsis": "Adonis, søn af Apollo Creed, bliver trænet af Rocky Balboa."}
 """A film the seeds lack: the next version's addition."""
 ROCKY_IDS = ["rocky-1976", "rocky-ii-1979", "rocky-iii-1982", "rocky-iv-1985", "rocky-v-1990"]
+
+
+def answer(body: dict) -> dict:
+    """An answer without its ``recommendation_id`` (new for each answer), to compare two."""
+    return {k: v for k, v in body.items() if k != "recommendation_id"}
 
 
 TIERS = ("unit", "integration", "system")
@@ -147,8 +148,9 @@ def e5() -> Embedder:
     return Embedder(E5_SMALL.name).load()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory, embedder):
+    """The seed index with its export, built once for the session: ``source`` copies it."""
     out = tmp_path_factory.mktemp("published") / "built"
     build_index(load_catalog(SEEDS), embedder, out, progress=False, export_onnx=True)
     return out
