@@ -157,11 +157,6 @@ class Embedder:
             family.exports[key] = found
         return found
 
-    def check_export(self, path: Path) -> int:
-        """The dimension of the vectors of the export at ``path`` (onnxruntime), its
-        encoder made and kept; raises ``OSError`` for one that can't run."""
-        return self.for_export(path).dimension
-
     @property
     def encoder(self) -> Encoder:
         """What embeds: the export's encoder, or the model itself (loaded now)."""

@@ -142,7 +142,7 @@ def test_the_fast_tokenizer_gives_the_model_tokenizers_ids(embedder):
 def test_an_embedder_that_never_loads_torch_embeds_as_torch(exported, embedder):
     out, _ = exported
     light = Embedder(query_cache_size=0)
-    assert light.check_export(load_index(out).query_model_path) == 384
+    assert light.for_export(load_index(out).query_model_path).dimension == 384
     light = light.for_export(load_index(out).query_model_path)
     vectors = light.encode(TEXTS)
     assert not light.loaded  # the torch model was never loaded by this embedder
