@@ -119,6 +119,12 @@ class Settings:
     """Requests a minute per client (key, else address), per worker; 0: no limit."""
     reload_poll_seconds: float = 2.0
     """How often each server process checks whether ``current`` moved (0: never)."""
+    catalog_poll_seconds: float = 0.5
+    """How often each server process looks for catalog changes made by another (0:
+    never; it still takes its own at once): a change is everywhere within about this plus
+    the time to apply it (docs/live-catalog.md)."""
+    catalog_max_body_bytes: int = 8 * 1024 * 1024
+    """Largest body of a bulk catalog change (``POST /films/bulk``, up to 1,000 films)."""
     events_url: str = ""
     """Where viewer events are stored: ``sqlite:///PATH`` or ``postgresql://...`` (several
     replicas sharing one store); empty: a SQLite file beside the index folder,
@@ -205,7 +211,8 @@ _MINIMUM: dict[str, float] = {
     "request_budget_seconds": 0, "max_fuzzy_lookups": 0, "max_batch_fuzzy_lookups": 0,
     "read_timeout_seconds": 0.1, "worker_timeout_seconds": 2,
     "worker_max_requests": 0, "reload_jitter_seconds": 0, "rate_limit_per_minute": 0,
-    "reload_poll_seconds": 0, "train_every_seconds": 0, "event_half_life_days": 0.001,
+    "reload_poll_seconds": 0, "catalog_poll_seconds": 0, "catalog_max_body_bytes": 1024,
+    "train_every_seconds": 0, "event_half_life_days": 0.001,
     "max_user_events": 1,
     "max_events_per_request": 1, "trending_window_days": 0.001,
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,

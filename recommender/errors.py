@@ -178,6 +178,14 @@ class EventsUnavailable(RecommenderError):
     code = "events_unavailable"
 
 
+class CatalogUnavailable(RecommenderError):
+    """The database that keeps the catalog's changes can't be written or read now; the
+    films already loaded go on being served."""
+
+    status = 503
+    code = "catalog_unavailable"
+
+
 class CatalogError(RecommenderError):
     """A catalog file is refused; names the line and the field."""
 

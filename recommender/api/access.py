@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from flask import Flask, request
 
+from recommender.api.catalog import is_catalog_write
 from recommender.config import Settings
 from recommender.errors import Forbidden, RateLimited, Unauthorized
 
@@ -116,11 +117,13 @@ def init_app(app: Flask, settings: Settings) -> None:
                 request.path.startswith("/static/"):
             return
         given = presented_key()
-        admin = request.path.startswith("/admin/")
+        admin = request.path.startswith("/admin/") or \
+            is_catalog_write(request.method, request.path)
         if admin and admin_closed:
             raise Forbidden(
-                f"The /admin routes are closed: this server listens on {settings.host} and "
-                "has no admin key. Set RECOMMENDER_ADMIN_KEYS and send one.")
+                f"The /admin routes and catalog changes are closed: this server listens on "
+                f"{settings.host} and has no admin key. Set RECOMMENDER_ADMIN_KEYS and send "
+                "one.")
         needed = admin_keys if admin else read_keys + admin_keys
         identity = None
         if (admin and admin_keys) or (not admin and read_keys):

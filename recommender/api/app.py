@@ -19,6 +19,7 @@ from flask.json.provider import DefaultJSONProvider
 from recommender import budget
 from recommender.api import (
     access,
+    catalog,
     error_handlers,
     http_io,
     observability,
@@ -44,6 +45,7 @@ from recommender.distribution.live import LiveIndex, open_live
 from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
+from recommender.viewers.events.catalog_log import CatalogLog
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
     access.init_app(app, settings)
     http_io.init_services(app, settings, live, metrics)
     viewer_store.init_app(app, settings, live)
+    # every process follows the catalog's changes in the event database, from the start
+    live.catalog.on_applied = metrics.catalog_applied
+    stores = viewer_store.viewer_store(app)
+    live.catalog.follow(lambda: CatalogLog(stores.open().store), settings.catalog_poll_seconds)
 
     @app.before_request
     def _utf8_path() -> None:
@@ -106,7 +112,7 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
         if token is not None:
             budget.close_budget(token)
 
-    for blueprint in (bp, operations.bp, users_api.bp, web.bp):
+    for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, web.bp):
         app.register_blueprint(blueprint)
     error_handlers.init_app(app)
     return app

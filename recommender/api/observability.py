@@ -89,6 +89,15 @@ class Metrics:
             "Stored events that name the recommendation that led to them, by type",
             ["type"], registry=registry)
 
+        self.catalog_changes = Counter(
+            "recommender_catalog_changes", "Catalog changes this server took, by operation",
+            ["op"], registry=registry)
+        self.catalog_lag = Histogram(
+            "recommender_catalog_change_lag_seconds",
+            "From a catalog change's commit to its being served by this worker",
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+            registry=registry)
+
     def index_loaded(self, version: str, model: str, films: int, dimension: int) -> None:
         self.films.set(films)
         self.dimension.set(dimension)
@@ -97,6 +106,11 @@ class Metrics:
             self.version.labels(*self._served).set(0)
         self._served = (version, model)
         self.version.labels(version=version, model=model).set(1)
+
+    def catalog_applied(self, lags: list[float]) -> None:
+        """Seconds from each catalog change's commit to its serving in this worker."""
+        for seconds in lags:
+            self.catalog_lag.observe(seconds)
 
     def model_loaded(self, summary: dict[str, Any] | None, trained_ts: float) -> None:
         """The collaborative model serving now (None: none: the gauges say 0)."""

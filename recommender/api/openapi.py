@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from recommender import __version__
-from recommender.api import responses, schemas
+from recommender.api import catalog, responses, schemas
 from recommender.config import Settings
 from recommender.search.query import MAX_RESULT_WINDOW
 
@@ -29,7 +29,8 @@ _ERRORS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited (Retry-After header)",
-    503: "index_unavailable; timeout: the request ran past the time budget "
+    503: "index_unavailable; catalog_unavailable: the catalog's database can't be reached "
+         "(catalog changes; Retry-After); timeout: the request ran past the time budget "
          "(RECOMMENDER_REQUEST_BUDGET_SECONDS); events_unavailable: the event database "
          "can't be reached (per-viewer routes)",
 }
@@ -37,10 +38,11 @@ _RESPONSE_MODELS: list[type[BaseModel]] = [
     responses.ResultPageOut, responses.FilmOut, responses.FilmListOut, responses.HealthOut,
     responses.ReadyOut, responses.ReloadOut, responses.AdminStatusOut, responses.BatchOut,
     responses.ErrorOut, responses.EventsOut, responses.RowsOut, responses.HistoryOut,
-    responses.MapOut,
+    responses.MapOut, catalog.ChangeOut, catalog.BulkOut,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
-                                       schemas.EventIn, schemas.EventBatch]
+                                       schemas.EventIn, schemas.EventBatch, catalog.FilmIn,
+                                       catalog.FilmPatch, catalog.BulkRequest]
 
 
 def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[str, Any]]:
@@ -75,6 +77,24 @@ def _responses(ok: str | None, codes: list[int], ok_status: int = 200) -> dict[s
         responses[str(code)] = {"description": _ERRORS[code], "content": {
             "application/json": {"schema": {"$ref": _REF.format(model="ErrorOut")}}}}
     return responses
+
+
+def _catalog_writes(film_id: dict[str, Any],
+                    body: Any) -> dict[str, Any]:
+    """PUT, PATCH and DELETE of one film: admin routes (the admin key where one is set)."""
+    codes = [400, 401, 403, 404, 413, 415, 503]
+    return {
+        "put": {"summary": "Add or replace a film (201 created, 200 replaced); served by "
+                           "every worker within seconds", "parameters": [film_id],
+                "requestBody": body("FilmIn"),
+                "responses": {**_responses("ChangeOut", []),
+                              **_responses("ChangeOut", codes, ok_status=201)}},
+        "patch": {"summary": "Change some fields of a film, e.g. its available_until",
+                  "parameters": [film_id], "requestBody": body("FilmPatch"),
+                  "responses": _responses("ChangeOut", codes)},
+        "delete": {"summary": "Withdraw a film: in no answer from then on (its events stay)",
+                   "parameters": [film_id],
+                   "responses": _responses("ChangeOut", [400, 401, 403, 404, 503])}}
 
 
 def build_openapi(settings: Settings) -> dict[str, Any]:
@@ -113,7 +133,13 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                            "responses": _responses("FilmListOut", [400, *keyed, 503])}},
         "/films/{film_id}": {"get": {"summary": "One film with its synopsis",
                                      "parameters": [film_id],
-                                     "responses": _responses("FilmOut", [404, *keyed, 503])}},
+                                     "responses": _responses("FilmOut", [404, *keyed, 503])},
+                             **_catalog_writes(film_id, body)},
+        "/films/bulk": {"post": {
+            "summary": f"Up to {catalog.MAX_BULK} catalog changes (put, patch, delete), "
+                       "stored all or none; needs the admin key where one is set",
+            "requestBody": body("BulkRequest"),
+            "responses": _responses("BulkOut", [400, 401, 403, 404, 413, 415, 503])}},
         "/films/{film_id}/similar": {"get": {
             "summary": "The films most like this one", "parameters": [film_id, *query],
             "responses": _responses("ResultPageOut", [400, 404, *keyed, 503])}},

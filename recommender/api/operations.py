@@ -31,7 +31,10 @@ def _index_summary(engine: Engine) -> dict[str, Any]:
     m = engine.index.manifest
     return {"version": engine.index.version, "dimension": engine.index.dimension,
             "index_type": m.get("index_type"), "built_at": m.get("built_at"),
-            "catalog_sha256": m.get("catalog", {}).get("sha256")}
+            "catalog_sha256": m.get("catalog", {}).get("sha256"),
+            "catalog_changes_through": (m.get("catalog", {}).get("changes") or {}).get(
+                "through", 0),
+            "live_changes": engine.index.overlay is not None}
 
 
 @bp.get("/admin/status")
@@ -48,15 +51,17 @@ def admin_status() -> Any:
                     "events": events_status(),
                     "collaborative": {**live.model.summary(), "path": str(live.model.path)}
                     if live.model else None,
-                    "collaborative_refused": live.model_error})
+                    "collaborative_refused": live.model_error,
+                    "catalog": live.catalog.status()})
 
 
 @bp.get("/ready")
 def ready() -> Any:
     """Readiness: an index is loaded and answers a query (by vector; no model call)."""
     engine = http_io.engine()
-    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic"))
-    if len(engine.index) > 1 and not probe.results:
+    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic")) \
+        if len(engine.index) > 1 else None
+    if probe is not None and not probe.results:
         raise IndexUnavailable("The index is loaded but answered no query.")
     live = http_io.live()
     body = {"status": "ready", "films": len(engine.index), "model": engine.index.model,
@@ -64,7 +69,9 @@ def ready() -> Any:
             # the viewer routes' database; down, the other routes go on (still 200)
             "events": events_status(),
             # the collaborative model serving (null: none trained yet)
-            "collaborative": live.model.summary() if live.model else None}
+            "collaborative": live.model.summary() if live.model else None,
+            # the catalog's changes above the version, and whether their database answers
+            "catalog": live.catalog.status()}
     refused_model = live.model_error or (live.follower.model_error if live.follower else None)
     if refused_model:
         body["collaborative_refused"] = refused_model

@@ -102,6 +102,9 @@ class FilmOut(BaseModel):
     genres: list[str]
     language: str | None
     image_url: str | None = Field(None, description="a poster, where the catalog has one")
+    available_from: str | None = Field(None, description="when it may first be shown "
+                                       "(ISO 8601 UTC); only where the film has a window")
+    available_until: str | None = Field(None, description="when it may no longer be shown")
 
 
 class FilmListItem(FilmRef):
@@ -140,6 +143,9 @@ class ReadyOut(BaseModel):
         "events, trained_at, age_seconds, bytes (null: none trained yet)")
     collaborative_refused: str | None = Field(None, description="why the newest model "
                                               "isn't the one serving")
+    catalog: dict[str, Any] | None = Field(
+        None, description="the live catalog: changes above the version (added, changed, "
+        "withdrawn, hidden by their window), newest_change_at, read_through, database")
 
 
 class ReloadOut(BaseModel):
@@ -156,6 +162,7 @@ class AdminStatusOut(BaseModel):
     similar_table: bool = Field(description="whether this worker answers more-like-this "
                                 "from the version's table yet (else by the pipeline)")
     last_reload_error: str | None
+    catalog: dict[str, Any] | None = Field(None, description="the live catalog, as /ready's")
 
 
 class BatchAnswer(BaseModel):

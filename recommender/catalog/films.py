@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,28 @@ class Film:
     language: str | None = None
     image_url: str | None = None
     """A poster or still: an http(s) URL or a path on this server; shown where present."""
+    available_from: str | None = None
+    """When the film may first be shown (ISO 8601 UTC, ``...Z``); None: always could."""
+    available_until: str | None = None
+    """When it may no longer be shown (a licence's end); None: never ends."""
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies every field, a third of a small rebuild
         return {"id": self.id, "title": self.title, "synopsis": self.synopsis,
                 "year": self.year, "original_title": self.original_title,
                 "aliases": list(self.aliases), "genres": list(self.genres),
-                "language": self.language, "image_url": self.image_url}
+                "language": self.language, "image_url": self.image_url,
+                "available_from": self.available_from, "available_until": self.available_until}
+
+    def window(self) -> tuple[float, float]:
+        """(from, until) in seconds since the epoch; open ends are -inf and +inf."""
+        return (_timestamp(self.available_from, float("-inf")),
+                _timestamp(self.available_until, float("inf")))
+
+    def available_at(self, now: float) -> bool:
+        """Whether the film may be shown at ``now``: ``from <= now < until``."""
+        start, end = self.window()
+        return start <= now < end
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Film:
@@ -60,8 +76,28 @@ class Film:
             id=d["id"], title=d["title"], synopsis=d["synopsis"], year=d.get("year"),
             original_title=d.get("original_title"), aliases=tuple(d.get("aliases") or ()),
             genres=tuple(d.get("genres") or ()), language=d.get("language"),
-            image_url=d.get("image_url"),
+            image_url=d.get("image_url"), available_from=d.get("available_from"),
+            available_until=d.get("available_until"),
         )
+
+
+def _timestamp(value: str | None, default: float) -> float:
+    return default if value is None else datetime.fromisoformat(value).timestamp()
+
+def parse_moment(value: Any) -> str:
+    """An ISO 8601 time with its offset, as stored (UTC, ``Z``, to the second); a time
+    without an offset is ambiguous: ValueError says so."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 time as a string, got {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 time; "
+                         "write it as 2026-12-31T23:59:59Z") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; add one, e.g. Z for UTC "
+                         "(2026-12-31T23:59:59Z)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,9 @@ class Catalog:
     """Checksum of the file's bytes and of how it was read (the CSV columns)."""
     rejects: list[dict[str, Any]] = field(default_factory=list)
     """Rows left out by ``on_invalid="skip"``: line, field, value, reason."""
+    changes: dict[str, Any] | None = None
+    """The live changes applied on top of the file (:func:`recommender.catalog.changes.fold`):
+    which numbers and what they did; None: the file alone."""
     by_id: dict[str, Film] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -268,7 +307,7 @@ def _derive_id(obj: dict[str, Any], taken: set[str]) -> str:
     return candidate
 
 
-def _parse_year(path: str, lineno: int, field_name: str, raw: Any) -> int:
+def _parse_year(path: str, lineno: int | None, field_name: str, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise CatalogError(path, f"year must be an integer, got {raw!r}", lineno, field_name)
     try:
@@ -282,7 +321,7 @@ def _parse_year(path: str, lineno: int, field_name: str, raw: Any) -> int:
     return year
 
 
-def _film_from_fields(path: str, lineno: int, obj: dict[str, Any], language: str | None,
+def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], language: str | None,
                       field_names: dict[str, str] | None = None) -> Film:
     names = field_names or {}
 
@@ -335,10 +374,27 @@ def _film_from_fields(path: str, lineno: int, obj: dict[str, Any], language: str
             raise CatalogError(path, "image_url must be an http(s) URL or a path starting "
                                f"with / (at most {MAX_URL_CHARS} characters)", lineno,
                                names.get("image_url", "image_url"))
+    window = {}
+    for key in ("available_from", "available_until"):
+        if obj.get(key) is not None:
+            try:
+                window[key] = parse_moment(obj[key])
+            except ValueError as exc:
+                raise CatalogError(path, f"{key} {exc}", lineno, key) from None
+    if window.get("available_from", "") >= window.get("available_until", "~"):
+        raise CatalogError(path, f"available_until ({window['available_until']}) must be "
+                           f"after available_from ({window['available_from']})", lineno,
+                           "available_until")
     assert title is not None
     return Film(
         id=film_id, title=title.strip(), synopsis=synopsis, year=year,
         original_title=(text("original_title", required=False) or None),
         aliases=strings("aliases"), genres=strings("genres"),
-        language=lang.strip().lower() if lang else None, image_url=image_url,
+        language=lang.strip().lower() if lang else None, image_url=image_url, **window,
     )
+
+
+def film_from_fields(where: str, obj: dict[str, Any]) -> Film:
+    """A film from a JSON object (a catalog line, a request's body), checked as a catalog
+    file's lines are: the one set of rules for every way a film enters."""
+    return _with_value(obj, partial(_film_from_fields, where, None, obj, None))

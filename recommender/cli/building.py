@@ -42,6 +42,8 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
 
     catalog = _load_catalog(args, settings.catalog)
     embedder = make_embedder(settings, model=_build_model(settings, catalog, args.language))
+    catalog, known = _fold_changes(settings, catalog, embedder.name, _embed_fields(args),
+                                   without=args.without_changes)
     if args.if_stale and _up_to_date(settings, catalog, embedder.name, _embed_fields(args)):
         print(f"{settings.index} is up to date with {settings.catalog}; nothing to build")
         return 0
@@ -55,13 +57,15 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
                              batch_size=settings.batch_size),
                          ann=AnnSettings(threshold=args.ann_threshold, m=args.hnsw_m,
                                          ef_construction=args.ef_construction,
-                                         ef_search=args.ef_search))
+                                         ef_search=args.ef_search),
+                         known_vectors=known)
     rejected = len(catalog.rejects)
     print(f"built {report.path}\n"
           f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
-          "from the previous version)\n"
+          "from the previous version or the changes)\n"
           + (f"  rejected   {rejected} catalog rows, listed in "
-             f"{report.path / 'rejects.jsonl'}\n" if rejected else "") +
+             f"{report.path / 'rejects.jsonl'}\n" if rejected else "")
+          + _changes_line(catalog.changes) +
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load/export "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"
@@ -77,6 +81,58 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  index      {manifest['index_type']} (M={ann['m']}, efSearch={ann['ef_search']}):"
               f" recall@10 {ann['recall_at_10']:.3f} against exact search")
     return 0
+
+
+def _fold_changes(settings: Settings, catalog: Any, model: str, fields: tuple[str, ...], *,
+                  without: bool) -> tuple[Any, dict[str, Any]]:
+    """The catalog file with the changes taken online since the current version's baseline
+    applied (docs/live-catalog.md), and the vectors they were stored with (by ``model``)."""
+    from recommender.catalog.changes import fold
+    from recommender.embedding.embedder import document_text
+    from recommender.errors import IndexUnavailable
+    from recommender.index.build import text_checksum
+    from recommender.index.store import read_manifest, resolve_version_dir
+    from recommender.viewers.events import default_url, open_store
+    from recommender.viewers.events.catalog_log import CatalogLog
+
+    url = settings.events_url or default_url(settings.index)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return catalog, {}  # no database yet: no change was ever taken
+    try:
+        baseline = int(((read_manifest(resolve_version_dir(settings.index)).get("catalog")
+                         or {}).get("changes") or {}).get("from", 0))
+    except (IndexUnavailable, OSError, ValueError):
+        baseline = 0
+    store = open_store(url)
+    try:
+        changelog = CatalogLog(store)
+        through = changelog.latest()
+        if without:  # the file is the truth from now: later builds start from here
+            folded = fold(catalog, {}, through, through)
+            assert folded.changes is not None
+            folded.changes["file_alone"] = True
+            return folded, {}
+        newest, _ = changelog.overlay(baseline)
+    finally:
+        store.close()
+    known = {text_checksum(document_text(c.film, fields)): c.vector
+             for c in newest.values() if c.film is not None and c.vector is not None
+             and c.model == model}
+    return fold(catalog, newest, baseline, through), known
+
+
+def _changes_line(changes: dict[str, Any] | None) -> str:
+    if not changes:
+        return ""
+    if changes["from"] == changes["through"] and not any(
+            changes[k] for k in ("added", "replaced", "withdrawn")):
+        return ("  changes    none applied ("
+                + (f"--without-changes: the file alone, through #{changes['through']}"
+                   if changes.get("file_alone") else "none taken online since the last build")
+                + ")\n")
+    return (f"  changes    #{changes['from'] + 1}..#{changes['through']} taken online applied: "
+            f"{changes['added']} added, {changes['replaced']} replaced, "
+            f"{changes['withdrawn']} withdrawn\n")
 
 
 def _build_model(settings: Settings, catalog: Any, language: str | None) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from recommender import __version__
 from recommender.cli import building
+from recommender.cli import catalog as catalog_cli
 from recommender.cli import models as models_cli
 from recommender.cli import viewers as viewers_cli
 from recommender.config import Settings
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=("bf16", "fp32"),
                    help="what the build embeds at through the export (default bf16 where "
                    "the CPU has it: 1.5x sooner than fp32, 99%% of top-10 neighbours kept)")
+    b.add_argument("--without-changes", action="store_true",
+                   help="build from the catalog file alone: the catalog changes taken "
+                   "online until now (PUT/PATCH/DELETE /films) are superseded by it, so a "
+                   "film withdrawn online comes back if the file holds it (default: they "
+                   "are applied on top of the file)")
+    b.add_argument("--events-url", help="the database of the catalog's changes (default: "
+                   "RECOMMENDER_EVENTS_URL, else the SQLite file beside --out)")
     b.add_argument("--no-reuse", action="store_true",
                    help="embed every film again, even those unchanged since the current "
                    "version")
@@ -174,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", choices=("average", "best_score"), default="average")
     _add_query(r)
     viewers_cli.add_parsers(sub)
+    catalog_cli.add_parsers(sub)
     models_cli.add_parsers(sub)
     return parser
 
@@ -289,7 +298,7 @@ _COMMANDS = {"build": building.build, "eval": building.evaluate, "serve": _serve
              "similar": _similar, "search": _search, "recommend": _recommend, "publish": _publish,
              "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs,
              "eval-users": viewers_cli.eval_users, "train": viewers_cli.train,
-             "models": models_cli.models}
+             "models": models_cli.models, "catalog": catalog_cli.catalog}
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from recommender.config import Settings
 from recommender.distribution.holder import EngineHolder
+from recommender.distribution.live_catalog import LiveCatalog
 from recommender.distribution.model_follower import ModelFollower
 from recommender.distribution.published import Follower
 from recommender.distribution.refusal import Refusal
@@ -72,6 +73,8 @@ class LiveIndex:
         self.follower = follower
         self._on_reload: Callable[[str], None] = lambda outcome: None
         self.holder = EngineHolder()
+        self.catalog = LiveCatalog(self.holder, settings)
+        """The catalog's live changes on top of the version that serves."""
         self.models = ModelFollower(settings.index, on_refused=lambda: self._on_reload("refused"))
         self.refusal: Refusal | None = None
         """Why the newest version isn't the one serving: the last reload refused, or at
@@ -87,7 +90,7 @@ class LiveIndex:
         shared by several apps, or an engine opened by hand); :meth:`start` then loads
         nothing."""
         live = cls(settings or engine.settings, engine.embedder)
-        live.holder.swap(engine, make_table=False)
+        live.catalog.serve(engine, make_table=False)
         return live
 
     def subscribe(self, *, on_swap: Callable[[Engine], None],
@@ -155,7 +158,7 @@ class LiveIndex:
     def _serve(self, engine: Engine) -> None:
         self.embedder = engine.embedder.for_export(None)  # the model of what serves
         self.refusal = None  # first: whoever sees the new engine sees no stale refusal
-        self.holder.swap(engine)
+        self.catalog.serve(engine)  # with the catalog's changes it doesn't hold yet
 
     def start(self) -> None:
         """Load at start-up: the current version, or else the newest version that loads.
@@ -286,6 +289,7 @@ class LiveIndex:
             self.refusal = None
 
     def stop(self) -> None:
+        self.catalog.stop()
         if self._watcher is not None:
             self._watcher.stop()
 

@@ -103,7 +103,8 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
                 embed_fields: tuple[str, ...] = DEFAULT_EMBED_FIELDS,
                 reuse: bool = True, ann: AnnSettings | None = None,
                 export_onnx: bool = False, precision: str = "bf16",
-                ray: RayOptions | None = None) -> BuildReport:
+                ray: RayOptions | None = None,
+                known_vectors: dict[str, np.ndarray] | None = None) -> BuildReport:
     """Embed every film of ``catalog``, index its words, and write a new current version.
 
     Args:
@@ -132,6 +133,7 @@ def build_index(catalog: Catalog, embedder: Any, out: str | Path, *,
         texts = [document_text(f, embed_fields) for f in catalog.films]
         cache, reused_from = previous_vectors(out, embedder.name, embed_fields) if reuse \
             else ({}, None)
+        cache = {**(known_vectors or {}), **cache}
         keys = [text_checksum(t) for t in texts]
         todo = [i for i, key in enumerate(keys) if key not in cache]
         loaded = started

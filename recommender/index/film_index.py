@@ -58,6 +58,9 @@ class FilmIndex:
     lexical: LexicalIndex
     query_model_path: Path | None = None
     """The ONNX export that embeds queries for this version, where it has one."""
+    overlay: dict[str, Any] | None = None
+    """Where the catalog's live changes were applied (:mod:`recommender.index.overlay`):
+    what they added, changed, withdrew and hid; None: the version as it was built."""
     row_of: dict[str, int] = field(init=False, repr=False)
     years: np.ndarray = field(init=False, repr=False)
 
@@ -87,6 +90,14 @@ class FilmIndex:
     @property
     def version(self) -> str:
         return str(self.manifest.get("version", self.path.name))
+
+    @property
+    def generation(self) -> str:
+        """The version, and where live changes are applied which state of them: what a
+        cache made from these rows is keyed by (rows differ from one state to the next)."""
+        if self.overlay is None:
+            return self.version
+        return f"{self.version}+{self.overlay['generation']}"
 
     def vector(self, row: int) -> np.ndarray:
         """The stored vector of the film at ``row``: no model call needed."""

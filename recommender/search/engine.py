@@ -122,6 +122,8 @@ class Engine:
         return self._table() is not None
 
     def _table(self) -> tuple[str, int] | None:
+        if self.index.overlay is not None:  # rows of the moment: the pipeline answers
+            return None
         return table_spec(len(self.index), self.settings, HYBRID_CANDIDATES)
 
     # -- the catalog -------------------------------------------------------------

@@ -46,7 +46,7 @@ class Alignment:
     per (index version, model version) pair and reused by every request."""
 
     def __init__(self, engine: Engine, model: CollaborativeModel) -> None:
-        self.key = (engine.index.version, model.version)
+        self.key = (engine.index.generation, model.version)
         self.model_row = np.array([model.row_of.get(f.id, -1) for f in engine.index.films],
                                   dtype=np.int64)
         self.known = self.model_row >= 0

@@ -262,7 +262,7 @@ class Personalizer:
     def _aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
         """The index rows' places in the model, made once per index and model version."""
         alignment = self._alignment
-        if alignment is None or alignment.key != (engine.index.version, model.version):
+        if alignment is None or alignment.key != (engine.index.generation, model.version):
             alignment = self._alignment = Alignment(engine, model)
         return alignment
 

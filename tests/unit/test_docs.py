@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 sys.path.insert(0, str(ROOT / "scripts"))
 import performance_page
 
-ROUTE = re.compile(r"^\| `(GET|POST|PUT|DELETE) (/[^` ?]*)[^`]*`")
+ROUTE = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^` ?]*)[^`]*`")
 
 
 def _routes(page: str, heading: str) -> set[tuple[str, str]]:

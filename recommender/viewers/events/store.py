@@ -47,6 +47,17 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE INDEX events_by_user ON events (user_id, ts)",
         "CREATE INDEX events_by_time ON events (ts)",
     )),
+    (2, "catalog changes made while serving", (
+        """CREATE TABLE catalog_changes (
+            seq {serial},
+            film_id TEXT NOT NULL,
+            film TEXT,
+            vector TEXT,
+            model TEXT,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX catalog_changes_by_film ON catalog_changes (film_id, seq)",
+    )),
 )
 """The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
 order events arrived in, which breaks ties between events of the same time. A store

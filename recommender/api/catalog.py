@@ -1,0 +1,147 @@
+"""The routes that change the catalog while it serves: ``PUT``, ``PATCH`` and ``DELETE
+/films/{id}`` and ``POST /films/bulk``. They parse and call the
+:class:`~recommender.distribution.catalog_writer.CatalogWriter`; a film is checked by the
+rules a catalog file's lines are (:mod:`recommender.catalog.changes`). Who may write is
+:mod:`recommender.api.access`'s (an admin key, or loopback where none is set).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from recommender.api import http_io
+from recommender.catalog.changes import MAX_BULK, Request, check_id, parse_requests
+from recommender.distribution.catalog_writer import CatalogWriter, Written
+from recommender.errors import InvalidParameter
+
+bp = Blueprint("catalog", __name__)
+
+WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
+
+
+def is_catalog_write(method: str, path: str) -> bool:
+    """Whether a request changes the catalog (and so needs what /admin needs)."""
+    return (method in WRITE_METHODS and path.startswith("/films/")) or \
+        (method == "POST" and path == "/films/bulk")
+
+
+def _writer() -> CatalogWriter:
+    return CatalogWriter(http_io.live().catalog)
+
+
+def _counted(written: list[Written]) -> list[Written]:
+    metrics = http_io.metrics()
+    for item in written:
+        op = "withdraw" if item.change.film is None else ("add" if item.created else "replace")
+        metrics.catalog_changes.labels(op=op).inc()
+    return written
+
+
+@bp.put("/films/<film_id>")
+def put_film(film_id: str) -> Any:
+    http_io.no_params()
+    check_id(film_id)
+    body = http_io.json_body()
+    [done] = _counted(_writer().apply([Request("put", film_id, body)]))
+    return jsonify(done.to_dict()), 201 if done.created else 200
+
+
+@bp.patch("/films/<film_id>")
+def patch_film(film_id: str) -> Any:
+    http_io.no_params()
+    check_id(film_id)
+    [done] = _counted(_writer().apply([Request("patch", film_id, http_io.json_body())]))
+    return jsonify(done.to_dict())
+
+
+@bp.delete("/films/<film_id>")
+def delete_film(film_id: str) -> Any:
+    http_io.no_params()
+    check_id(film_id)
+    [done] = _counted(_writer().apply([Request("delete", film_id)]))
+    return jsonify(done.to_dict())
+
+
+@bp.post("/films/bulk")
+def bulk() -> Any:
+    http_io.no_params()
+    request.max_content_length = http_io.settings().catalog_max_body_bytes
+    body = http_io.json_body()
+    if not isinstance(body, dict) or set(body) != {"changes"} or \
+            not isinstance(body["changes"], list):
+        raise InvalidParameter("changes", 'the body is {"changes": [...]}, each change '
+                               '{"op": "put", "film": {...}}, {"op": "patch", "id", "fields"} '
+                               'or {"op": "delete", "id"}')
+    if len(body["changes"]) > MAX_BULK:
+        raise InvalidParameter("changes", f"a bulk request holds 1 to {MAX_BULK} changes, got "
+                               f"{len(body['changes'])}; split it", max_items=MAX_BULK)
+    written = _counted(_writer().apply(parse_requests(body["changes"])))
+    counts = {"created": 0, "replaced": 0, "withdrawn": 0}
+    for item in written:
+        counts[item.to_dict()["status"]] += 1
+    return jsonify({**counts, "changes": [w.to_dict() for w in written]})
+
+
+# -- documentation models (the checks are the catalog's own) -----------------------------
+
+
+class FilmIn(BaseModel):
+    """A film as ``PUT /films/{id}`` takes it: a catalog line without its id."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1)
+    synopsis: str = Field(min_length=1, description="embedded as it is")
+    year: int | None = Field(None, ge=1870, le=2100)
+    original_title: str | None = None
+    aliases: list[str] = []
+    genres: list[str] = []
+    language: str | None = Field(None, description="ISO 639-1 code of the synopsis")
+    image_url: str | None = None
+    available_from: str | None = Field(None, description="ISO 8601 with a time zone; "
+                                       "before it the film is in no answer")
+    available_until: str | None = Field(None, description="ISO 8601 with a time zone, after "
+                                        "available_from; from it the film is in no answer")
+
+
+class FilmPatch(BaseModel):
+    """Some fields of a film (null clears an optional one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    synopsis: str | None = None
+    year: int | None = None
+    original_title: str | None = None
+    aliases: list[str] | None = None
+    genres: list[str] | None = None
+    language: str | None = None
+    image_url: str | None = None
+    available_from: str | None = None
+    available_until: str | None = None
+
+
+class BulkChange(BaseModel):
+    op: Literal["put", "patch", "delete"]
+    id: str | None = Field(None, description="patch and delete")
+    film: dict[str, Any] | None = Field(None, description="put: the film with its id")
+    fields: dict[str, Any] | None = Field(None, description="patch: the fields to change")
+
+
+class BulkRequest(BaseModel):
+    changes: list[BulkChange] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class ChangeOut(BaseModel):
+    id: str
+    seq: int = Field(description="the change's number in the catalog's log")
+    status: Literal["created", "replaced", "withdrawn"]
+    film: dict[str, Any] | None = Field(None, description="the film as it now is")
+
+
+class BulkOut(BaseModel):
+    created: int
+    replaced: int
+    withdrawn: int
+    changes: list[ChangeOut]

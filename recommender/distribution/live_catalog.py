@@ -1,0 +1,226 @@
+"""The catalog's live changes, followed into what a process serves.
+
+:class:`LiveCatalog` keeps, per process, the version being served (the *base*) and each
+film's newest change above what that version holds, read from the shared database
+(:class:`~recommender.viewers.events.catalog_log.CatalogLog`). Whenever they change, and
+whenever the clock crosses a film's availability window, it makes the index of the moment
+(:func:`~recommender.index.overlay.apply_changes`) and swaps it in. Every worker polls the
+database (``catalog_poll_seconds``); the one that took a change is woken at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from recommender.catalog.changes import Change, next_boundary
+from recommender.config import Settings
+from recommender.distribution.holder import EngineHolder
+from recommender.embedding.embedder import DEFAULT_EMBED_FIELDS, document_text
+from recommender.errors import EventsUnavailable
+from recommender.index.overlay import Terms, apply_changes, changes_through
+from recommender.search.engine import Engine
+from recommender.viewers.events.catalog_log import CatalogLog
+
+log = logging.getLogger(__name__)
+
+
+def embed_fields(engine: Engine) -> tuple[str, ...]:
+    """What the served version embeds of a film (a change is embedded the same way)."""
+    return tuple(engine.index.manifest.get("embedded_fields") or DEFAULT_EMBED_FIELDS)
+
+
+class LiveCatalog:
+    """The served version plus the catalog's changes since, for one process.
+
+    Args:
+        holder: where the engine of the moment is swapped in.
+        on_applied: told of the seconds from each change's commit to its serving here.
+    """
+
+    def __init__(self, holder: EngineHolder, settings: Settings,
+                 on_applied: Callable[[list[float]], None] = lambda lags: None) -> None:
+        self.holder = holder
+        self.settings = settings
+        self.on_applied = on_applied
+        self.base: Engine | None = None
+        self.changes: dict[str, Change] = {}
+        """Each film's newest change above what the base holds."""
+        self.read_through = 0
+        """The newest change number read from the database."""
+        self.error: str | None = None
+        """Why the database could not be read at the last try (None: it could)."""
+        self._log: CatalogLog | None = None
+        self._connect: Callable[[], CatalogLog] | None = None
+        self._terms: Terms | None = None
+        self._generation = 0
+        self._boundary = float("inf")
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- what serves ---------------------------------------------------------------
+
+    def serve(self, base: Engine, *, make_table: bool = True) -> None:
+        """Serve ``base`` (a version just loaded) with the changes it doesn't hold yet."""
+        with self._lock:
+            if self.base is None or self.base.index is not base.index:
+                self._terms = Terms(base.index)
+            self.base = base
+            through = changes_through(base.index.manifest)
+            self.changes = {i: c for i, c in self.changes.items() if c.seq > through}
+            if self._log is not None:
+                try:  # the version may be older than what was read: read its changes whole
+                    self.changes, self.read_through = self._log.overlay(through)
+                    self.error = None
+                except EventsUnavailable as exc:
+                    self.error = exc.public_message
+            self._swap(make_table)
+
+    def _swap(self, make_table: bool = True) -> None:
+        base = self.base
+        assert base is not None and self._terms is not None
+        now = time.time()
+        self._embed_missing(base)
+        self._generation += 1
+        index = apply_changes(base.index, self.changes, now, self._terms, self._generation)
+        engine = base if index is base.index else Engine(index, base.embedder, base.settings)
+        self._boundary = next_boundary(
+            [*base.index.films, *(c.film for c in self.changes.values() if c.film)], now)
+        self.holder.swap(engine, make_table=make_table and engine is base)
+
+    def _embed_missing(self, base: Engine) -> None:
+        """Changes without a vector of the base's model (made while another version
+        served): embedded here, once per process, until the next build folds them in."""
+        missing = [c for c in self.changes.values() if c.film is not None and (
+            c.vector is None or c.model != base.index.model
+            or c.vector.shape != (base.index.dimension,))]
+        if not missing:
+            return
+        fields = embed_fields(base)
+        vectors = base.embedder.encode([document_text(c.film, fields) for c in missing
+                                        if c.film is not None])
+        for change, vector in zip(missing, vectors, strict=True):
+            self.changes[change.film_id] = Change(change.seq, change.film_id, change.film,
+                                                  np.asarray(vector, dtype=np.float32),
+                                                  base.index.model, change.at)
+
+    # -- following -------------------------------------------------------------------
+
+    def follow(self, connect: Callable[[], CatalogLog], interval: float) -> None:
+        """Read the changes now (so that a process starts with them), then every
+        ``interval`` seconds in a thread, and at once when :meth:`wake` is called."""
+        self._connect = connect
+        self.poll()
+        if interval > 0 and self._thread is None:
+            # the thread holds the catalog weakly: an app dropped (a test's) ends it
+            self._thread = threading.Thread(target=_follow, args=(weakref.ref(self), interval),
+                                            name="catalog-follower", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def connected(self) -> CatalogLog:
+        """The change log, opened on first use (raises EventsUnavailable while it can't be)."""
+        if self._log is None:
+            if self._connect is None:
+                raise EventsUnavailable("no catalog database is configured")
+            self._log = self._connect()
+        return self._log
+
+    def poll(self) -> bool:
+        """Take the changes committed since the last look, and the clock's crossing of a
+        window's edge; returns whether what serves changed."""
+        with self._lock:
+            if self.base is None:
+                return False
+            try:
+                changelog = self.connected()
+                new: list[Change] = []
+                if changelog.latest() > self.read_through:
+                    new, _ = self._read_new(changelog)
+                self.error = None
+            except EventsUnavailable as exc:
+                self.error = exc.public_message
+                new = []
+            if not new and time.time() < self._boundary:
+                return False
+            self._swap()
+            if new:
+                now = time.time()
+                self.on_applied([max(now - c.at, 0.0) for c in new])
+            return True
+
+    def _read_new(self, changelog: CatalogLog) -> tuple[list[Change], int]:
+        through = changes_through(self.base.index.manifest) if self.base else 0
+        fresh: list[Change] = []
+        while True:
+            page = changelog.since(self.read_through)
+            for change in page:
+                if change.seq > through:
+                    self.changes[change.film_id] = change
+                fresh.append(change)
+            if page:
+                self.read_through = page[-1].seq
+            if len(page) < 5_000:
+                return fresh, self.read_through
+
+    # -- what operators read --------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The overlay as /ready and /admin/status show it."""
+        engine = self.holder.current
+        overlay = engine.index.overlay if engine is not None else None
+        newest = max((c.at for c in self.changes.values()), default=None)
+        return {
+            "changes": len(self.changes),
+            "added": (overlay or {}).get("added", 0),
+            "changed": (overlay or {}).get("changed", 0),
+            "withdrawn": (overlay or {}).get("withdrawn", 0),
+            "hidden": (overlay or {}).get("hidden", 0),
+            "read_through": self.read_through,
+            "version_through": changes_through(self.base.index.manifest) if self.base else 0,
+            "newest_change_at": _iso(newest),
+            "next_window_change_at": _iso(self._boundary),
+            "database": "unavailable" if self.error else
+            ("ok" if self._log is not None else "not connected"),
+        }
+
+
+def _follow(ref: weakref.ref[LiveCatalog], interval: float) -> None:
+    while True:
+        catalog = ref()
+        if catalog is None:
+            return
+        wake, stop = catalog._wake, catalog._stop
+        del catalog  # not held while waiting
+        wake.wait(interval)
+        wake.clear()
+        catalog = ref()
+        if catalog is None or stop.is_set():
+            return
+        try:
+            catalog.poll()
+        except Exception:  # never let the follower die silently
+            log.exception("following the catalog's changes")
+        del catalog
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None or not np.isfinite(ts):
+        return None
+    from recommender.viewers.events.store import iso_time
+
+    return iso_time(ts)
