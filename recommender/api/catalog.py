@@ -13,7 +13,9 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.api import http_io
+from recommender.api.schemas import NOT_BLANK, WHITE_SPACE
 from recommender.catalog.changes import MAX_BULK, Request, check_id, parse_requests
+from recommender.catalog.films import ID_PATTERN, IMAGE_URL, MAX_URL_CHARS, MAX_YEAR, MIN_YEAR
 from recommender.distribution.catalog_writer import CatalogWriter, Written
 from recommender.errors import InvalidParameter
 
@@ -87,50 +89,75 @@ def bulk() -> Any:
 
 # -- documentation models (the checks are the catalog's own) -----------------------------
 
+ID_RE = ID_PATTERN.pattern
+IMAGE_RE = IMAGE_URL.pattern.replace(r"\s", WHITE_SPACE)
+TEXT = Field(min_length=1, pattern=NOT_BLANK)  # not blank
+
 
 class FilmIn(BaseModel):
     """A film as ``PUT /films/{id}`` takes it: a catalog line without its id."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1)
-    synopsis: str = Field(min_length=1, description="embedded as it is")
-    year: int | None = Field(None, ge=1870, le=2100)
+    title: str = TEXT
+    synopsis: str = Field(min_length=1, pattern=NOT_BLANK, description="embedded as it is")
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     original_title: str | None = None
     aliases: list[str] = []
     genres: list[str] = []
     language: str | None = Field(None, description="ISO 639-1 code of the synopsis")
-    image_url: str | None = None
-    available_from: str | None = Field(None, description="ISO 8601 with a time zone; "
-                                       "before it the film is in no answer")
-    available_until: str | None = Field(None, description="ISO 8601 with a time zone, after "
-                                        "available_from; from it the film is in no answer")
+    image_url: str | None = Field(None, pattern=IMAGE_RE, max_length=MAX_URL_CHARS)
+    available_from: str | None = Field(None, json_schema_extra={"format": "date-time"},
+                                       description="before it the film is in no answer")
+    available_until: str | None = Field(None, json_schema_extra={"format": "date-time"},
+                                        description="after available_from; from it the "
+                                        "film is in no answer")
+
+
+class FilmWithId(FilmIn):
+    id: str = Field(pattern=ID_RE)
 
 
 class FilmPatch(BaseModel):
     """Some fields of a film (null clears an optional one)."""
 
-    model_config = ConfigDict(extra="forbid")
-    title: str | None = None
-    synopsis: str | None = None
-    year: int | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    title: str = TEXT
+    synopsis: str = TEXT
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     original_title: str | None = None
     aliases: list[str] | None = None
     genres: list[str] | None = None
     language: str | None = None
-    image_url: str | None = None
-    available_from: str | None = None
-    available_until: str | None = None
+    image_url: str | None = Field(None, pattern=IMAGE_RE, max_length=MAX_URL_CHARS)
+    available_from: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    available_until: str | None = Field(None, json_schema_extra={"format": "date-time"})
 
 
-class BulkChange(BaseModel):
-    op: Literal["put", "patch", "delete"]
-    id: str | None = Field(None, description="patch and delete")
-    film: dict[str, Any] | None = Field(None, description="put: the film with its id")
-    fields: dict[str, Any] | None = Field(None, description="patch: the fields to change")
+class PutChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["put"]
+    film: FilmWithId
+
+
+class PatchChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["patch"]
+    id: str = Field(pattern=ID_RE)
+    fields: FilmPatch
+
+
+class DeleteChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["delete"]
+    id: str = Field(pattern=ID_RE)
 
 
 class BulkRequest(BaseModel):
-    changes: list[BulkChange] = Field(min_length=1, max_length=MAX_BULK)
+    """Each film at most once in a request."""
+
+    model_config = ConfigDict(extra="forbid")
+    changes: list[PutChange | PatchChange | DeleteChange] = Field(min_length=1,
+                                                                  max_length=MAX_BULK)
 
 
 class ChangeOut(BaseModel):

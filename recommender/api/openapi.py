@@ -83,6 +83,7 @@ def _catalog_writes(film_id: dict[str, Any],
                     body: Any) -> dict[str, Any]:
     """PUT, PATCH and DELETE of one film: admin routes (the admin key where one is set)."""
     codes = [400, 401, 403, 404, 413, 415, 503]
+    film_id = {**film_id, "schema": {"type": "string", "pattern": catalog.ID_RE}}
     return {
         "put": {"summary": "Add or replace a film (201 created, 200 replaced); served by "
                            "every worker within seconds", "parameters": [film_id],

@@ -39,6 +39,14 @@ Number = StrictFloat  # a JSON number: ints are accepted, strings are not
 # Read in lax mode: a query string holds text, so "5" is the integer 5.
 
 
+WHITE_SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""Python's ``\\s`` spelt out, for patterns a client's (ECMA) validator reads the same."""
+NOT_BLANK = f"[^{WHITE_SPACE}]"
+"""At least one character that isn't white space, spelt out: Python's ``\\S`` (which the
+server checks) and ECMA's (which a client's validator may use) differ on U+001C-U+001F,
+U+0085 and U+FEFF."""
+
+
 class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,13 +87,13 @@ class QueryParams(FilterParams):
 
 
 class SimilarParams(QueryParams):
-    title: str = Field(min_length=1, pattern=r"\S",
+    title: str = Field(min_length=1, pattern=NOT_BLANK,
                        description="the film's title, alias or original title")
     year: int | None = Field(None, description="the film's year, where titles are shared")
 
 
 class SearchParams(QueryParams):
-    q: str = Field(min_length=1, pattern=r"\S",
+    q: str = Field(min_length=1, pattern=NOT_BLANK,
                    description="a free-text description, in any language the model reads")
 
 
@@ -110,7 +118,7 @@ def _whole_float_to_int(value: Any) -> Any:
 JsonInt = Annotated[StrictInt, BeforeValidator(_whole_float_to_int)]
 """An integer as JSON Schema means it: 14 and 14.0, but not "14" or 14.5."""
 
-NonBlank = Annotated[StrictStr, Field(min_length=1, max_length=300, pattern=r"\S")]
+NonBlank = Annotated[StrictStr, Field(min_length=1, max_length=300, pattern=NOT_BLANK)]
 """Text with at least one character that isn't white space."""
 
 

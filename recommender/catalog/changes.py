@@ -83,6 +83,9 @@ def film_from_body(film_id: str, body: Any, where: str = "body") -> Film:
         if body.get(key) is None:
             raise InvalidParameter(key, f"{key} is required (a film needs a title and a "
                                    "synopsis)")
+    year = body.get("year")
+    if isinstance(year, float) and year.is_integer():  # 2026.0 is an integer in JSON
+        body = {**body, "year": int(year)}
     try:
         return film_from_fields("film", {**body, "id": film_id})
     except CatalogError as exc:

@@ -97,7 +97,8 @@ def parse_moment(value: Any) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone; add one, e.g. Z for UTC "
                          "(2026-12-31T23:59:59Z)")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: %Y drops a year's leading zeros (0148 -> 148) on glibc
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class LiveCatalog:
         """The newest change number read from the database."""
         self.error: str | None = None
         """Why the database could not be read at the last try (None: it could)."""
+        self.apply_error: str | None = None
+        """Why the changes read could not be applied (tried again each poll; None: they
+        were): what serves meanwhile is the state before them."""
         self._log: CatalogLog | None = None
         self._connect: Callable[[], CatalogLog] | None = None
         self._terms: Terms | None = None
@@ -155,9 +158,15 @@ class LiveCatalog:
             except EventsUnavailable as exc:
                 self.error = exc.public_message
                 new = []
-            if not new and time.time() < self._boundary:
+            if not new and time.time() < self._boundary and not self.apply_error:
                 return False
-            self._swap()
+            try:
+                self._swap()
+                self.apply_error = None
+            except Exception as exc:  # what serves stays; said where operators look
+                log.exception("applying the catalog's changes")
+                self.apply_error = f"{type(exc).__name__}: {exc}"
+                return False
             if new:
                 now = time.time()
                 self.on_applied([max(now - c.at, 0.0) for c in new])
@@ -194,6 +203,7 @@ class LiveCatalog:
             "version_through": changes_through(self.base.index.manifest) if self.base else 0,
             "newest_change_at": _iso(newest),
             "next_window_change_at": _iso(self._boundary),
+            **({"apply_error": self.apply_error} if self.apply_error else {}),
             "database": "unavailable" if self.error else
             ("ok" if self._log is not None else "not connected"),
         }

@@ -186,6 +186,7 @@ class Engine:
         """Like :meth:`similar`, the film named by its title
         (see :mod:`recommender.catalog.titles`)."""
         title = check_text("title", title, self.settings.max_title_chars)
+        options = (options or QueryOptions()).validate(self.settings.max_k)  # before a lookup
         resolution = self.titles.resolve(title, year)
         page = self.similar(resolution.film.id, options)
         page.query = {"title": title, **({"year": year} if year is not None else {}),
