@@ -1,0 +1,89 @@
+"""The live catalog across real servers: two of them (gunicorn, two workers each) on one
+index folder and one database (a SQLite file, a PostgreSQL server). A film added on one is
+found on both within 2 seconds, a film withdrawn is in no answer of either, a restart
+keeps both, and the next ``recommender build`` folds them in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+from tests.ops import call, running_server
+
+MARS = {"title": "Rumbokseren", "year": 2026,
+        "synopsis": "En ung bokser fra Mars træner hårdt til boksekampen om solsystemets "
+                    "mesterskab mod en frygtet champion."}
+REQUESTS_PER_SERVER = 24
+"""Requests to each server after the 2 seconds, every one of which must agree: gunicorn
+hands them to its workers as they come, so both workers answer some."""
+
+
+def _films_in(base: str) -> list[str]:
+    """The ids a handful of routes answer on one server, all together."""
+    ids: list[str] = []
+    for path in ("/search?q=" + urllib.parse.quote("bokser fra Mars") + "&k=20",
+                 "/films?limit=100", "/films/rocky-ii-1979/similar?k=20"):
+        status, body = call(base + path)
+        assert status == 200, body
+        ids += [f["id"] for f in body.get("results", body.get("films", []))]
+    status, body = call(base + "/recommend", "POST", {"positive": ["Rocky II"], "k": 20})
+    return ids + [f["id"] for f in body["results"]]
+
+
+def _everywhere(bases: list[str], film: str, present: bool) -> None:
+    for base in bases:
+        for _ in range(REQUESTS_PER_SERVER // 4):
+            assert (film in _films_in(base)) is present, (base, film, present)
+
+
+def _wait_out(answered_at: float, seconds: float = 2.0) -> None:
+    time.sleep(max(0.0, answered_at + seconds - time.monotonic()))
+
+
+def test_two_servers_on_one_database_serve_every_change_within_two_seconds(
+        source, events_url):
+    index, _ = source
+    env = {"RECOMMENDER_EVENTS_URL": events_url, "RECOMMENDER_RELOAD_POLL_SECONDS": "1"}
+    with running_server(index, workers=2, env=env) as (a, _), \
+            running_server(index, workers=2, env=env) as (b, _):
+        status, body = call(f"{a}/films/rumbokseren-2026", "PUT", MARS)
+        answered = time.monotonic()
+        assert status == 201, body
+        _wait_out(answered)
+        _everywhere([a, b], "rumbokseren-2026", present=True)
+        status, _ = call(f"{b}/films/rocky-1976", "DELETE")
+        answered = time.monotonic()
+        assert status == 200
+        _wait_out(answered)
+        _everywhere([a, b], "rocky-1976", present=False)
+        for base in (a, b):
+            assert call(f"{base}/similar?title=Rumbokseren")[0] == 200
+            assert call(f"{base}/films/rocky-1976")[0] == 404
+            catalog = call(f"{base}/ready")[1]["catalog"]
+            assert (catalog["added"], catalog["withdrawn"]) == (1, 1)
+    with running_server(index, workers=2, env=env) as (a, _):  # a restart keeps both
+        _everywhere([a], "rumbokseren-2026", present=True)
+        _everywhere([a], "rocky-1976", present=False)
+        version = call(f"{a}/health")[1]["index"]["version"]
+        built = subprocess.run(
+            [sys.executable, "-m", "recommender.cli", "build", "--catalog", str(SEEDS),
+             "--out", str(index), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+            env={**os.environ, "RECOMMENDER_EVENTS_URL": events_url}, timeout=300)
+        assert built.returncode == 0, built.stderr
+        assert "1 added, 0 replaced, 1 withdrawn" in built.stdout
+        deadline = time.monotonic() + 30
+        while call(f"{a}/health")[1]["index"]["version"] == version:
+            assert time.monotonic() < deadline, "the new version was not taken"
+            time.sleep(0.3)
+        time.sleep(2.0)  # each worker's own reload
+        for _ in range(6):
+            catalog = call(f"{a}/ready")[1]["catalog"]
+            assert (catalog["changes"], catalog["version_through"]) == (0, 2)
+        _everywhere([a], "rumbokseren-2026", present=True)
+        _everywhere([a], "rocky-1976", present=False)
