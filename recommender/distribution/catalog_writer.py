@@ -119,9 +119,8 @@ class CatalogWriter:
             out.append((request.film_id, film, vector if film is not None else None,
                         current is None))
         if to_embed:  # one batch through the served model: no other process embeds them
-            texts = [document_text(out[i][1], fields) for i in to_embed  # type: ignore[arg-type]
-                     ]
-            vectors = base.embedder.encode(texts)
+            vectors = base.embedder.encode([document_text(f, fields) for i in to_embed
+                                            if (f := out[i][1]) is not None])
             for i, vector in zip(to_embed, vectors, strict=True):
                 film_id, film, _, created = out[i]
                 out[i] = (film_id, film, np.asarray(vector, dtype=np.float32), created)

@@ -26,7 +26,7 @@ from recommender.embedding.embedder import DEFAULT_EMBED_FIELDS, document_text
 from recommender.errors import EventsUnavailable
 from recommender.index.overlay import Terms, apply_changes, changes_through
 from recommender.search.engine import Engine
-from recommender.viewers.events.catalog_log import CatalogLog
+from recommender.viewers.events.catalog_log import PAGE, CatalogLog
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,12 @@ class LiveCatalog:
         fields = embed_fields(base)
         vectors = base.embedder.encode([document_text(c.film, fields) for c in missing
                                         if c.film is not None])
+        changes = dict(self.changes)
         for change, vector in zip(missing, vectors, strict=True):
-            self.changes[change.film_id] = Change(change.seq, change.film_id, change.film,
-                                                  np.asarray(vector, dtype=np.float32),
-                                                  base.index.model, change.at)
+            changes[change.film_id] = Change(change.seq, change.film_id, change.film,
+                                             np.asarray(vector, dtype=np.float32),
+                                             base.index.model, change.at)
+        self.changes = changes
 
     # -- following -------------------------------------------------------------------
 
@@ -151,9 +153,8 @@ class LiveCatalog:
                 return False
             try:
                 changelog = self.connected()
-                new: list[Change] = []
-                if changelog.latest() > self.read_through:
-                    new, _ = self._read_new(changelog)
+                new = self._read_new(changelog) if changelog.latest() > self.read_through \
+                    else []
                 self.error = None
             except EventsUnavailable as exc:
                 self.error = exc.public_message
@@ -172,19 +173,23 @@ class LiveCatalog:
                 self.on_applied([max(now - c.at, 0.0) for c in new])
             return True
 
-    def _read_new(self, changelog: CatalogLog) -> tuple[list[Change], int]:
+    def _read_new(self, changelog: CatalogLog) -> list[Change]:
+        """The changes committed since the last read, taken into :attr:`changes` (a new
+        dict, swapped in whole: /ready reads it without the lock)."""
         through = changes_through(self.base.index.manifest) if self.base else 0
+        changes = dict(self.changes)
         fresh: list[Change] = []
         while True:
             page = changelog.since(self.read_through)
             for change in page:
                 if change.seq > through:
-                    self.changes[change.film_id] = change
-                fresh.append(change)
+                    changes[change.film_id] = change
+            fresh += page
             if page:
                 self.read_through = page[-1].seq
-            if len(page) < 5_000:
-                return fresh, self.read_through
+            if len(page) < PAGE:
+                self.changes = changes
+                return fresh
 
     # -- what operators read --------------------------------------------------------
 
@@ -192,9 +197,10 @@ class LiveCatalog:
         """The overlay as /ready and /admin/status show it."""
         engine = self.holder.current
         overlay = engine.index.overlay if engine is not None else None
-        newest = max((c.at for c in self.changes.values()), default=None)
+        changes = list(self.changes.values())  # one read: the follower swaps it whole
+        newest = max((c.at for c in changes), default=None)
         return {
-            "changes": len(self.changes),
+            "changes": len(changes),
             "added": (overlay or {}).get("added", 0),
             "changed": (overlay or {}).get("changed", 0),
             "withdrawn": (overlay or {}).get("withdrawn", 0),
