@@ -13,9 +13,9 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.api import http_io
-from recommender.api.schemas import NOT_BLANK, WHITE_SPACE
+from recommender.api.patterns import ID_RE, IMAGE_RE, NOT_BLANK
 from recommender.catalog.changes import MAX_BULK, Request, check_id, parse_requests
-from recommender.catalog.films import ID_PATTERN, IMAGE_URL, MAX_URL_CHARS, MAX_YEAR, MIN_YEAR
+from recommender.catalog.films import MAX_URL_CHARS, MAX_YEAR, MIN_YEAR
 from recommender.distribution.catalog_writer import CatalogWriter, Written
 from recommender.errors import InvalidParameter
 
@@ -89,8 +89,6 @@ def bulk() -> Any:
 
 # -- documentation models (the checks are the catalog's own) -----------------------------
 
-ID_RE = ID_PATTERN.pattern
-IMAGE_RE = IMAGE_URL.pattern.replace(r"\s", WHITE_SPACE)
 TEXT = Field(min_length=1, pattern=NOT_BLANK)  # not blank
 
 

@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from recommender import __version__
 from recommender.api import catalog, responses, schemas
+from recommender.api.patterns import ID_RE
 from recommender.config import Settings
 from recommender.search.query import MAX_RESULT_WINDOW
 
@@ -83,7 +84,7 @@ def _catalog_writes(film_id: dict[str, Any],
                     body: Any) -> dict[str, Any]:
     """PUT, PATCH and DELETE of one film: admin routes (the admin key where one is set)."""
     codes = [400, 401, 403, 404, 413, 415, 503]
-    film_id = {**film_id, "schema": {"type": "string", "pattern": catalog.ID_RE}}
+    film_id = {**film_id, "schema": {"type": "string", "pattern": ID_RE}}
     return {
         "put": {"summary": "Add or replace a film (201 created, 200 replaced); served by "
                            "every worker within seconds", "parameters": [film_id],

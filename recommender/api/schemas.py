@@ -1,8 +1,7 @@
 """The JSON bodies the API accepts, as pydantic models.
 
-They validate requests (unknown fields and wrong types are refused, naming
-the field) and describe them (``model_json_schema``).
-"""
+They validate requests (unknown fields and wrong types are refused, naming the field)
+and describe them (``model_json_schema``)."""
 
 from __future__ import annotations
 
@@ -27,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from recommender.api.patterns import NOT_BLANK
 from recommender.config import Mode
 from recommender.errors import InvalidParameter
 from recommender.search.query import DEFAULT_K, FILTERS, MAX_LIST_LIMIT
@@ -37,14 +37,6 @@ Number = StrictFloat  # a JSON number: ints are accepted, strings are not
 
 # -- query parameters of the GET routes -------------------------------------------------
 # Read in lax mode: a query string holds text, so "5" is the integer 5.
-
-
-WHITE_SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-"""Python's ``\\s`` spelt out, for patterns a client's (ECMA) validator reads the same."""
-NOT_BLANK = f"[^{WHITE_SPACE}]"
-"""At least one character that isn't white space, spelt out: Python's ``\\S`` (which the
-server checks) and ECMA's (which a client's validator may use) differ on U+001C-U+001F,
-U+0085 and U+FEFF."""
 
 
 class ListParams(BaseModel):

@@ -49,7 +49,7 @@ class Film:
     available_from: str | None = None
     """When the film may first be shown (ISO 8601 UTC, ``...Z``); None: always could."""
     available_until: str | None = None
-    """When it may no longer be shown (a licence's end); None: never ends."""
+    """When it may no longer be shown (a licence's end); None: never."""
 
     def to_dict(self) -> dict[str, Any]:
         # by hand: dataclasses.asdict deep-copies every field, a third of a small rebuild
@@ -60,7 +60,7 @@ class Film:
                 "available_from": self.available_from, "available_until": self.available_until}
 
     def window(self) -> tuple[float, float]:
-        """(from, until) in seconds since the epoch; open ends are -inf and +inf."""
+        """(from, until) in seconds since the epoch; open ends -inf and +inf."""
         return (_timestamp(self.available_from, float("-inf")),
                 _timestamp(self.available_until, float("inf")))
 
@@ -383,9 +383,8 @@ def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], langua
             except ValueError as exc:
                 raise CatalogError(path, f"{key} {exc}", lineno, key) from None
     if window.get("available_from", "") >= window.get("available_until", "~"):
-        raise CatalogError(path, f"available_until ({window['available_until']}) must be "
-                           f"after available_from ({window['available_from']})", lineno,
-                           "available_until")
+        raise CatalogError(path, f"available_until ({window['available_until']}) must be after "
+                           f"available_from ({window['available_from']})", lineno, key)
     assert title is not None
     return Film(
         id=film_id, title=title.strip(), synopsis=synopsis, year=year,

@@ -62,7 +62,7 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
     rejected = len(catalog.rejects)
     print(f"built {report.path}\n"
           f"  films      {report.films} ({report.embedded} embedded, {report.reused} reused "
-          "from the previous version or the changes)\n"
+          "from the previous version)\n"
           + (f"  rejected   {rejected} catalog rows, listed in "
              f"{report.path / 'rejects.jsonl'}\n" if rejected else "")
           + _changes_line(catalog.changes) +
