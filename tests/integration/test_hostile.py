@@ -132,7 +132,10 @@ QUERY_CHARS = st.characters(codec="utf-8") | st.sampled_from(list("%&=+;?#[]{}\\
 
 
 @pytest.fixture(scope="module")
-def apps(settings, engine):
+def apps(settings, engine, tmp_path_factory):
+    # a database of their own: a hostile DELETE /films/rocky-1976 is a valid withdrawal
+    own = tmp_path_factory.mktemp("hostile")
+    settings = replace(settings, events_url=f"sqlite:///{own / 'events.sqlite3'}")
     return {
         "open": create_app(settings, live=LiveIndex.serving(engine)).test_client(),
         "keys and limits": create_app(
