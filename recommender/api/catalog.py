@@ -89,14 +89,11 @@ def bulk() -> Any:
 
 # -- documentation models (the checks are the catalog's own) -----------------------------
 
-TEXT = Field(min_length=1, pattern=NOT_BLANK)  # not blank
-
-
 class FilmIn(BaseModel):
     """A film as ``PUT /films/{id}`` takes it: a catalog line without its id."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = TEXT
+    title: str = Field(min_length=1, pattern=NOT_BLANK)
     synopsis: str = Field(min_length=1, pattern=NOT_BLANK, description="embedded as it is")
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     original_title: str | None = None
@@ -119,8 +116,9 @@ class FilmPatch(BaseModel):
     """Some fields of a film (null clears an optional one)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-    title: str = TEXT
-    synopsis: str = TEXT
+    # optional, but never null (a film keeps a title and a synopsis): a schema-only default
+    title: str = Field(None, min_length=1, pattern=NOT_BLANK)  # type: ignore[assignment]
+    synopsis: str = Field(None, min_length=1, pattern=NOT_BLANK)  # type: ignore[assignment]
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     original_title: str | None = None
     aliases: list[str] | None = None

@@ -5,7 +5,8 @@ film's newest change above what that version holds, read from the shared databas
 (:class:`~recommender.viewers.events.catalog_log.CatalogLog`). Whenever they change, and
 whenever the clock crosses a film's availability window, it makes the index of the moment
 (:func:`~recommender.index.overlay.apply_changes`) and swaps it in. Every worker polls the
-database (``catalog_poll_seconds``); the one that took a change is woken at once.
+database (``catalog_poll_seconds``); the one that took a change applies it before it
+answers.
 """
 
 from __future__ import annotations
@@ -85,7 +86,14 @@ class LiveCatalog:
                     self.error = None
                 except EventsUnavailable as exc:
                     self.error = exc.public_message
-            self._swap(make_table)
+            try:
+                self._swap(make_table)
+                self.apply_error = None
+            except Exception as exc:  # the version serves alone rather than not at all
+                log.exception("applying the catalog's changes to version %s",
+                              base.index.version)
+                self.apply_error = f"{type(exc).__name__}: {exc}"
+                self.holder.swap(base, make_table=make_table)
 
     def _swap(self, make_table: bool = True) -> None:
         base = self.base
@@ -121,7 +129,7 @@ class LiveCatalog:
 
     def follow(self, connect: Callable[[], CatalogLog], interval: float) -> None:
         """Read the changes now (so that a process starts with them), then every
-        ``interval`` seconds in a thread, and at once when :meth:`wake` is called."""
+        ``interval`` seconds in a thread."""
         self._connect = connect
         self.poll()
         if interval > 0 and self._thread is None:
@@ -129,9 +137,6 @@ class LiveCatalog:
             self._thread = threading.Thread(target=_follow, args=(weakref.ref(self), interval),
                                             name="catalog-follower", daemon=True)
             self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

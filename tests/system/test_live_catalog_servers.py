@@ -11,8 +11,6 @@ import sys
 import time
 import urllib.parse
 
-import pytest
-
 from tests.conftest import ROOT, SEEDS
 from tests.ops import call, running_server
 
