@@ -5,7 +5,10 @@ apps on one database, and the database down."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -211,3 +214,33 @@ def test_the_database_down_is_a_503_and_reads_go_on(settings, engine):
     assert client.get("/films/rocky-1976").status_code == 200
     assert client.get("/search?q=bokser").status_code == 200
     assert client.get("/ready").get_json()["catalog"]["database"] != "ok"
+
+
+def test_a_licence_ending_hides_the_film_when_the_clock_passes_it(apps):
+    """No change is made at the end of a window: the follower knows when it is and makes
+    the catalog again once the clock has passed it."""
+    client = apps[0].test_client()
+    ends = datetime.now(UTC) + timedelta(seconds=1.5)
+    r = client.put("/films/rumbokseren-2026", json={
+        **MARS, "available_until": ends.isoformat(timespec="milliseconds")})
+    assert r.status_code == 201
+    catalog = viewer_store(apps[0]).live.catalog
+    assert client.get("/films/rumbokseren-2026").status_code == 200
+    assert client.get("/ready").get_json()["catalog"]["next_window_change_at"] is not None
+    assert not catalog.poll()  # nothing new, and the licence still runs
+    time.sleep(max(0.0, ends.timestamp() - time.time()) + 0.1)
+    assert catalog.poll()  # the clock passed the edge: the catalog is made again
+    assert client.get("/films/rumbokseren-2026").status_code == 404
+    assert client.get("/ready").get_json()["catalog"]["hidden"] == 1
+
+
+def test_a_bulk_body_may_be_larger_than_other_bodies(apps, events_url):
+    """POST /films/bulk takes up to catalog_max_body_bytes (8 MiB), other bodies 1 MiB."""
+    long = "En lang beskrivelse af en bokser. " * 280  # ~9.5 KB a film (the model reads
+    changes = [{"op": "put", "film": {"id": f"film-{i}", "title": f"Film {i}",  # its start)
+                                      "synopsis": long}} for i in range(120)]
+    body = json.dumps({"changes": changes})
+    assert len(body) > 1024 * 1024
+    r = apps[0].test_client().post("/films/bulk", data=body, content_type="application/json")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["created"] == 120 and _stored(events_url) == 120
