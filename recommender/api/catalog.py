@@ -7,10 +7,10 @@ rules a catalog file's lines are (:mod:`recommender.catalog.changes`). Who may w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from recommender.api import http_io
 from recommender.api.patterns import ID_RE, IMAGE_RE, NOT_BLANK
@@ -112,13 +112,17 @@ class FilmWithId(FilmIn):
     id: str = Field(pattern=ID_RE)
 
 
+PatchedText = Annotated[str | None, WithJsonSchema(
+    {"type": "string", "minLength": 1, "pattern": NOT_BLANK})]
+"""Optional in a patch, but never null: a film keeps a title and a synopsis."""
+
+
 class FilmPatch(BaseModel):
     """Some fields of a film (null clears an optional one)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-    # optional, but never null (a film keeps a title and a synopsis): a schema-only default
-    title: str = Field(None, min_length=1, pattern=NOT_BLANK)  # type: ignore[assignment]
-    synopsis: str = Field(None, min_length=1, pattern=NOT_BLANK)  # type: ignore[assignment]
+    title: PatchedText = None
+    synopsis: PatchedText = None
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
     original_title: str | None = None
     aliases: list[str] | None = None
