@@ -53,6 +53,11 @@ def add_parsers(sub: Any) -> None:
                     help="last: each viewer's last new film held out (default); time: a "
                     "global cut-off, everything before it learnt, each viewer's first new "
                     "film after it held out")
+    eu.add_argument("--cuts", metavar="START:STOP:STEP",
+                    help="with --split time: several cut-offs (shares of the log, e.g. "
+                    "0.5:0.95:0.05 or 0.7,0.8,0.9), each evaluated with the clock at the "
+                    "cut, the viewers pooled, each hit rate with a 95%% bootstrap interval "
+                    "(default: one cut-off at 0.9)")
     eu.add_argument("--cold-films", type=float, default=0.0, metavar="FRACTION",
                     help="also hide every event of this share of the films (seeded) and "
                     "report the viewers whose held-out film is one of them (a second run)")
@@ -159,6 +164,26 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _eval_future(args: argparse.Namespace, engine: Any, events: list[Any], settings: Settings,
+                 modes: Any, progress: Any) -> int:
+    """``eval-users --split time --cuts``: several cut-offs, pooled, with intervals."""
+    from recommender.errors import InvalidParameter
+    from recommender.evaluation.future import evaluate_future, format_pooled, parse_cuts
+
+    if args.split != "time":
+        raise InvalidParameter("cuts", "--cuts goes with --split time")
+    try:
+        cuts = parse_cuts(args.cuts)
+    except ValueError as exc:
+        raise InvalidParameter("cuts", str(exc)) from None
+    report = evaluate_future(engine, events, settings, cuts, k=args.k, modes=modes,
+                             min_history=args.min_history, seed=args.seed, progress=progress)
+    report["events_file"] = str(args.events)
+    print(f"{args.events}: {len(events)} events, {len(cuts)} cut-offs; "
+          f"{len(engine.index)} films\n")
+    return print_report(format_pooled(report), report, args.report)
+
+
 def eval_users(args: argparse.Namespace, settings: Settings) -> int:
     """Leave-last-out over a log: per-user model vs trending vs random (user_evaluation)."""
     from recommender.errors import InvalidParameter
@@ -183,6 +208,8 @@ def eval_users(args: argparse.Namespace, settings: Settings) -> int:
 
         def progress(users: Any) -> Any:
             return tqdm(users, desc="viewers", unit="viewer")
+    if args.cuts:
+        return _eval_future(args, engine, events, settings, modes, progress)
     if not 0.0 <= args.cold_films < 1.0:
         raise InvalidParameter("cold_films", f"--cold-films takes 0 to under 1, got "
                                f"{args.cold_films}")

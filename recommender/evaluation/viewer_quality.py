@@ -161,17 +161,20 @@ NEW_VIEWER_EVENTS = 2
 def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, k: int = 10,
                    modes: Sequence[str] = ("hybrid",), min_history: int = 1, seed: int = 0,
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
-                   cold_fraction: float = 0.0, split_by: str = "last") -> dict[str, Any]:
+                   cold_fraction: float = 0.0, split_by: str = "last",
+                   cut: float = 0.9) -> dict[str, Any]:
     """Score the service's per-user recommendations (one per mode), its content ranking
     alone, the baselines (:mod:`recommender.viewers.baselines`), trending and random on ``events``.
 
     The service's collaborative model is trained on the history alone, as ``recommender
     train`` would train it at the log's end. With ``cold_fraction``, every event of that
     share of the catalog's films (seeded) is hidden from everything learnt: the segment
-    *cold films* is then the viewers whose held-out film is one of them.
+    *cold films* is then the viewers whose held-out film is one of them. ``cut`` is the
+    time split's cut-off, as the share of the events before it. The report's ``hits``
+    are each model's per-viewer hits (1 or 0), in viewer order, for pooling several cuts.
     """
     events = _each_once(events)
-    split = split_by_time(events, min_history) if split_by == "time" else \
+    split = split_by_time(events, min_history, cut) if split_by == "time" else \
         split_last_out(events, min_history)
     films = len(engine.index)
     rng = np.random.default_rng(seed)
@@ -227,6 +230,7 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
         "collaborative_model": None if model is None else model.manifest,
         "models": {m: {**s.summary(films), "trending_fallbacks": s.fallbacks}
                    for m, s in overall.items()},
+        "hits": {m: s.hits for m, s in overall.items()},
         "segments": {seg: {m: s.summary(films) for m, s in scores.items()}
                      for seg, scores in sorted(by_segment.items())},
     }
