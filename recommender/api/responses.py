@@ -66,8 +66,14 @@ class EventsOut(BaseModel):
 
 
 class RowOut(BaseModel):
-    because: FilmRef | None = Field(description="the liked or watched film (null: trending)")
-    reason: str = Field(description="liked, watched, rated, watchlisted or trending")
+    title: str = Field(description="what to show above the row: 'Because you liked X', "
+                       "'Trending this week', 'New on the service', 'From the catalog'")
+    because: FilmRef | None = Field(description="the liked or watched film (null: the "
+                                    "other rows)")
+    reason: str = Field(description="liked, watched, rated, watchlisted, trending, "
+                        "new_on_the_service or catalog")
+    window_days: float | None = Field(None, description="the days a trending row counts, "
+                                      "or a new row's films arrived within")
     results: list[ResultFilm]
 
 

@@ -84,7 +84,8 @@ def user_recommendations(user: str) -> Any:
 
 @bp.get("/users/<user>/rows")
 def user_rows(user: str) -> Any:
-    """"Because you liked X" rows, no film in two rows (a streaming home screen)."""
+    """"Because you liked X" rows, then trending this week and new on the service, no film
+    in two rows (a streaming home screen)."""
     user = user_id(user)
     params = parse_args(RowsParams, request.args)
     engine = http_io.engine()
@@ -92,7 +93,8 @@ def user_rows(user: str) -> Any:
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
     rows = viewer_store.personal().rows(engine, user, params.rows, params.k, options)
     return jsonify({"user": user, "rows": [
-        {"because": row["because"], "reason": row["reason"],
+        {"title": row["title"], "because": row["because"], "reason": row["reason"],
+         **({"window_days": row["window_days"]} if "window_days" in row else {}),
          "results": [hit.to_dict() for hit in row["results"]]} for row in rows],
         "recommendation_id": http_io.new_recommendation_id()})
 

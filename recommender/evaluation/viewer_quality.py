@@ -40,7 +40,7 @@ from recommender.search.query import QueryOptions
 from recommender.viewers import collaborative
 from recommender.viewers.baselines import Baselines
 from recommender.viewers.events import Event, open_store
-from recommender.viewers.personal import Personalizer, event_weight
+from recommender.viewers.personal import DAY, Personalizer, event_weight
 
 POSITIVE = 0.5
 """An event of at least this weight is taste (the same cut as a "because you liked" row)."""
@@ -162,14 +162,16 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
                    modes: Sequence[str] = ("hybrid",), min_history: int = 1, seed: int = 0,
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
                    cold_fraction: float = 0.0, split_by: str = "last",
-                   cut: float = 0.9) -> dict[str, Any]:
+                   cut: float = 0.9, cold_new: bool = True) -> dict[str, Any]:
     """Score the service's per-user recommendations (one per mode), its content ranking
     alone, the baselines (:mod:`recommender.viewers.baselines`), trending and random on ``events``.
 
     The service's collaborative model is trained on the history alone, as ``recommender
     train`` would train it at the log's end. With ``cold_fraction``, every event of that
     share of the catalog's films (seeded) is hidden from everything learnt: the segment
-    *cold films* is then the viewers whose held-out film is one of them. ``cut`` is the
+    *cold films* is then the viewers whose held-out film is one of them; with ``cold_new``
+    they are new on the service (arrived a day before the clock), as the live catalog
+    says of the films it adds, else nothing says when they came. ``cut`` is the
     time split's cut-off, as the share of the events before it. The report's ``hits``
     are each model's per-viewer hits (1 or 0), in viewer order, for pooling several cuts.
     """
@@ -205,9 +207,14 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
                 store.add(split.history[start:start + STORE_BATCH])
             trained = collaborative.train(
                 Path(tmp), ((e.user, e.film_id, e.ts or now) for e in split.history),
-                [f.id for f in engine.index.films])
+                [f.id for f in engine.index.films],
+                half_life_days=settings.train_half_life_days)
             model = collaborative.load(trained.path) if trained.path else None
-            service = Personalizer(store, settings, clock=lambda: now, model=lambda: model)
+            # the hidden films are the films a catalog adds: the live catalog records when
+            # (a day before the clock here), as it would for films added this week
+            arrivals = {f: now - DAY for f in hidden} if cold_new else {}
+            service = Personalizer(store, settings, clock=lambda: now, model=lambda: model,
+                                   arrivals=lambda index: arrivals)
             content = Personalizer(store, settings, clock=lambda: now)
             for user in progress(users) if progress else users:
                 target = split.held_out[user].film_id

@@ -68,6 +68,7 @@ def apply_changes(base: FilmIndex, changes: Mapping[str, Change], now: float,
         else:
             hidden += 1
     added = changed = withdrawn = 0
+    arrived: dict[str, float] = {}
     extra: list[Change] = []
     for change in sorted(changes.values(), key=lambda c: c.seq):
         known = change.film_id in base.row_of
@@ -76,6 +77,8 @@ def apply_changes(base: FilmIndex, changes: Mapping[str, Change], now: float,
             continue
         added += not known
         changed += known
+        if not known:
+            arrived[change.film_id] = change.at
         if not change.film.available_at(now):
             hidden += 1
             continue
@@ -99,7 +102,7 @@ def apply_changes(base: FilmIndex, changes: Mapping[str, Change], now: float,
     overlay = {"generation": generation, "added": added, "changed": changed,
                "withdrawn": withdrawn, "hidden": hidden,
                "through": max((c.seq for c in changes.values()), default=0),
-               "newest_change_at": newest,
+               "newest_change_at": newest, "arrived": arrived,
                "next_window_change_at": _finite(next_boundary(
                    [*base.films, *(c.film for c in changes.values() if c.film)], now))}
     index = FilmIndex(path=base.path, manifest=base.manifest, films=films, faiss_index=flat,

@@ -20,9 +20,9 @@ import numpy as np
 
 from recommender.viewers.collaborative import DEFAULT_LAMBDA, ease_weights, interaction_matrix
 from recommender.viewers.events import Event
-from recommender.viewers.personal import decayed
+from recommender.viewers.recency import decayed
 
-DECAY_DAYS = 90.0
+DECAY_DAYS = 30.0
 
 
 class Baselines:

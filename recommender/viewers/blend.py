@@ -29,6 +29,7 @@ from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.search.vectors import weighted_query
 from recommender.viewers.collaborative import CollaborativeModel
+from recommender.viewers.recency import TimeSources
 
 CONTENT_WEIGHT = 0.1
 NEIGHBOURS = 10
@@ -69,14 +70,19 @@ class Alignment:
 
 def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
             liked: dict[str, float], disliked: dict[str, float], interacted: Sequence[str],
-            options: QueryOptions, exclude: Sequence[str]) -> list[ScoredFilm] | None:
+            options: QueryOptions, exclude: Sequence[str],
+            now: TimeSources | None = None) -> list[ScoredFilm] | None:
     """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
     of the films they interacted with (the content ranking then answers alone)."""
+    now = now or TimeSources()
     theirs, block = model.rows_of(interacted)
     known = alignment.known
     if not theirs or not known.any():  # (a model of another catalog knows none of these)
         return None
-    cf = block.sum(axis=0)
+    if now.recency:
+        cf = np.array([now.recency.get(f, 1.0) for f in theirs], dtype=np.float32) @ block
+    else:
+        cf = block.sum(axis=0)
     index = engine.index
     scores = np.full(len(index), -np.inf, dtype=np.float32)
     scores[known] = _z(cf[alignment.model_row[known]])
@@ -96,6 +102,12 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
         content = _z(alignment.vectors @ query.vector)
         scores += CONTENT_WEIGHT * content
         scores[alignment.cold] += COLD_CONTENT_WEIGHT * content[alignment.cold]
+    if now.popular is not None and now.popular_weight:
+        scores += now.popular_weight * _z(now.popular)
+    fresh = now.new if now.new is not None and now.new_weight else None
+    if fresh is not None:
+        fresh = fresh & ~known  # new until the model has learnt it from events
+        scores[fresh] += now.new_weight
     excluded = {index.row_of[f] for f in exclude if f in index.row_of}
     allowed = engine.filters.allowed(options, excluded)
     ranked = top_k(scores, options.offset + options.k, allowed, options.min_score)
@@ -103,6 +115,8 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
     for row, value in ranked[options.offset:]:
         hit = ScoredFilm(index.films[row], value, semantic=float(content[row]))
         hit.reasons = _reasons(engine, alignment, row, theirs, block, liked_rows)
+        if fresh is not None and fresh[row]:
+            hit.reasons[0] = {"because": "new_on_the_service"}
         hits.append(hit)
     return hits
 

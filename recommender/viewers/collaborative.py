@@ -123,10 +123,13 @@ class CollaborativeModel:
 
 
 def interaction_matrix(pairs: Iterable[tuple[str, str]], films: Sequence[str] | None = None,
-                       max_films: int = MAX_FILMS) -> tuple[Any, list[str], list[str]]:
+                       max_films: int = MAX_FILMS,
+                       values: dict[tuple[str, str], float] | None = None,
+                       ) -> tuple[Any, list[str], list[str]]:
     """A binary viewers x films matrix (scipy CSR) of who interacted with what, over the
     ``max_films`` most interacted-with films (of ``films``, where given: films gone from the
-    catalog are left out); its viewer and film ids."""
+    catalog are left out); its viewer and film ids. ``values``: each pair's entry instead
+    of 1 (a recent interaction counting more than an old one)."""
     from scipy import sparse
 
     allowed = set(films) if films is not None else None
@@ -143,6 +146,9 @@ def interaction_matrix(pairs: Iterable[tuple[str, str]], films: Sequence[str] | 
     row = {u: i for i, u in enumerate(users)}
     coords = [(row[u], column[f]) for u, f in seen if f in column]
     data = np.ones(len(coords), dtype=np.float32)
+    if values is not None:
+        data = np.array([values.get((users[a], kept[b]), 1.0) for a, b in coords],
+                        dtype=np.float32)
     i = np.fromiter((c[0] for c in coords), dtype=np.int64, count=len(coords))
     j = np.fromiter((c[1] for c in coords), dtype=np.int64, count=len(coords))
     matrix = sparse.csr_matrix((data, (i, j)), shape=(len(users), len(kept)))
@@ -173,26 +179,34 @@ class TrainReport:
 def train(out: Path, events: Iterable[tuple[str, str, float]], catalog_films: Sequence[str],
           *, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
           min_events: int = MIN_EVENTS, keep_versions: int = 3,
-          source: str = "") -> TrainReport:
+          source: str = "", half_life_days: float = 0.0) -> TrainReport:
     """Learn a model from ``events`` ((user, film, ts) of every event) and write it as a new
-    current version under ``out/models/``; with fewer than ``min_events``, write none."""
+    current version under ``out/models/``; with fewer than ``min_events``, write none.
+    ``half_life_days``: each interaction counts ``0.5 ** (age / half-life)`` before the
+    newest event (its viewer's newest event of the film), instead of 1."""
     started = time.perf_counter()
     first, last, read = float("inf"), float("-inf"), 0
     pairs = []
+    newest: dict[tuple[str, str], float] = {}
     for user, film, ts in events:
         read += 1
         first, last = min(first, ts), max(last, ts)
         pairs.append((user, film))
+        if half_life_days:
+            newest[(user, film)] = max(ts, newest.get((user, film), ts))
     if read < min_events:
         return TrainReport(None, 0, 0, read, time.perf_counter() - started,
                            f"{read} events; a model needs at least {min_events}")
-    matrix, users, films = interaction_matrix(pairs, catalog_films, max_films)
+    values = {pair: 0.5 ** (max(last - ts, 0.0) / (half_life_days * 86_400.0))
+              for pair, ts in newest.items()} if half_life_days else None
+    matrix, users, films = interaction_matrix(pairs, catalog_films, max_films, values)
     weights = ease_weights(matrix, lam)
-    popularity = np.asarray(matrix.sum(axis=0), dtype=np.float32).ravel()
+    popularity = np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel()
     seconds = time.perf_counter() - started
     stamp = datetime.now(UTC)
     manifest = {"version": f"{stamp:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}",
-                "algorithm": ALGORITHM, "parameters": {"lambda": lam, "max_films": max_films},
+                "algorithm": ALGORITHM, "parameters": {"lambda": lam, "max_films": max_films,
+                               "half_life_days": half_life_days},
                 "events": read, "viewers": len(users), "films": len(films),
                 "interactions": int(matrix.nnz), "source": source,
                 "time_range": [datetime.fromtimestamp(first, UTC).isoformat(),

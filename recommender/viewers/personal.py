@@ -12,7 +12,6 @@ film be enough, where collaborative filtering needs a history first.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,50 +22,30 @@ import numpy as np
 from recommender.catalog.titles import film_summary
 from recommender.config import Settings
 from recommender.errors import NothingToRecommendFrom
+from recommender.index.film_index import FilmIndex
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.viewers.blend import Alignment, blended
 from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.events import Event, EventStore
+from recommender.viewers.recency import (
+    DAY,
+    DecayedCounts,
+    TimeSources,
+    arrived,
+    decayed,
+    event_weight,
+    new_mask,
+)
 
-DAY = 86_400.0
+__all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_weight"]
+
+
 MAX_REASON_FILMS = 20
 """A result's "because you liked X" is the closest of at most this many liked films."""
 SEEN_TYPES = frozenset({"view", "like", "dislike", "rating"})
 """Events that mean the viewer has seen the film (a watchlist entry doesn't)."""
 REASON_OF = {"like": "liked", "rating": "rated", "view": "watched", "watchlist": "watchlisted"}
-
-
-def event_weight(type_: str, value: float | None) -> float:
-    """How much one event says the viewer likes the film, from -1 to 1.
-
-    like 1, dislike -1; a rating of 0..5 maps onto -1..1 (2.5 is neutral); a view counts
-    by the fraction watched, a view abandoned early (under a fifth) mildly against; a
-    watchlist entry 0.3 (interest, not yet taste).
-    """
-    if type_ == "like":
-        return 1.0
-    if type_ == "dislike":
-        return -1.0
-    if type_ == "rating":
-        return (float(value if value is not None else 2.5) - 2.5) / 2.5
-    if type_ == "view":
-        fraction = 1.0 if value is None else float(value)
-        return fraction if fraction >= 0.2 else fraction - 0.2
-    if type_ == "watchlist":
-        return 0.3
-    return 0.0
-
-
-def decayed(age_seconds: float, half_life_days: float) -> float:
-    """What an event ``age_seconds`` old counts, halved every ``half_life_days``: the one
-    time decay of the profiles, trending and the decayed-popularity baseline."""
-    return 0.5 ** (max(age_seconds, 0.0) / (max(half_life_days, 1e-6) * DAY))
-
-
-def trending_weight(type_: str, value: float | None) -> float:
-    """What one event adds to a film's trending count (dislikes add nothing)."""
-    return max(event_weight(type_, value), 0.0) if type_ != "watchlist" else 0.5
 
 
 @dataclass
@@ -79,6 +58,8 @@ class Profile:
     """Per film, the type of its strongest positive event (for the reason's wording)."""
     positives: list[str] = field(default_factory=list)
     """Films liked, rated well or watched most of the way, newest first, each once."""
+    newest: dict[str, float] = field(default_factory=dict)
+    """Per film, the time of the viewer's newest event of it."""
     events: int = 0
 
     @property
@@ -98,6 +79,7 @@ def build_profile(events: Sequence[Event], now: float, half_life_days: float) ->
         decay = decayed(now - (event.ts or 0.0), half_life_days)
         weight = event_weight(event.type, event.value) * decay
         film = event.film_id
+        profile.newest.setdefault(film, event.ts or 0.0)
         profile.weights[film] = profile.weights.get(film, 0.0) + weight
         if event.type in SEEN_TYPES:
             profile.seen.add(film)
@@ -117,7 +99,8 @@ class Personalizer:
 
     def __init__(self, store: EventStore, settings: Settings,
                  clock: Callable[[], float] = time.time,
-                 model: Callable[[], CollaborativeModel | None] = lambda: None) -> None:
+                 model: Callable[[], CollaborativeModel | None] = lambda: None,
+                 arrivals: Callable[[FilmIndex], dict[str, float]] = arrived) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -125,8 +108,11 @@ class Personalizer:
         """The collaborative model serving now (None: none trained yet), read per request:
         a new one is taken as soon as the server has loaded it."""
         self._alignment: Alignment | None = None
-        self._trending: tuple[float, float, list[tuple[str, float]]] | None = None
-        self._trending_lock = threading.Lock()
+        self.counts = DecayedCounts(store, clock, settings.trending_max_events,
+                                    settings.trending_cache_seconds)
+        self._arrived = arrivals
+        """When each film arrived (its window, the live catalog's additions)."""
+        self._arrivals: tuple[str, dict[str, float]] | None = None
 
     # -- events ----------------------------------------------------------------------
 
@@ -135,8 +121,7 @@ class Personalizer:
         if not events:
             return 0, 0
         stored = self.store.add(events)
-        with self._trending_lock:
-            self._trending = None  # this process counts them at once; others within seconds
+        self.counts.forget()  # this process counts them at once; others within seconds
         return stored
 
     def history(self, user: str, limit: int) -> list[Event]:
@@ -145,8 +130,7 @@ class Personalizer:
     def forget(self, user: str) -> int:
         """Erase the viewer; trending forgets them at its next count (a few seconds)."""
         erased = self.store.delete_user(user)
-        with self._trending_lock:
-            self._trending = None  # counted again without them by this process at once
+        self.counts.forget()  # counted again without them by this process at once
         return erased
 
     def profile(self, user: str) -> Profile:
@@ -169,7 +153,8 @@ class Personalizer:
         model = self.model()
         if model is not None and profile.weights:
             results = blended(engine, model, self._aligned(engine, model), liked,
-                              profile.disliked, list(profile.weights), options, exclude)
+                              profile.disliked, list(profile.weights), options, exclude,
+                              self.time_sources(engine, profile))
             if results is not None and (results or options.offset):
                 return ResultPage({"user": user, "history": profile.events,
                                    "basis": "history and every viewer's",
@@ -193,35 +178,10 @@ class Personalizer:
 
     def rows(self, engine: Engine, user: str, rows: int, k: int,
              options: QueryOptions) -> list[dict[str, Any]]:
-        """One "because you liked X" row per recent positive film, newest first, no film
-        in two rows and none the viewer has seen; a viewer without any gets one row of
-        what is trending (``because`` null)."""
-        profile = self.profile(user)
-        used = set(profile.seen)
-        out: list[dict[str, Any]] = []
-        for film_id in profile.positives:
-            if len(out) >= rows:
-                break
-            if film_id not in engine.index.row_of:
-                continue
-            row_options = QueryOptions.from_fields(
-                {**_fields(options), "k": k, "offset": 0,
-                 "exclude": tuple(sorted(used | set(options.exclude)))}, options.mode)
-            page = engine.similar(film_id, row_options)
-            if not page.results:
-                continue
-            for hit in page.results:
-                hit.reasons = [{"because": profile.kind.get(film_id, "liked"),
-                                "film": film_summary(engine.film(film_id))}]
-            used |= {h.film.id for h in page.results}
-            out.append({"because": film_summary(engine.film(film_id)),
-                        "reason": profile.kind.get(film_id, "liked"), "results": page.results})
-        if not out:
-            trending = self.trending(engine, QueryOptions.from_fields(
-                {**_fields(options), "k": k, "offset": 0}, options.mode),
-                exclude=tuple(sorted(used)))
-            out.append({"because": None, "reason": "trending", "results": trending.results})
-        return out
+        """A home screen's rows (:func:`recommender.viewers.rows.home_rows`)."""
+        from recommender.viewers.rows import home_rows
+
+        return home_rows(self, engine, user, rows, k, options)
 
     def trending(self, engine: Engine, options: QueryOptions, window_days: float | None = None,
                  exclude: Sequence[str] = ()) -> ResultPage:
@@ -229,7 +189,7 @@ class Personalizer:
         ``options``' filters; never empty while any film passes them."""
         options = options.validate(self.settings.max_k)
         window = self.settings.trending_window_days if window_days is None else window_days
-        counts = self._counts(window)
+        counts = self.counts.counts(window, self.settings.trending_half_life_days)
         excluded = {engine.index.row_of[f] for f in exclude if f in engine.index.row_of}
         allowed = engine.filters.allowed(options, excluded)
         wanted = options.offset + options.k
@@ -259,33 +219,43 @@ class Personalizer:
 
     # -- inside ------------------------------------------------------------------------
 
+    def time_sources(self, engine: Engine, profile: Profile) -> TimeSources:
+        """What time adds to this viewer's ranking now (:mod:`recommender.viewers.recency`)."""
+        settings = self.settings
+        now = self.clock()
+        index = engine.index
+        popular = self.counts.by_row(index, settings.popular_half_life_days) \
+            if settings.popular_weight else None
+        new = None
+        if settings.new_weight:
+            arrivals = self.arrivals(index)
+            new = new_mask(index, arrivals, now, settings.new_window_days) if arrivals \
+                else None
+        # relative to the viewer's own newest event: their old films weigh less than their
+        # recent ones however long ago they were last here (and a scale doesn't underflow)
+        latest = max(profile.newest.values(), default=now)
+        recency = {f: decayed(latest - ts, settings.history_half_life_days)
+                   for f, ts in profile.newest.items()} \
+            if settings.history_half_life_days else None
+        weight = settings.popular_weight
+        if settings.popular_activity_half_life_days and profile.newest:
+            weight *= decayed(now - max(profile.newest.values()),
+                              settings.popular_activity_half_life_days)
+        return TimeSources(popular, new, weight, settings.new_weight, recency)
+
+    def arrivals(self, index: FilmIndex) -> dict[str, float]:
+        """When each film of ``index`` arrived, where known, made once per index state."""
+        cached = self._arrivals
+        if cached is None or cached[0] != index.generation:
+            cached = self._arrivals = (index.generation, self._arrived(index))
+        return cached[1]
+
     def _aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
         """The index rows' places in the model, made once per index and model version."""
         alignment = self._alignment
         if alignment is None or alignment.key != (engine.index.generation, model.version):
             alignment = self._alignment = Alignment(engine, model)
         return alignment
-
-    def _counts(self, window_days: float) -> list[tuple[str, float]]:
-        """(film, decayed count), highest first, over the window; cached a few seconds
-        per process, so a busy front page doesn't count the same events each time."""
-        now = self.clock()
-        with self._trending_lock:
-            cached = self._trending
-            if cached and cached[0] == window_days and \
-                    now - cached[1] < self.settings.trending_cache_seconds:
-                return cached[2]
-        scores: dict[str, float] = {}
-        for film_id, type_, value, ts in self.store.recent(
-                now - window_days * DAY, self.settings.trending_max_events):
-            weight = trending_weight(type_, value)
-            if weight > 0:
-                scores[film_id] = scores.get(film_id, 0.0) + \
-                    weight * decayed(now - ts, self.settings.trending_half_life_days)
-        counts = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        with self._trending_lock:
-            self._trending = (window_days, now, counts)
-        return counts
 
     @staticmethod
     def _explain(engine: Engine, results: Sequence[ScoredFilm], liked: dict[str, float],
@@ -304,5 +274,5 @@ class Personalizer:
                             "similarity": round(float(row.max()), 4)}]
 
 
-def _fields(options: QueryOptions) -> dict[str, Any]:
+def fields_of(options: QueryOptions) -> dict[str, Any]:
     return {name: getattr(options, name) for name in QueryOptions.__dataclass_fields__}

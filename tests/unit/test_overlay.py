@@ -101,3 +101,21 @@ def test_a_change_without_a_vector_is_refused_not_served_blind(engine):
     with pytest.raises(ValueError, match="no vector"):
         apply_changes(engine.index, {MARS.id: Change(1, MARS.id, MARS, None, None, NOW)},
                       NOW, Terms(engine.index), 1)
+
+
+def test_a_film_arrives_when_the_live_catalog_adds_it_or_its_window_opens(engine, embedder):
+    from recommender.viewers.recency import arrived
+
+    assert arrived(engine.index) == {}  # the seeds say nothing of when they came
+    opening = film_from_body("aabner-2026", {
+        "title": "Åbner", "year": 2026, "available_from": "2026-01-02T00:00:00Z",
+        "synopsis": "En film om en biograf der åbner igen efter mange år."})
+    live = _served(engine, {MARS.id: _change(1, MARS.id, MARS, embedder),
+                            opening.id: _change(2, opening.id, opening, embedder),
+                            "rocky-1976": _change(3, "rocky-1976", patched(
+                                engine.film("rocky-1976"), {"year": 1976}), embedder)},
+                   now=max(NOW, opening.window()[0] + 1))
+    when = arrived(live.index)
+    assert when[MARS.id] == NOW  # added now; a replaced film is not new
+    assert "rocky-1976" not in when
+    assert when[opening.id] == max(NOW, opening.window()[0])

@@ -157,7 +157,8 @@ function renderCards(results, emptyText, sourceId = null, list = $("results"), r
 }
 
 // The start page: "Recommended for you" from this browser's likes and dislikes (what is
-// popular, for a viewer who has none yet), then one row per film they liked.
+// popular, for a viewer who has none yet), then the viewer's rows: one per film they
+// liked, what is trending this week, what is new on the service.
 async function showHome() {
   showView("home");
   const viewer = encodeURIComponent(viewerId());
@@ -170,10 +171,16 @@ async function showHome() {
   status([]);
   // "history", or "history and every viewer's" once a collaborative model serves
   const personal = recs.body.query.basis.startsWith("history");
-  const sections = [[personal ? "Recommended for you" : "Popular now", recs.body.results, recs.body.recommendation_id, "recommended"]];
-  if (personal && rows.ok) {
+  // with nothing popular yet, the fallback is the catalog's own order: say so
+  const fromCatalog = recs.body.results.length > 0 && recs.body.results.every((r) => (r.reasons || [])[0]?.because === "catalog");
+  const first = personal ? "Recommended for you" : fromCatalog ? "From the catalog" : "Popular now";
+  const sections = [[first, recs.body.results, recs.body.recommendation_id, "recommended"]];
+  if (rows.ok) {
+    // each row says why it is there ("Because you liked X", "Trending this week", "New
+    // on the service"); without a history the first section already is what is popular
     for (const row of rows.body.rows) {
-      if (row.because) sections.push([`Because you ${row.reason} ${row.because.title}`, row.results, rows.body.recommendation_id, "row"]);
+      if (row.reason === "catalog" || (!personal && row.reason === "trending")) continue;
+      sections.push([row.title, row.results, rows.body.recommendation_id, `row ${row.reason}`]);
     }
   }
   for (const [title, results, recommendationId, kind] of sections) {
