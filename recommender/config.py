@@ -147,26 +147,28 @@ class Settings:
     """The newest events of the window trending counts, however busy the service is."""
     trending_cache_seconds: float = 10.0
     """How long each process reuses its trending counts before counting again."""
-    popular_weight: float = 0.0
+    popular_weight: float = 2.0
     """How much what is popular now counts in a warm viewer's ranking, beside the
-    collaborative model (1) and the content (0.1), in standard deviations; 0: not at all."""
-    popular_half_life_days: float = 30.0
+    collaborative model (1) and the content (0.1), in standard deviations; 0: not at all.
+    This and the four settings after it were chosen by ``scripts/time_grid.py`` on
+    development cut-offs of the MovieLens logs (docs/viewer-quality.md)."""
+    popular_half_life_days: float = 90.0
     """An event counts half as much for "popular now" in the viewers' rankings after this
     long (trending, a row of its own, has its own)."""
-    popular_activity_half_life_days: float = 0.0
+    popular_activity_half_life_days: float = 180.0
     """What is popular now counts half as much for a viewer whose newest event is this
     old (a viewer active now is one of the crowd that makes it popular; one back after a
     year is better read from their own films); 0: the same for every viewer."""
-    history_half_life_days: float = 0.0
+    history_half_life_days: float = 180.0
     """A viewer's film counts half as much for their collaborative score when their newest
     event of it is this much older than their newest event of all; 0: every film of their
     history counts the same."""
     train_half_life_days: float = 0.0
     """An interaction counts half as much for the collaborative model after this long
     before the newest event it learns from; 0: every interaction counts the same."""
-    new_weight: float = 0.0
-    """What a film new on the service (arrived within ``new_window_days``, not learnt by
-    the model yet) gets more in a viewer's ranking, in standard deviations."""
+    new_slots: int = 3
+    """Places of a viewer's page kept for the films new on the service (arrived within
+    ``new_window_days``, not learnt by the model yet) that fit them best; 0: none."""
     new_window_days: float = 30.0
     """How long a film that arrived (its ``available_from``, or its addition to the live
     catalog) counts as new on the service."""
@@ -241,7 +243,7 @@ _MINIMUM: dict[str, float] = {
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,
     "popular_weight": 0, "popular_half_life_days": 0.001, "history_half_life_days": 0,
     "popular_activity_half_life_days": 0, "train_half_life_days": 0,
-    "new_weight": 0, "new_window_days": 0,
+    "new_slots": 0, "new_window_days": 0,
 }
 """The least value of each numeric setting (a negative count or time means nothing)."""
 

@@ -6,8 +6,9 @@ sent with POST /events to a real server; then GET /users/{u}/recommendations?k=1
 viewer, first from content alone (no model yet), then after ``recommender train`` (the
 servers take the model within their poll); beside the most popular films and EASE computed
 on the same histories and candidates. A second run hides every event of a share of the
-films (--cold, seeded): the *cold films* figure is over the viewers whose held-out film is
-one of them. Also: the per-viewer route's p50 beside /films/{id}/similar's in the same
+films (--cold, seeded), which the catalog says arrived yesterday (``PATCH /films/{id}``
+with ``available_from``): the *cold films* figure is over the viewers whose held-out film
+is one of them. Also: the per-viewer route's p50 beside /films/{id}/similar's in the same
 run, ``recommender train``'s time as a whole process, and the workers' resident memory.
 
     python scripts/bench_viewers.py --join bench-results/ml-imdb [--out FILE]
@@ -114,6 +115,13 @@ def one_run(index: Path, history: list[dict], held: dict[str, str], users: list[
         url = f"sqlite:///{Path(tmp) / 'events.sqlite3'}"
         env = {"RECOMMENDER_EVENTS_URL": url, "RECOMMENDER_RELOAD_POLL_SECONDS": "0.5"}
         with running_server(index, workers=2, env=env) as (base, proc):
+            # the hidden films are the films the catalog adds: it says so, as an operator
+            # would, and they are new on the service from yesterday
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86_400))
+            for film in sorted(hidden):
+                status, answer = call(f"{base}/films/{film}", "PATCH",
+                                      {"available_from": since})
+                assert status == 200, answer
             post(base, kept)
             before, _ = ask(base, users)
             started = time.perf_counter()

@@ -39,7 +39,7 @@ from recommender.search.factory import open_engine
 
 DEV_CUTS = [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70]
 OURS = "per-user (hybrid)"
-NEW_WEIGHTS = [0.0, 0.5, 1.0, 2.0, 3.0]
+NEW_SLOTS = [0, 1, 2, 3]
 COLD, COLD_SEED = 0.2, 1
 GROUPS: list[dict[str, list[float]]] = [
     {"popular_weight": [0.0, 0.5, 1.0, 2.0, 4.0], "popular_half_life_days": [30.0, 90.0],
@@ -68,6 +68,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--join", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path, default=Path("bench-results/time_grid.json"))
+    parser.add_argument("--new-only", metavar="JSON",
+                        help="skip the groups: settings chosen by an earlier run, and only "
+                             "choose the places kept for new films from there")
     args = parser.parse_args()
     logs: list[tuple[str, Any, list[Any]]] = []
     for join in args.join:
@@ -78,9 +81,9 @@ def main() -> int:
         # leave-last-out's development split: each viewer's log up to (not with) the film
         # the reported figure holds out, so the second-to-last is held out here
         logs.append((join.name, engine, events, split_last_out(events).history))
-    best: dict[str, float] = {}
-    trials = []
-    for group in GROUPS:
+    best: dict[str, float] = json.loads(args.new_only) if args.new_only else {}
+    trials: list[dict[str, Any]] = []
+    for group in [] if args.new_only else GROUPS:
         scored = []
         for combo in _grid(group):
             tried = {**best, **combo}
@@ -109,8 +112,8 @@ def main() -> int:
     # films new on the service: leave-last-out's development split with a fifth of the
     # films hidden (another seed than the reported figure's) and said to have arrived
     cold_trials = []
-    for weight in NEW_WEIGHTS:
-        tried = {**best, "new_weight": weight}
+    for slots in NEW_SLOTS:
+        tried = {**best, "new_slots": slots}
         row = {"settings": tried, "joins": {}}
         for name, engine, _, dev_log in logs:
             settings = dataclasses.replace(engine.settings, **tried)
@@ -124,7 +127,7 @@ def main() -> int:
         row["score"] = round(sum(j["all"] + j["cold films"] for j in row["joins"].values()),
                              4)
         cold_trials.append(row)
-        print(f"new_weight {weight}: " + "  ".join(
+        print(f"new_slots {slots}: " + "  ".join(
             f"{n}: all {j['all']:.3f}, cold films {j['cold films']:.3f} (n={j['cold viewers']})"
             for n, j in row["joins"].items()), flush=True)
     best = max(cold_trials, key=lambda r: r["score"])["settings"]

@@ -128,7 +128,8 @@ def _train_when_due(viewers: ViewerStore) -> None:
             store = viewers.open().store
             films = [f.id for f in viewers.live.engine().index.films]
             report = collaborative.train_if_due(config.index, store, films,
-                                                config.train_every_seconds)
+                                                config.train_every_seconds,
+                                                config.train_half_life_days)
             if report is not None:
                 log.info("trained the collaborative model: %s (%s)",
                          report.path, report.why_not or f"{report.events} events")

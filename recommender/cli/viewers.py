@@ -147,6 +147,7 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = collaborative.train(
             Path(settings.index), store.interactions(), [f.id for f in index.films],
+            half_life_days=settings.train_half_life_days,
             lam=args.ease_lambda if args.ease_lambda is not None else
             collaborative.DEFAULT_LAMBDA,
             min_events=args.min_events if args.min_events is not None else

@@ -2,7 +2,9 @@
 collaborative model, :mod:`recommender.viewers.collaborative`) and what the films are about (their
 vectors, as the content recommendations use them).
 
-Per film the model knows: ``z(collaborative) + CONTENT_WEIGHT * z(content)``, where ``z``
+Per film the model knows: ``z(collaborative) + CONTENT_WEIGHT * z(content)`` (plus what
+is popular now, and places kept for films new on the service: :class:`TimeSources`, from
+:mod:`recommender.viewers.recency`), where ``z``
 standardises a score over the films (mean 0, deviation 1), so neither source wins by its
 scale. A film the model has never seen an event of (new to the catalog, or never watched)
 has no collaborative score of its own: it takes the weighted mean of its NEIGHBOURS
@@ -104,13 +106,14 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
         scores[alignment.cold] += COLD_CONTENT_WEIGHT * content[alignment.cold]
     if now.popular is not None and now.popular_weight:
         scores += now.popular_weight * _z(now.popular)
-    fresh = now.new if now.new is not None and now.new_weight else None
-    if fresh is not None:
-        fresh = fresh & ~known  # new until the model has learnt it from events
-        scores[fresh] += now.new_weight
+    fresh = now.new & ~known if now.new is not None and now.new_slots else None
     excluded = {index.row_of[f] for f in exclude if f in index.row_of}
     allowed = engine.filters.allowed(options, excluded)
-    ranked = top_k(scores, options.offset + options.k, allowed, options.min_score)
+    wanted = options.offset + options.k
+    ranked = top_k(scores, wanted, allowed, options.min_score)
+    if fresh is not None and fresh.any():
+        ranked = _with_new(scores, ranked, fresh, allowed, wanted, now.new_slots,
+                           options.min_score)
     hits = []
     for row, value in ranked[options.offset:]:
         hit = ScoredFilm(index.films[row], value, semantic=float(content[row]))
@@ -119,6 +122,27 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
             hit.reasons[0] = {"because": "new_on_the_service"}
         hits.append(hit)
     return hits
+
+
+def _with_new(scores: np.ndarray, ranked: list[tuple[int, float]], fresh: np.ndarray,
+              allowed: np.ndarray | None, wanted: int, slots: int,
+              min_score: float | None) -> list[tuple[int, float]]:
+    """``ranked`` with up to ``slots`` of its places kept for the films new on the service
+    that fit the viewer best (by the same score): what they would not earn yet with no
+    events, bounded, so a catalog adding many films at once doesn't flood every list."""
+    have = sum(1 for row, _ in ranked if fresh[row])
+    if have >= slots:
+        return ranked
+    pool = fresh if allowed is None else fresh & allowed
+    taken = {row for row, _ in ranked}
+    extra = [(row, value) for row, value in top_k(scores, slots, pool, min_score)
+             if row not in taken][:slots - have]
+    if not extra:
+        return ranked
+    kept = [item for item in ranked if fresh[item[0]]]
+    others = [item for item in ranked if not fresh[item[0]]]
+    room = max(wanted - len(kept) - len(extra), 0)
+    return sorted(others[:room] + kept + extra, key=lambda item: (-item[1], item[0]))
 
 
 def _reasons(engine: Engine, alignment: Alignment, row: int, theirs: list[str],

@@ -238,7 +238,7 @@ def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list
 
 
 def train_if_due(index: Path, store: Any, catalog_films: Sequence[str],
-                 every_seconds: float) -> TrainReport | None:
+                 every_seconds: float, half_life_days: float = 0.0) -> TrainReport | None:
     """Train when the current model is older than ``every_seconds`` (or there is none),
     unless another process of this machine is training now (a lock); None: not due."""
     import fcntl
@@ -256,7 +256,7 @@ def train_if_due(index: Path, store: Any, catalog_films: Sequence[str],
             if time.time() - trained < every_seconds:
                 return None
         return train(Path(index), store.interactions(), catalog_films,
-                     source=getattr(store, "kind", ""))
+                     source=getattr(store, "kind", ""), half_life_days=half_life_days)
 
 
 # -- loading -------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ class Personalizer:
         popular = self.counts.by_row(index, settings.popular_half_life_days) \
             if settings.popular_weight else None
         new = None
-        if settings.new_weight:
+        if settings.new_slots:
             arrivals = self.arrivals(index)
             new = new_mask(index, arrivals, now, settings.new_window_days) if arrivals \
                 else None
@@ -241,7 +241,7 @@ class Personalizer:
         if settings.popular_activity_half_life_days and profile.newest:
             weight *= decayed(now - max(profile.newest.values()),
                               settings.popular_activity_half_life_days)
-        return TimeSources(popular, new, weight, settings.new_weight, recency)
+        return TimeSources(popular, new, weight, settings.new_slots, recency)
 
     def arrivals(self, index: FilmIndex) -> dict[str, float]:
         """When each film of ``index`` arrived, where known, made once per index state."""

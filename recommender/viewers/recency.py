@@ -11,9 +11,11 @@
 - **New on the service**: a film that arrived within ``new_window_days`` (its
   ``available_from``, or when the live catalog added it) and that the collaborative model
   has not learnt yet. No viewer has events of it, so without help it would only be shown
-  as far as its likeness to watched films carries it; the ranking gives it
-  ``new_weight`` more, in the same units as the other sources, until events teach the
-  model about it.
+  as far as its likeness to watched films carries it; a viewer's page keeps
+  ``new_slots`` of its places for the new films that fit them best, until events teach
+  the model about them. Places, not a bonus: a bonus big enough to show a new film lifts
+  every new film at once, and a catalog that adds a hundred films in a week would fill
+  every page with them.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ class TimeSources:
     new: np.ndarray | None = None
     """True for films new on the service (arrived within the window)."""
     popular_weight: float = 0.0
-    new_weight: float = 0.0
+    new_slots: int = 0
+    """Places of a page kept for the new films that fit the viewer best."""
     recency: dict[str, float] | None = None
     """Per film of the viewer, how much it counts for the collaborative score (1: now)."""
 

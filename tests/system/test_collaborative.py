@@ -68,7 +68,7 @@ def test_train_writes_a_checked_version_beside_the_index(trained):
     folder = collaborative.current_path(index)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["algorithm"] == "ease" and manifest["events"] == 150
-    assert manifest["parameters"] == {"lambda": 100.0, "max_films": 20000}
+    assert manifest["parameters"] == {"lambda": 100.0, "max_films": 20000, "half_life_days": 0.0}
     assert set(manifest["files"]) == {"weights.npy", "films.json", "popularity.npy"}
     model = collaborative.load(folder)
     assert isinstance(model.weights, np.memmap)  # mapped, shared by the workers
