@@ -327,6 +327,31 @@ def test_likes_on_the_start_page_make_it_recommend_for_the_viewer(browser, seed_
             == ["like", "like"]
 
 
+def test_the_start_page_shows_what_is_trending_this_week(browser, seed_index_dir, tmp_path):
+    """Another viewer's likes this week make "Popular now" of the start page; once this
+    viewer likes a film, what the others watch comes as its own row, titled so."""
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        status, _ = call(url + "/events", "POST", {"events": [
+            {"user": "someone", "film": {"id": "lucky-you-2007"}, "type": "like"},
+            {"user": "someone", "film": {"id": "chariots-of-fire-1981"}, "type": "like"}]})
+        assert status == 200
+        page.goto("/")
+        page.wait_for_selector(".home-section.recommended .card")
+        assert page.inner_text(".home-section.recommended > h2") == "Popular now"
+        card = page.locator(".home-section.recommended .card").filter(
+            has=page.locator("h2", has_text="Rocky (")).first
+        card.locator("button[data-event=like]").click()
+        page.wait_for_selector(".home-section.row.trending > h2")
+        assert page.inner_text(".home-section.row.trending > h2") == "Trending this week"
+        trending = page.locator(".home-section.row.trending .card h2").all_inner_texts()
+        rows = page.locator(".home-section.row.liked .card h2").all_inner_texts()
+        shown = {t.split(" (")[0] for t in rows}  # no film in two rows
+        assert trending and {t.split(" (")[0] for t in trending} == \
+            {"Lucky You", "Chariots of Fire"} - shown
+
+
 def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):
     """With a collaborative model the film view has a second row, from every viewer's
     events: the poker fans of tests/system/test_collaborative.py all went on to Rocky IV."""
