@@ -172,6 +172,21 @@ class Settings:
     new_window_days: float = 30.0
     """How long a film that arrived (its ``available_from``, or its addition to the live
     catalog) counts as new on the service."""
+    experiments: str = ""
+    """A JSON file of A/B experiments (docs/feedback.md); empty: none. A file missing or
+    wrong stops the server at start, naming its line and field."""
+    impressions: Literal["on", "off"] = "on"
+    """Record what each answer showed (its impression) in the event database, for
+    click-through and experiments (docs/feedback.md); off: none is recorded."""
+    impressions_queue_size: int = 10_000
+    """Impressions a process holds waiting to be written; past it they are dropped and
+    counted (``recommender_impressions_dropped_total``), never an answer held."""
+    impressions_batch: int = 500
+    """Impressions written in one transaction at most."""
+    impressions_flush_seconds: float = 0.5
+    """How long the writer gathers impressions before writing what it has."""
+    impressions_retention_days: float = 90.0
+    """Impressions older than this are forgotten (checked hourly by each writer)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Least level the server logs (JSON lines on stderr)."""
 
@@ -243,7 +258,8 @@ _MINIMUM: dict[str, float] = {
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,
     "popular_weight": 0, "popular_half_life_days": 0.001, "history_half_life_days": 0,
     "popular_activity_half_life_days": 0, "train_half_life_days": 0,
-    "new_slots": 0, "new_window_days": 0,
+    "new_slots": 0, "new_window_days": 0, "impressions_queue_size": 1,
+    "impressions_batch": 1, "impressions_flush_seconds": 0, "impressions_retention_days": 0.001,
 }
 """The least value of each numeric setting (a negative count or time means nothing)."""
 

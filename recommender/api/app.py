@@ -22,8 +22,10 @@ from recommender.api import (
     catalog,
     error_handlers,
     http_io,
+    impressions,
     observability,
     operations,
+    reports,
     viewer_store,
     web,
 )
@@ -46,6 +48,7 @@ from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
 from recommender.viewers.events.catalog_log import CatalogLog
+from recommender.viewers.events.impressions import ImpressionLog
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
     # every process follows the catalog's changes in the event database, from the start
     live.catalog.on_applied = metrics.catalog_applied
     stores = viewer_store.viewer_store(app)
+    impressions.init_app(app, settings, live, metrics,
+                         lambda: ImpressionLog(stores.open().store))
     live.catalog.follow(lambda: CatalogLog(stores.open().store), settings.catalog_poll_seconds)
 
     @app.before_request
@@ -112,7 +117,8 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
         if token is not None:
             budget.close_budget(token)
 
-    for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, web.bp):
+    reports.init_app(app, settings)  # a bad experiments file stops the start, named
+    for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, reports.bp, web.bp):
         app.register_blueprint(blueprint)
     error_handlers.init_app(app)
     return app

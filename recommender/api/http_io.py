@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
+from recommender.api import impressions
 from recommender.api.observability import Metrics
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
@@ -83,18 +84,26 @@ def new_recommendation_id() -> str:
     return uuid.uuid4().hex
 
 
-def page_body(engine: Engine, page: ResultPage, synopsis: bool = False) -> dict[str, Any]:
-    """A page of results as JSON, with its ``recommendation_id``."""
+def page_body(engine: Engine, page: ResultPage, synopsis: bool = False,
+              experiment: tuple[str, str] | None = None) -> dict[str, Any]:
+    """A page of results as JSON, with its ``recommendation_id`` (its impression queued),
+    and the ``experiment`` (name, variant) it was served under, where one."""
     body = page.to_dict()
     if synopsis:  # for the web page's cards: one request instead of k + 1
         for film in body["results"]:
             film["synopsis"] = engine.film(film["id"]).synopsis
     body["recommendation_id"] = new_recommendation_id()
+    impressions.record(engine, [film["id"] for film in body["results"]],
+                       body["recommendation_id"], experiment)
+    if experiment is not None:
+        body["experiment"] = {"name": experiment[0], "variant": experiment[1]}
     return body
 
 
-def page(engine: Engine, result: ResultPage, params: Any) -> Any:
-    return jsonify(page_body(engine, result, bool(getattr(params, "synopsis", False))))
+def page(engine: Engine, result: ResultPage, params: Any,
+         experiment: tuple[str, str] | None = None) -> Any:
+    return jsonify(page_body(engine, result, bool(getattr(params, "synopsis", False)),
+                             experiment))
 
 
 def json_body() -> Any:

@@ -86,8 +86,20 @@ class Metrics:
                               ["type"], registry=registry)
         self.attributed = Counter(
             "recommender_attributed_events",
-            "Stored events that name the recommendation that led to them, by type",
-            ["type"], registry=registry)
+            "Stored events whose film the recommendation they name showed, by the "
+            "answer's surface and variant and the event's type",
+            ["surface", "variant", "type"], registry=registry)
+        self.unattributed = Counter(
+            "recommender_unattributed_events",
+            "Stored events naming a recommendation_id that didn't show their film "
+            "(unknown, expired, forged)", registry=registry)
+        self.impressions = Counter(
+            "recommender_impressions", "Impressions written, by surface and variant",
+            ["surface", "variant"], registry=registry)
+        self.impressions_dropped = Counter(
+            "recommender_impressions_dropped",
+            "Impressions not recorded: the queue full, or the database refusing them",
+            ["reason"], registry=registry)
 
         self.catalog_changes = Counter(
             "recommender_catalog_changes", "Catalog changes this server took, by operation",

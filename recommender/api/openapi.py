@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from recommender import __version__
-from recommender.api import catalog, responses, schemas
+from recommender.api import catalog, reports, responses, schemas
 from recommender.api.patterns import ID_RE
 from recommender.config import Settings
 from recommender.search.query import MAX_RESULT_WINDOW
@@ -39,7 +39,7 @@ _RESPONSE_MODELS: list[type[BaseModel]] = [
     responses.ResultPageOut, responses.FilmOut, responses.FilmListOut, responses.HealthOut,
     responses.ReadyOut, responses.ReloadOut, responses.AdminStatusOut, responses.BatchOut,
     responses.ErrorOut, responses.EventsOut, responses.RowsOut, responses.HistoryOut,
-    responses.MapOut, catalog.ChangeOut, catalog.BulkOut,
+    responses.MapOut, catalog.ChangeOut, catalog.BulkOut, *reports.RESPONSE_MODELS,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
                                        schemas.EventIn, schemas.EventBatch, catalog.FilmIn,
@@ -208,6 +208,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/admin/status": {"get": {
             "summary": "For operators: the index's folder and the last reload's error",
             "responses": _responses("AdminStatusOut", [401, 403, 503])}},
+        **reports.openapi_paths(_responses, lambda m: _query_parameters(m, settings)),
     }
     doc: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -52,11 +52,19 @@ class ResultFilm(FilmRef):
         "\"film\": {...}} or {\"because\": \"trending\"}")
 
 
+class ExperimentLabel(BaseModel):
+    name: str
+    variant: str
+
+
 class ResultPageOut(BaseModel):
     query: dict[str, Any] = Field(description="what was understood")
     results: list[ResultFilm]
     has_more: bool
     recommendation_id: str = Field(description="send it back with the events it leads to")
+    experiment: ExperimentLabel | None = Field(
+        None, description="the experiment and variant this answer was served under "
+        "(RECOMMENDER_EXPERIMENTS); absent outside any")
 
 
 class EventsOut(BaseModel):
@@ -79,6 +87,7 @@ class RowOut(BaseModel):
 
 class RowsOut(BaseModel):
     user: str
+    experiment: ExperimentLabel | None = None
     rows: list[RowOut]
     recommendation_id: str
 

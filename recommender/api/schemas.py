@@ -234,7 +234,7 @@ EventTime = Annotated[
         {"type": "string", "format": "date-time", "pattern": r"^(197[1-9]|19[89]\d|20\d\d)-"},
         {"type": "number", "minimum": EARLIEST_TS.timestamp(),
          "exclusiveMaximum": LATEST_TS.timestamp()}]})]
-EventType = Literal["view", "like", "dislike", "rating", "watchlist"]
+EventType = Literal["view", "like", "dislike", "rating", "watchlist", "click"]
 EventValue = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
@@ -250,7 +250,7 @@ class EventIn(BaseModel):
         {"if": {"properties": {"type": {"const": "view"}}, "required": ["type"]},
          "then": {"properties": {"value": {"anyOf": [
              {"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}]}}}},
-        {"if": {"properties": {"type": {"enum": ["like", "dislike", "watchlist"]}},
+        {"if": {"properties": {"type": {"enum": ["like", "dislike", "watchlist", "click"]}},
                 "required": ["type"]},
          "then": {"properties": {"value": {"type": "null"}}}},
     ]})
@@ -260,7 +260,7 @@ class EventIn(BaseModel):
     type: EventType
     value: EventValue | None = Field(
         None, validate_default=True, description="rating: 0..5 (required); view: the "
-        "fraction watched, 0..1 (default 1); like, dislike, watchlist: none")
+        "fraction watched, 0..1 (default 1); like, dislike, watchlist, click: none")
     ts: EventTime | None = Field(None, description="when: ISO 8601 with its offset, or a "
                                  "number of seconds since 1970-01-01 UTC; from 1970 to "
                                  "before 2100 (default: now; a time ahead of the server's "
@@ -278,7 +278,7 @@ class EventIn(BaseModel):
             raise ValueError("a rating needs a value from 0 to 5")
         if kind == "view" and value is not None and not 0 <= value <= 1:
             raise ValueError("a view's value is the fraction watched, from 0 to 1")
-        if kind in ("like", "dislike", "watchlist") and value is not None:
+        if kind in ("like", "dislike", "watchlist", "click") and value is not None:
             raise ValueError(f"a {kind} takes no value")
         return value
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from recommender import budget
-from recommender.api import http_io, viewer_store
+from recommender.api import http_io, impressions, reports, viewer_store
 from recommender.api.schemas import (
     EventBatch,
     EventIn,
@@ -32,6 +32,8 @@ from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
 from recommender.viewers.blend import also_liked
 from recommender.viewers.events import Event
+from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.variants import recommend_variant
 
 bp = Blueprint("users", __name__)
 
@@ -66,8 +68,7 @@ def post_events() -> Any:
     if stored:  # by type, over the events of this request (duplicates included: rare)
         for event in valid:
             metrics.events.labels(type=event.type).inc()
-            if event.recommendation_id and event.type in ("like", "view", "rating"):
-                metrics.attributed.labels(type=event.type).inc()
+        impressions.attribute(valid, ImpressionLog(personal.store), metrics)
     return jsonify({"accepted": stored, "duplicates": duplicates, "rejected": rejected})
 
 
@@ -77,9 +78,16 @@ def user_recommendations(user: str) -> Any:
     user = user_id(user)
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
-    page = viewer_store.personal().recommend(engine, user, http_io.options(params),
-                                             include_seen=params.include_seen)
-    return http_io.page(engine, page, params)
+    personal = viewer_store.personal()
+    assigned = reports.experiments().assign("user_recommendations", user)
+    if assigned is None:
+        page = personal.recommend(engine, user, http_io.options(params),
+                                  include_seen=params.include_seen)
+        return http_io.page(engine, page, params)
+    experiment, variant = assigned
+    page = recommend_variant(personal, engine, user, http_io.options(params),
+                             params.include_seen, variant.ranking)
+    return http_io.page(engine, page, params, (experiment.name, variant.name))
 
 
 @bp.get("/users/<user>/rows")
@@ -92,11 +100,17 @@ def user_rows(user: str) -> Any:
     options = QueryOptions.from_fields(
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
     rows = viewer_store.personal().rows(engine, user, params.rows, params.k, options)
-    return jsonify({"user": user, "rows": [
+    recommendation_id = http_io.new_recommendation_id()
+    assigned = reports.experiments().assign("user_rows", user)
+    label = (assigned[0].name, assigned[1].name) if assigned else None
+    impressions.record(engine, [hit.film.id for row in rows for hit in row["results"]],
+                       recommendation_id, label)
+    extra = {"experiment": {"name": label[0], "variant": label[1]}} if label else {}
+    return jsonify({"user": user, **extra, "rows": [
         {"title": row["title"], "because": row["because"], "reason": row["reason"],
          **({"window_days": row["window_days"]} if "window_days" in row else {}),
          "results": [hit.to_dict() for hit in row["results"]]} for row in rows],
-        "recommendation_id": http_io.new_recommendation_id()})
+        "recommendation_id": recommendation_id})
 
 
 @bp.get("/users/<user>/history")

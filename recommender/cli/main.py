@@ -17,6 +17,7 @@ from recommender import __version__
 from recommender.cli import building
 from recommender.cli import catalog as catalog_cli
 from recommender.cli import models as models_cli
+from recommender.cli import reports as reports_cli
 from recommender.cli import viewers as viewers_cli
 from recommender.config import Settings
 from recommender.index.ann import AnnSettings
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     viewers_cli.add_parsers(sub)
     catalog_cli.add_parsers(sub)
     models_cli.add_parsers(sub)
+    reports_cli.add_parsers(sub)
     return parser
 
 
@@ -298,7 +300,8 @@ _COMMANDS = {"build": building.build, "eval": building.evaluate, "serve": _serve
              "similar": _similar, "search": _search, "recommend": _recommend, "publish": _publish,
              "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs,
              "eval-users": viewers_cli.eval_users, "train": viewers_cli.train,
-             "models": models_cli.models, "catalog": catalog_cli.catalog}
+             "models": models_cli.models, "catalog": catalog_cli.catalog,
+             "stats": reports_cli.stats, "experiments": reports_cli.experiments}
 
 
 if __name__ == "__main__":

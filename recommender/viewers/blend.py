@@ -73,7 +73,8 @@ class Alignment:
 def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
             liked: dict[str, float], disliked: dict[str, float], interacted: Sequence[str],
             options: QueryOptions, exclude: Sequence[str],
-            now: TimeSources | None = None) -> list[ScoredFilm] | None:
+            now: TimeSources | None = None,
+            content_weight: float = CONTENT_WEIGHT) -> list[ScoredFilm] | None:
     """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
     of the films they interacted with (the content ranking then answers alone)."""
     now = now or TimeSources()
@@ -102,8 +103,9 @@ def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
                                disliked_rows, np.array([disliked[index.films[r].id]
                                                         for r in disliked_rows]))
         content = _z(alignment.vectors @ query.vector)
-        scores += CONTENT_WEIGHT * content
-        scores[alignment.cold] += COLD_CONTENT_WEIGHT * content[alignment.cold]
+        scores += content_weight * content
+        if content_weight:
+            scores[alignment.cold] += COLD_CONTENT_WEIGHT * content[alignment.cold]
     if now.popular is not None and now.popular_weight:
         scores += now.popular_weight * _z(now.popular)
     fresh = now.new & ~known if now.new is not None and now.new_slots else None

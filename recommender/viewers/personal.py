@@ -28,6 +28,7 @@ from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.viewers.blend import Alignment, blended
 from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.events import Event, EventStore
+from recommender.viewers.events.impressions import ImpressionLog
 from recommender.viewers.recency import (
     DAY,
     DecayedCounts,
@@ -76,6 +77,8 @@ def build_profile(events: Sequence[Event], now: float, half_life_days: float) ->
     profile = Profile(events=len(events))
     strongest: dict[str, float] = {}
     for event in events:
+        if event.type == "click":  # a film opened from a list: no taste by itself
+            continue
         decay = decayed(now - (event.ts or 0.0), half_life_days)
         weight = event_weight(event.type, event.value) * decay
         film = event.film_id
@@ -130,6 +133,7 @@ class Personalizer:
     def forget(self, user: str) -> int:
         """Erase the viewer; trending forgets them at its next count (a few seconds)."""
         erased = self.store.delete_user(user)
+        ImpressionLog(self.store).forget(user)  # what they were shown goes with them
         self.counts.forget()  # counted again without them by this process at once
         return erased
 
@@ -152,7 +156,7 @@ class Personalizer:
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
         model = self.model()
         if model is not None and profile.weights:
-            results = blended(engine, model, self._aligned(engine, model), liked,
+            results = blended(engine, model, self.aligned(engine, model), liked,
                               profile.disliked, list(profile.weights), options, exclude,
                               self.time_sources(engine, profile))
             if results is not None and (results or options.offset):
@@ -184,12 +188,14 @@ class Personalizer:
         return home_rows(self, engine, user, rows, k, options)
 
     def trending(self, engine: Engine, options: QueryOptions, window_days: float | None = None,
-                 exclude: Sequence[str] = ()) -> ResultPage:
+                 exclude: Sequence[str] = (), half_life_days: float | None = None
+                 ) -> ResultPage:
         """Films by recent events, time-decayed, then the catalog's order, filtered by
         ``options``' filters; never empty while any film passes them."""
         options = options.validate(self.settings.max_k)
         window = self.settings.trending_window_days if window_days is None else window_days
-        counts = self.counts.counts(window, self.settings.trending_half_life_days)
+        counts = self.counts.counts(window, self.settings.trending_half_life_days
+                                    if half_life_days is None else half_life_days)
         excluded = {engine.index.row_of[f] for f in exclude if f in engine.index.row_of}
         allowed = engine.filters.allowed(options, excluded)
         wanted = options.offset + options.k
@@ -250,7 +256,7 @@ class Personalizer:
             cached = self._arrivals = (index.generation, self._arrived(index))
         return cached[1]
 
-    def _aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
+    def aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
         """The index rows' places in the model, made once per index and model version."""
         alignment = self._alignment
         if alignment is None or alignment.key != (engine.index.generation, model.version):

@@ -37,6 +37,8 @@ NOT_ABOUT_FILMS = {
     ("DELETE", "/users/{user}"), ("POST", "/admin/reload"), ("GET", "/admin/status"),
     ("PUT", "/films/{film_id}"), ("PATCH", "/films/{film_id}"),
     ("DELETE", "/films/{film_id}"), ("POST", "/films/bulk"),
+    # operators' figures of what answers showed: counts, not films
+    ("GET", "/admin/stats"), ("GET", "/admin/experiments"), ("GET", "/admin/experiments/{name}"),
     # what the viewer did stays theirs: the record of events, not a recommendation
     ("GET", "/users/{user}/history"),
 }

@@ -125,12 +125,16 @@ def test_metrics_count_events_by_type_and_those_a_recommendation_led_to(client):
     client.post("/events", json={"events": [
         {"user": "ed", "film": "Rocky", "type": "like", "recommendation_id": rec},
         {"user": "ed", "film": "Rocky IV", "type": "view", "value": 0.5},
-        {"user": "ed", "film": "Rocky V", "type": "watchlist"}]})
+        {"user": "ed", "film": "Rocky V", "type": "watchlist",
+         "recommendation_id": "f" * 32}]})  # forged: attributes nothing
     text = client.get("/metrics").get_data(as_text=True)
     assert 'recommender_events_total{type="like"} 1.0' in text
     assert 'recommender_events_total{type="watchlist"} 1.0' in text
-    assert 'recommender_attributed_events_total{type="like"} 1.0' in text
-    assert 'recommender_attributed_events_total{type="view"}' not in text
+    assert 'recommender_attributed_events_total{surface="search",type="like",variant=""} 1.0' \
+        in text or \
+        'recommender_attributed_events_total{surface="search",variant="",type="like"} 1.0' in text
+    assert 'type="view"' not in text.split("recommender_attributed_events_total", 1)[1]
+    assert "recommender_unattributed_events_total 1.0" in text
 
 
 def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, engine):

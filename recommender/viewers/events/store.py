@@ -29,7 +29,10 @@ GATE_WAIT_SECONDS = 0.05
 """How long a request waits for one of the threads allowed on the database: short, so
 that while the database hangs the refused requests free their threads at once."""
 
-EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist")
+EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist", "click")
+"""``click``: a film opened from a list. It is counted as a conversion of the answer it
+came from (:mod:`recommender.viewers.events.impressions`), never as taste: profiles,
+trending and the collaborative model leave it out."""
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "events, by user and time", (
@@ -57,6 +60,29 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX catalog_changes_by_film ON catalog_changes (film_id, seq)",
+    )),
+    (3, "impressions: what each answer showed, film by film", (
+        """CREATE TABLE impressions (
+            recommendation_id TEXT PRIMARY KEY,
+            surface TEXT NOT NULL,
+            user_id TEXT,
+            experiment TEXT,
+            variant TEXT,
+            index_version TEXT,
+            model_version TEXT,
+            films INTEGER NOT NULL,
+            ts DOUBLE PRECISION NOT NULL,
+            day INTEGER NOT NULL
+        )""",
+        "CREATE INDEX impressions_by_time ON impressions (ts)",
+        "CREATE INDEX impressions_by_user ON impressions (user_id)",
+        """CREATE TABLE impression_films (
+            recommendation_id TEXT NOT NULL,
+            film_id TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            PRIMARY KEY (recommendation_id, film_id)
+        )""",
+        "CREATE INDEX events_by_recommendation ON events (recommendation_id)",
     )),
 )
 """The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
@@ -345,7 +371,8 @@ class EventStore:
         while True:
             with self._transaction(write=False) as cur:
                 cur.execute(self._sql("SELECT seq, user_id, film_id, ts FROM events "
-                                      "WHERE seq > ? ORDER BY seq LIMIT ?"), (after, page))
+                                      "WHERE seq > ? AND type <> 'click' ORDER BY seq "
+                                      "LIMIT ?"), (after, page))
                 rows = cur.fetchall()
             if not rows:
                 return

@@ -1,0 +1,107 @@
+"""The app's impressions: every answer that shows films is recorded under its
+``recommendation_id`` (:mod:`recommender.viewers.impressions` writes them off the request
+path), and every event that names one is counted as attributed or not.
+
+The surface of an answer is its route's (:data:`SURFACES`); routes not named there show
+no recommendations (a film's page, the map) and record nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask, current_app, request
+
+from recommender.config import Settings
+from recommender.distribution.live import LiveIndex
+from recommender.errors import EventsUnavailable
+from recommender.search.engine import Engine
+from recommender.viewers.events import Event
+from recommender.viewers.events.impressions import Impression, ImpressionLog
+from recommender.viewers.impressions import ImpressionRecorder
+
+EXTENSION = "recommender.impressions"
+SURFACES = {
+    "users.user_recommendations": "user_recommendations", "users.user_rows": "user_rows",
+    "api.film_similar": "similar", "api.similar": "similar",
+    "users.film_also_liked": "also_liked", "api.search": "search",
+    "api.recommend": "recommend", "api.recommend_batch": "recommend",
+    "users.trending": "trending",
+}
+"""Route endpoint -> the surface its answers are recorded under (the experiments' names)."""
+
+
+def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
+             log_of: Any) -> None:
+    """Attach a recorder (none where ``RECOMMENDER_IMPRESSIONS=off``); ``log_of`` opens
+    the event store's impression log."""
+    if settings.impressions == "off":
+        app.extensions[EXTENSION] = None
+        return
+
+    def written(batch: list[Impression]) -> None:
+        for imp in batch:
+            metrics.impressions.labels(surface=imp.surface, variant=imp.variant or "").inc()
+
+    app.extensions[EXTENSION] = ImpressionRecorder(
+        log_of, settings.impressions_queue_size, settings.impressions_batch,
+        settings.impressions_flush_seconds, settings.impressions_retention_days,
+        on_written=written,
+        on_dropped=lambda why, n: metrics.impressions_dropped.labels(reason=why).inc(n))
+    app.extensions[EXTENSION + ".live"] = live
+
+
+def recorder() -> ImpressionRecorder | None:
+    value = current_app.extensions.get(EXTENSION)
+    return value if isinstance(value, ImpressionRecorder) else None
+
+
+def record(engine: Engine, films: Sequence[str], recommendation_id: str,
+           experiment: tuple[str, str] | None = None) -> None:
+    """Queue the impression of the answer being made (never blocks)."""
+    rec = recorder()
+    surface = SURFACES.get(request.endpoint or "")
+    if rec is None or surface is None:
+        return
+    live: LiveIndex = current_app.extensions[EXTENSION + ".live"]
+    model = live.model
+    user = (request.view_args or {}).get("user")
+    rec.offer(Impression(
+        recommendation_id, surface, tuple(films), time.time(),
+        user=user if isinstance(user, str) else None,
+        experiment=experiment[0] if experiment else None,
+        variant=experiment[1] if experiment else None,
+        index_version=engine.index.generation,
+        model_version=model.version if model is not None else None))
+
+
+def attribute(events: Sequence[Event], log: ImpressionLog | None, metrics: Any) -> None:
+    """Count each stored event that names a recommendation as attributed (its film was
+    shown by that answer: by this process, or by any, as the database says) or not. The
+    counters only: what the reports say is joined in the database when read."""
+    named = [e for e in events if e.recommendation_id]
+    if not named:
+        return
+    rec = recorder()
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    missing = []
+    for event in named:
+        rid = str(event.recommendation_id)
+        imp = rec.recent(rid) if rec is not None else None
+        if imp is not None and event.film_id in imp.films:
+            found[(rid, event.film_id)] = (imp.surface, imp.variant or "")
+        else:
+            missing.append((rid, event.film_id))
+    if missing and log is not None:
+        with contextlib.suppress(EventsUnavailable):  # stored; only this count is lost
+            found.update(log.shown(missing))
+    for event in named:
+        where = found.get((str(event.recommendation_id), event.film_id))
+        if where is None:
+            metrics.unattributed.inc()
+        else:
+            metrics.attributed.labels(surface=where[0], variant=where[1],
+                                      type=event.type).inc()
