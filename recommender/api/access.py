@@ -113,7 +113,7 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _check_access() -> None:
-        if request.path in OPEN_PATHS or request.path == "/" or \
+        if request.path in OPEN_PATHS or request.path in ("/", "/dashboard") or \
                 request.path.startswith("/static/"):
             return
         given = presented_key()

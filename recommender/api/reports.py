@@ -80,11 +80,16 @@ class SurfaceDayOut(FiguresOut):
     day: str
 
 
+class SurfaceTotalOut(FiguresOut):
+    surface: str
+
+
 class StatsOut(BaseModel):
     since: str
     until: str
     days: int
     surfaces: list[SurfaceDayOut]
+    totals: list[SurfaceTotalOut] = Field(description="per surface over every day")
     unattributed_events: int = Field(description="events naming a recommendation_id that "
                                      "didn't show their film (unknown, expired, forged)")
 

@@ -16,6 +16,13 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
                static_url_path="/static")
 
 
+@bp.get("/dashboard")
+def dashboard() -> Any:
+    """The operators' dashboard: its figures come from the /admin routes (the admin key
+    where one is set, asked for by the page), the page itself holds none."""
+    return render_template("dashboard.html")
+
+
 @bp.get("/")
 def index() -> Any:
     live = http_io.live()

@@ -89,12 +89,15 @@ def experiment_report(log: ImpressionLog, name: str, variants: Sequence[str],
 
 
 def stats_report(log: ImpressionLog, days: int, now: float | None = None) -> dict[str, Any]:
-    """Per surface per day (UTC) over the last ``days`` days, every variant together."""
+    """Per surface per day (UTC) over the last ``days`` days, every variant together, and
+    per surface over them all (``totals``)."""
     now = time.time() if now is None else now
     since = (now // DAY - days + 1) * DAY  # whole days, today included
     found = log.figures(since, now, by="surface_day")
     rows = [{"surface": surface, "day": datetime.fromtimestamp(int(day) * DAY, UTC)
              .date().isoformat(), **_figures(f)}
             for (surface, day), f in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    totals = [{"surface": surface, **_figures(f)} for (surface,), f in
+              sorted(log.figures(since, now, by="surface").items())]
     return {"since": _iso(since), "until": _iso(now), "days": days, "surfaces": rows,
-            "unattributed_events": log.unattributed(since, now)}
+            "totals": totals, "unattributed_events": log.unattributed(since, now)}

@@ -4,6 +4,7 @@ against the real server on loopback."""
 import contextlib
 import json
 import shutil
+import time
 
 import pytest
 
@@ -350,6 +351,74 @@ def test_the_start_page_shows_what_is_trending_this_week(browser, seed_index_dir
         shown = {t.split(" (")[0] for t in rows}  # no film in two rows
         assert trending and {t.split(" (")[0] for t in trending} == \
             {"Lucky You", "Chariots of Fire"} - shown
+
+
+def test_a_film_opened_from_a_list_is_a_click_of_that_answer(browser, seed_index_dir,
+                                                              tmp_path):
+    """The start page on an empty store draws no score bars of 0.000; opening a film
+    from it sends a click event naming the answer it came from."""
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/")
+        page.wait_for_selector(".home-section.recommended .card")
+        assert page.locator(".home-section .score").count() == 0
+        page.locator(".home-section.recommended .card a[data-film]").first.click()
+        page.wait_for_selector("#film:not([hidden])")
+        viewer = page.evaluate("localStorage.getItem('recommender-viewer')")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            events = call(url + f"/users/{viewer}/history")[1]["events"]
+            if events:
+                break
+            time.sleep(0.1)
+        assert [e["type"] for e in events] == ["click"] and events[0]["recommendation_id"]
+        stats = call(url + "/admin/stats?days=1")[1]
+        while time.monotonic() < deadline and not stats["totals"]:
+            time.sleep(0.2)  # the impression is written off the request path
+            stats = call(url + "/admin/stats?days=1")[1]
+        (user_recs,) = [t for t in stats["totals"] if t["surface"] == "user_recommendations"]
+        assert user_recs["clicks"] == 1 and user_recs["conversions"]["click"] == 1
+
+
+def test_the_dashboard_draws_click_through_and_each_experiment(browser, seed_index_dir,
+                                                               tmp_path):
+    experiments = tmp_path / "experiments.json"
+    experiments.write_text(json.dumps({"experiments": [{
+        "name": "ab", "surfaces": ["user_recommendations"],
+        "variants": [{"name": "default", "weight": 1},
+                     {"name": "popular", "weight": 1, "ranking": {"source": "popular"}}]}]}))
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           "RECOMMENDER_EXPERIMENTS": str(experiments)}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        for i in range(12):
+            user = f"viewer-{i}"
+            call(url + "/events", "POST", {"user": user, "film": "Rocky", "type": "like"})
+            body = call(url + f"/users/{user}/recommendations?k=3")[1]
+            if i % 2:
+                call(url + "/events", "POST", {
+                    "user": user, "film": {"id": body["results"][0]["id"]}, "type": "click",
+                    "recommendation_id": body["recommendation_id"]})
+        call(url + "/search?q=bokser")
+        deadline = time.monotonic() + 10
+        report = call(url + "/admin/experiments/ab")[1]
+        while time.monotonic() < deadline and \
+                sum(v["impressions"] for v in report["variants"]) < 12:
+            time.sleep(0.2)
+            report = call(url + "/admin/experiments/ab")[1]
+        page.goto("/dashboard")
+        page.wait_for_selector("#chart polyline[data-surface=user_recommendations]",
+                               state="attached")  # one day: a point, no length
+        assert page.locator("#chart polyline[data-surface=search]").count() == 1
+        rows = page.locator("#surfaces tr").all_inner_texts()
+        assert any(r.startswith("user_recommendations") and "\t12\t6\t50.0%" in r
+                   for r in rows), rows
+        variants = page.locator(".experiment[data-experiment=ab] tr").all_inner_texts()[1:]
+        assert [v.split("\t")[0] for v in variants] == ["default", "popular"]
+        for v, served in zip(variants, report["variants"], strict=True):
+            assert f"\t{served['impressions']}\t{served['clicks']}\t" in v
+        assert "control" in variants[0]
 
 
 def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):

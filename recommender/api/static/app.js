@@ -72,7 +72,7 @@ function status(parts, isError = false) {
 // (explain=true): no second request per card.
 function reasonText(film, sourceId) {
   const r = film.reasons && film.reasons[0];
-  if (r) return r.film ? `because you ${r.because} ${r.film.title}` : r.because === "trending" ? "popular now" : "";
+  if (r) return r.film ? `because you ${r.because} ${r.film.title}` : r.because === "trending" ? "popular now" : r.because === "new_on_the_service" ? "new on the service" : "";
   const e = film.explanation;
   if (!e) return "";
   const parts = [];
@@ -121,14 +121,19 @@ async function sendEvent(film, type, recommendationId) {
 function cardItem(film, top, sourceId, recommendationId) {
   const width = Math.max(2, Math.round(100 * Math.max(0, film.score) / Math.max(top, 1)));
   const link = filmLink(film, "");
+  if (recommendationId) link.dataset.recommendation = recommendationId;  // its click says so
   const text = el("div", { class: "text" },
     el("h2", {}, film.title, " ", el("span", { class: "year" }, film.year ? `(${film.year})` : "")),
     el("p", {}, film.synopsis || ""));
   const why = reasonText(film, sourceId);
   if (why) text.append(el("p", { class: "why" }, why));
-  text.append(el("div", { class: "score", title: `score ${film.score}` },
-    el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
-    `score ${film.score.toFixed(3)}`));
+  // a film listed only to fill the page (the catalog's order, a new film) has no score
+  // worth a bar: none is drawn rather than a row of 0.000
+  if (film.score > 0) {
+    text.append(el("div", { class: "score", title: `score ${film.score}` },
+      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
+      `score ${film.score.toFixed(3)}`));
+  }
   if (film.image_url) link.append(poster(film.image_url, "poster"));
   link.append(text);
   const actions = el("div", { class: "actions" });
@@ -456,6 +461,8 @@ document.addEventListener("click", (event) => {
     return;
   }
   const link = event.target.closest("a[data-film]");
+  // a film opened from a list is a click of the answer that listed it (not a taste)
+  if (link && link.dataset.recommendation) sendEvent({ id: link.dataset.film }, "click", link.dataset.recommendation);
   if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
   event.preventDefault();
   const params = filterParams();

@@ -148,12 +148,13 @@ class ImpressionLog:
     def figures(self, since: float, until: float, experiment: str | None = None,
                 by: str = "variant") -> dict[tuple[str, ...], Figures]:
         """The impressions of ``since`` .. ``until`` and what they led to, grouped ``by``
-        variant (of ``experiment``) or by surface and day (``"surface_day"``)."""
+        variant (of ``experiment``), by surface and day (``"surface_day"``) or by surface
+        (``"surface"``)."""
         store = self.store
         if by == "variant":
             key, where, args = "i.variant", "i.experiment = ? AND ", [experiment]
         else:
-            key, where, args = "i.surface, i.day", "", []
+            key, where, args = "i.surface, i.day" if by == "surface_day" else "i.surface", "", []
         span = [since, until]
         out: dict[tuple[str, ...], Figures] = {}
         with store._transaction(write=False) as cur:

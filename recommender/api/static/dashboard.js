@@ -1,0 +1,121 @@
+// The operators' dashboard: GET /admin/stats drawn as one line of click-through per
+// surface per day, and each experiment of GET /admin/experiments with its variants,
+// their intervals and lift. Drawn by hand in SVG: nothing is fetched from elsewhere.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORE = "recommender-api-key";
+const DAYS = 14;
+const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs = {}, ...children) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function api(path) {
+  const headers = { Accept: "application/json" };
+  const key = localStorage.getItem(KEY_STORE);
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(path, { headers });
+  $("key-form").hidden = !(response.status === 401 || response.status === 403);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error ? body.error.message : `${path}: ${response.status}`);
+  return body;
+}
+
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+// One line per surface over the days of the report, y from 0 to the largest CTR.
+function drawChart(stats) {
+  const days = [];
+  for (let t = Date.parse(stats.since); t <= Date.parse(stats.until); t += 86400000) days.push(new Date(t).toISOString().slice(0, 10));
+  const surfaces = [...new Set(stats.surfaces.map((r) => r.surface))].sort();
+  const W = 760, H = 260, L = 48, R = 200, T = 12, B = 32;
+  const top = Math.max(0.05, ...stats.surfaces.map((r) => r.ctr));
+  const x = (i) => L + (days.length > 1 ? i * (W - L - R) / (days.length - 1) : (W - L - R) / 2);
+  const y = (v) => T + (H - T - B) * (1 - v / top);
+  const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "click-through rate per surface per day" });
+  const grid = el("svg:g", { class: "grid" });
+  for (let k = 0; k <= 4; k++) {
+    const v = top * k / 4;
+    grid.append(el("svg:line", { x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+      el("svg:text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, pct(v)));
+  }
+  days.forEach((d, i) => { if (i % Math.ceil(days.length / 7) === 0) grid.append(el("svg:text", { x: x(i), y: H - 10, "text-anchor": "middle" }, d.slice(5))); });
+  svg.append(grid);
+  surfaces.forEach((surface, s) => {
+    const colour = COLOURS[s % COLOURS.length];
+    const points = days.map((d, i) => {
+      const row = stats.surfaces.find((r) => r.surface === surface && r.day === d);
+      return row ? [x(i), y(row.ctr)] : null;
+    }).filter(Boolean);
+    if (points.length) {
+      svg.append(el("svg:polyline", { class: "line", "data-surface": surface, stroke: colour, points: points.map((p) => p.join(",")).join(" ") }));
+      for (const [px, py] of points) svg.append(el("svg:circle", { cx: px, cy: py, r: 3, fill: colour }));
+    }
+    svg.append(el("svg:g", { class: "legend" }, el("svg:rect", { x: W - R + 12, y: T + 18 * s, width: 12, height: 12, fill: colour }),
+      el("svg:text", { x: W - R + 30, y: T + 18 * s + 6 }, surface)));
+  });
+  $("chart").replaceChildren(svg);
+}
+
+function intervalBar([low, high], ctr, scale) {
+  const w = 160, px = (v) => 2 + (w - 4) * Math.min(v / scale, 1);
+  return el("svg:svg", { viewBox: `0 0 ${w} 16`, "aria-hidden": "true" },
+    el("svg:line", { x1: px(low), x2: px(high), y1: 8, y2: 8, stroke: "#555", "stroke-width": 2 }),
+    el("svg:circle", { cx: px(ctr), cy: 8, r: 4, fill: "#1f77b4" }));
+}
+
+function figuresTable(rows, first, withLift) {
+  const scale = Math.max(0.05, ...rows.map((r) => r.ctr_ci95[1]));
+  const head = [first, "viewers", "impressions", "clicks", "CTR", "95% interval", ""];
+  if (withLift) head.push("lift", "p");
+  const table = el("table", { class: "figures" }, el("tr", {}, ...head.map((h) => el("th", {}, h))));
+  for (const r of rows) {
+    const cells = [r.label, r.viewers, r.impressions, r.clicks, pct(r.ctr),
+      `${pct(r.ctr_ci95[0])}–${pct(r.ctr_ci95[1])}`];
+    const tr = el("tr", {}, ...cells.map((c) => el("td", {}, String(c))), el("td", { class: "interval" }, intervalBar(r.ctr_ci95, r.ctr, scale)));
+    if (withLift) {
+      const lift = r.lift_vs_control;
+      tr.append(el("td", { class: lift == null ? "" : lift >= 0 ? "better" : "worse" }, lift == null ? "control" : `${lift >= 0 ? "+" : ""}${pct(lift)}`),
+        el("td", {}, r.p_value == null ? "" : r.p_value.toFixed(3)));
+    }
+    table.append(tr);
+  }
+  return table;
+}
+
+async function show() {
+  $("status").textContent = "";
+  try {
+    const stats = await api(`/admin/stats?days=${DAYS}`);
+    $("span").textContent = `${stats.since.slice(0, 10)} to ${stats.until.slice(0, 10)}; ${stats.unattributed_events} unattributed events`;
+    drawChart(stats);
+    const rows = stats.totals.map((t) => ({ ...t, label: t.surface }));
+    $("surfaces").replaceChildren(...(rows.length ? [figuresTable(rows, "surface, all days", false)] : [el("p", {}, "No impressions yet.")]));
+    const { experiments } = await api("/admin/experiments");
+    const parts = [];
+    for (const e of experiments) {
+      const report = await api(`/admin/experiments/${encodeURIComponent(e.name)}`);
+      parts.push(el("section", { class: "experiment", "data-experiment": e.name },
+        el("h3", {}, `${e.name} `, el("span", { class: "muted" }, `${e.surfaces.join(", ")}; since ${report.since.slice(0, 10)}`)),
+        figuresTable(report.variants.map((v) => ({ ...v, label: v.name })), "variant", true)));
+    }
+    $("experiments").replaceChildren(...(parts.length ? parts : [el("p", {}, "No experiment runs (RECOMMENDER_EXPERIMENTS).")]));
+  } catch (error) {
+    $("status").textContent = error.message;
+  }
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = $("api-key").value.trim();
+  if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE);
+  show();
+});
+
+show();
