@@ -238,3 +238,31 @@ def test_impressions_past_their_retention_are_forgotten(events_url):
         assert log.get("old") is None and log.get("new").films == ("a", "b")
     finally:
         store.close()
+
+
+def test_the_command_line_prints_what_the_routes_answer(app, tmp_path, capsys, monkeypatch):
+    from recommender.cli.main import main
+
+    client = app.test_client()
+    client.post("/events", json={"user": "di", "film": "Rocky", "type": "like"})
+    body = client.get("/users/di/recommendations?k=3").get_json()
+    client.post("/events", json={"user": "di", "film": {"id": body["results"][0]["id"]},
+                                 "type": "click", "recommendation_id": body["recommendation_id"]})
+    _flush(app)
+    url = viewer_store(app).settings.events_url
+    index = str(viewer_store(app).settings.index)
+    monkeypatch.setenv("RECOMMENDER_EXPERIMENTS", _experiments_path(app))
+    assert main(["stats", "--json", "--days", "1", "--events-url", url, "--index", index]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["totals"] == client.get("/admin/stats?days=1").get_json()["totals"]
+    assert main(["experiments", "popular-vs-default", "--json", "--events-url", url,
+                 "--index", index]) == 0
+    variants = json.loads(capsys.readouterr().out)["variants"]
+    served = client.get("/admin/experiments/popular-vs-default").get_json()["variants"]
+    assert [(v["name"], v["impressions"], v["clicks"]) for v in variants] == \
+        [(v["name"], v["impressions"], v["clicks"]) for v in served]
+    assert sum(v["impressions"] for v in variants) == 1
+    assert main(["experiments", "--events-url", url, "--index", index]) == 0
+    assert capsys.readouterr().out.startswith("popular-vs-default: user_recommendations")
+    assert main(["stats", "--days", "0", "--events-url", url, "--index", index]) == 1
+    assert main(["experiments", "nope", "--events-url", url, "--index", index]) == 1

@@ -153,6 +153,13 @@ def test_a_database_that_cant_be_reached_is_a_503_and_queries_go_on(settings, en
     assert ready.status_code == 200  # the index answers: a replica stays in rotation
     assert ready.get_json()["events"] == {"status": "unavailable", "retry_after": 2}
     assert client.get("/search?q=boxer").status_code == 200
+    # its impression can't be written: dropped and counted, the answer went out
+    with client.application.app_context():
+        from recommender.api.impressions import recorder
+
+        assert recorder().flush() and recorder().dropped["database"] == 1
+    assert 'recommender_impressions_dropped_total{reason="database"} 1.0' in \
+        client.get("/metrics").get_data(as_text=True)
 
 
 # -- events that could poison a viewer (issue: faults) --------------------------------------
