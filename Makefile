@@ -104,11 +104,22 @@ bench: install
 	$(BIN)/recommender eval-users --events bench-results/ml-netflix/events.jsonl --index bench-results/ml-netflix/index \
 	  --cold-films 0.2 --quiet --out bench-results/eval-users-ml-netflix.json | tee bench-results/eval-users-ml-netflix.txt
 	$(BIN)/python scripts/bench_train.py --out bench-results/train.json | tee bench-results/train.txt
+	$(BIN)/python scripts/bench_future.py --join bench-results/ml-imdb --out bench-results/future-imdb.json \
+	  | tee bench-results/http-future-imdb.txt
+	$(BIN)/python scripts/bench_future.py --join bench-results/ml-netflix --out bench-results/future-netflix.json \
+	  | tee bench-results/http-future-netflix.txt
+	$(BIN)/python scripts/replay_traffic.py --join bench-results/ml-imdb --screenshot docs/dashboard.png \
+	  --out bench-results/replay-imdb.json | tee bench-results/replay-imdb.txt
+	$(BIN)/python scripts/replay_traffic.py --join bench-results/ml-netflix \
+	  --out bench-results/replay-netflix.json | tee bench-results/replay-netflix.txt
+	$(BIN)/python scripts/bench_impressions.py --index bench-results/netflix \
+	  --out bench-results/impressions.json | tee bench-results/impressions.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
 	$(BIN)/python scripts/bench_models.py --out bench-results/models.json | tee bench-results/models.txt
 	$(BIN)/python scripts/fusion_grid.py --out bench-results/fusion-grid.json | tee bench-results/fusion-grid.txt
 	$(BIN)/python scripts/performance_page.py --page docs/viewer-quality.md
+	$(BIN)/python scripts/performance_page.py --page docs/feedback.md
 	$(BIN)/python scripts/performance_page.py --page docs/models.md
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
