@@ -35,13 +35,11 @@ from recommender.api.schemas import (
     BatchRequest,
     ListParams,
     MapParams,
-    QueryParams,
     RecommendRequest,
-    SearchParams,
-    SimilarParams,
     parse,
     parse_args,
 )
+from recommender.api.viewer_params import FilmQueryParams, TextParams, TitleParams
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex, open_live
 from recommender.errors import InvalidParameter, RecommenderError
@@ -49,6 +47,7 @@ from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
 from recommender.viewers.events.catalog_log import CatalogLog
 from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.variants import film_variant
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +143,10 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
     options = QueryOptions.from_fields({**dict(req), **dict(req.filters)}, settings.search_mode)
+    label, _ = reports.variant("recommend", req.user)
     return http_io.page_body(engine, engine.recommend(
-        req.items("positive"), req.items("negative"), req.query, req.strategy, options))
+        req.items("positive"), req.items("negative"), req.query, req.strategy, options),
+        experiment=label, user=req.user)
 
 
 # -- routes ------------------------------------------------------------------------
@@ -168,9 +169,12 @@ def film(film_id: str) -> Any:
 
 @bp.get("/films/<film_id>/similar")
 def film_similar(film_id: str) -> Any:
-    params = parse_args(QueryParams, request.args)
+    params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
-    return http_io.page(engine, engine.similar(film_id, http_io.options(params)), params)
+    label, ranking = reports.variant("similar", params.user)
+    page = film_variant(engine, film_id, http_io.options(params), ranking,
+                        http_io.live().model, _trending_source(ranking), "content")
+    return http_io.page(engine, page, params, label)
 
 
 @bp.post("/recommend")
@@ -240,13 +244,30 @@ def _compressed(body: dict[str, Any]) -> Response:
 @bp.get("/similar")
 def similar() -> Any:
     engine = http_io.engine()
-    params = parse_args(SimilarParams, request.args)
+    params = parse_args(TitleParams, request.args)
     found = engine.similar_by_title(params.title, params.year, http_io.options(params))
-    return http_io.page(engine, found, params)
+    label, ranking = reports.variant("similar", params.user)
+    if ranking is not None and ranking.source not in (None, "content"):
+        resolved = found.query["resolved"]["id"]
+        found = film_variant(engine, resolved, http_io.options(params), ranking,
+                             http_io.live().model, _trending_source(ranking), "content")
+    return http_io.page(engine, found, params, label)
 
 
 @bp.get("/search")
 def search() -> Any:
     engine = http_io.engine()
-    params = parse_args(SearchParams, request.args)
-    return http_io.page(engine, engine.search(params.q, http_io.options(params)), params)
+    params = parse_args(TextParams, request.args)
+    label, _ = reports.variant("search", params.user)
+    return http_io.page(engine, engine.search(params.q, http_io.options(params)), params,
+                        label)
+
+
+def _trending_source(ranking: Any) -> Any:
+    """The viewers' trending, where a variant's source needs it (opening the event store
+    only then: a plain "more like this" never touches it)."""
+    if ranking is None or ranking.source not in ("popular", "trending"):
+        return None
+    from recommender.api import viewer_store
+
+    return viewer_store.personal()

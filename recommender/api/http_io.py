@@ -85,7 +85,8 @@ def new_recommendation_id() -> str:
 
 
 def page_body(engine: Engine, page: ResultPage, synopsis: bool = False,
-              experiment: tuple[str, str] | None = None) -> dict[str, Any]:
+              experiment: tuple[str, str] | None = None,
+              user: str | None = None) -> dict[str, Any]:
     """A page of results as JSON, with its ``recommendation_id`` (its impression queued),
     and the ``experiment`` (name, variant) it was served under, where one."""
     body = page.to_dict()
@@ -94,7 +95,7 @@ def page_body(engine: Engine, page: ResultPage, synopsis: bool = False,
             film["synopsis"] = engine.film(film["id"]).synopsis
     body["recommendation_id"] = new_recommendation_id()
     impressions.record(engine, [film["id"] for film in body["results"]],
-                       body["recommendation_id"], experiment)
+                       body["recommendation_id"], experiment, user)
     if experiment is not None:
         body["experiment"] = {"name": experiment[0], "variant": experiment[1]}
     return body

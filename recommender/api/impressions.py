@@ -60,15 +60,17 @@ def recorder() -> ImpressionRecorder | None:
 
 
 def record(engine: Engine, films: Sequence[str], recommendation_id: str,
-           experiment: tuple[str, str] | None = None) -> None:
-    """Queue the impression of the answer being made (never blocks)."""
+           experiment: tuple[str, str] | None = None, user: str | None = None) -> None:
+    """Queue the impression of the answer being made (never blocks); ``user``: the
+    viewer a body named (else the path's or ``?user=``'s)."""
     rec = recorder()
     surface = SURFACES.get(request.endpoint or "")
     if rec is None or surface is None:
         return
     live: LiveIndex = current_app.extensions[EXTENSION + ".live"]
     model = live.model
-    user = (request.view_args or {}).get("user")
+    # the viewer of the path, or of ?user= (both validated by the route before it answers)
+    user = user or (request.view_args or {}).get("user") or request.args.get("user")
     rec.offer(Impression(
         recommendation_id, surface, tuple(films), time.time(),
         user=user if isinstance(user, str) else None,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from recommender import __version__
-from recommender.api import catalog, reports, responses, schemas
+from recommender.api import catalog, reports, responses, schemas, viewer_params
 from recommender.api.patterns import ID_RE
 from recommender.config import Settings
 from recommender.search.query import MAX_RESULT_WINDOW
@@ -115,7 +115,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
     film_id = {"name": "film_id", "in": "path", "required": True, "schema": {"type": "string"}}
     user = {"name": "user", "in": "path", "required": True, "description": "the viewer's id",
             "schema": TypeAdapter(schemas.UserId).json_schema()}  # the validator's own
-    query = _query_parameters(schemas.QueryParams, settings)
+    query = _query_parameters(viewer_params.FilmQueryParams, settings)
     json_body = {"required": True, "content": {"application/json": {"schema": {"$ref": ""}}}}
 
     def body(model: str) -> dict[str, Any]:
@@ -152,11 +152,11 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "responses": _responses("ResultPageOut", [400, 404, *keyed, 503])}},
         "/similar": {"get": {
             "summary": "The films most like the film of this title",
-            "parameters": _query_parameters(schemas.SimilarParams, settings),
+            "parameters": _query_parameters(viewer_params.TitleParams, settings),
             "responses": _responses("ResultPageOut", [400, 404, 409, *keyed, 503])}},
         "/search": {"get": {
             "summary": "The films that best match a free-text description",
-            "parameters": _query_parameters(schemas.SearchParams, settings),
+            "parameters": _query_parameters(viewer_params.TextParams, settings),
             "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
         "/map": {"get": {
             "summary": "Every film on the plane (PCA of its vector), coloured by genre or "
@@ -200,7 +200,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                           **_responses(None, [400, *keyed, 503])}}},
         "/trending": {"get": {
             "summary": "Films by recent events, time-decayed, then the catalog's order",
-            "parameters": _query_parameters(schemas.TrendingParams, settings),
+            "parameters": _query_parameters(viewer_params.TrendingViewerParams, settings),
             "responses": _responses("ResultPageOut", [400, *keyed, 503])}},
         "/admin/reload": {"post": {
             "summary": "Swap to the index version 'current' points to",

@@ -20,7 +20,7 @@ from recommender.config import Settings
 from recommender.errors import InvalidParameter, NotFound
 from recommender.evaluation.online import MAX_DAYS, experiment_report, stats_report
 from recommender.viewers.events.impressions import CONVERSIONS, ImpressionLog
-from recommender.viewers.experiments import Experiments, load_experiments
+from recommender.viewers.experiments import Experiments, Ranking, load_experiments
 
 EXTENSION = "recommender.experiments"
 bp = Blueprint("reports", __name__)
@@ -36,6 +36,16 @@ def init_app(app: Flask, settings: Settings) -> None:
 def experiments() -> Experiments:
     value = current_app.extensions.get(EXTENSION)
     return value if isinstance(value, Experiments) else Experiments()
+
+
+def variant(surface: str, user: str | None) -> tuple[tuple[str, str] | None, Ranking | None]:
+    """The (experiment, variant) names ``user`` is served on ``surface``, and the
+    variant's ranking (None, None: in no experiment)."""
+    assigned = experiments().assign(surface, user)
+    if assigned is None:
+        return None, None
+    experiment, chosen = assigned
+    return (experiment.name, chosen.name), chosen.ranking
 
 
 class StatsParams(BaseModel):

@@ -131,10 +131,8 @@ FilmItem = NonBlank | FilmById | FilmByTitle
 
 
 class RecommendRequest(BaseModel):
-    """``POST /recommend``: films like the liked ones, unlike the disliked ones.
-
-    At least one of ``positive`` (non-empty) or ``query`` is required.
-    """
+    """``POST /recommend``: films like the liked ones, unlike the disliked ones; at least
+    one of ``positive`` (non-empty) or ``query`` is required."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
         {"required": ["query"], "properties": {"query": {"type": "string"}}},
@@ -156,6 +154,7 @@ class RecommendRequest(BaseModel):
     min_score: Number | None = Field(None, allow_inf_nan=False)
     diversity: Number = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)
     explain: StrictBool = False
+    user: UserId | None = Field(None, description="the viewer asking, where known")
 
     def items(self, name: str) -> list[Any]:
         """``positive`` or ``negative`` as the engine takes them (strings and dicts)."""

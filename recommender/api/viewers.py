@@ -18,22 +18,20 @@ from recommender.api.schemas import (
     EventBatch,
     EventIn,
     HistoryParams,
-    QueryParams,
     RowsParams,
-    TrendingParams,
     UserRecommendationParams,
     event_from,
     parse,
     parse_args,
     user_id,
 )
+from recommender.api.viewer_params import FilmQueryParams, TrendingViewerParams
 from recommender.catalog.titles import film_summary
 from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
-from recommender.viewers.blend import also_liked
 from recommender.viewers.events import Event
 from recommender.viewers.events.impressions import ImpressionLog
-from recommender.viewers.variants import recommend_variant
+from recommender.viewers.variants import film_variant, recommend_variant, trending_variant
 
 bp = Blueprint("users", __name__)
 
@@ -142,17 +140,23 @@ def deleteuser_id(user: str) -> Any:
 def film_also_liked(film_id: str) -> Any:
     """Viewers who watched this film also watched (the collaborative model's), beside the
     content's "more like this" (``/films/{id}/similar``)."""
-    params = parse_args(QueryParams, request.args)
+    params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
-    page = also_liked(engine, http_io.live().model, film_id, http_io.options(params))
-    return http_io.page(engine, page, params)
+    label, ranking = reports.variant("also_liked", params.user)
+    personal = viewer_store.personal() if ranking is not None and \
+        ranking.source in ("popular", "trending") else None
+    page = film_variant(engine, film_id, http_io.options(params), ranking,
+                        http_io.live().model, personal, "collaborative")
+    return http_io.page(engine, page, params, label)
 
 
 @bp.get("/trending")
 def trending() -> Any:
     """Films by recent events, time-decayed; then the catalog's own order."""
-    params = parse_args(TrendingParams, request.args)
+    params = parse_args(TrendingViewerParams, request.args)
     engine = http_io.engine()
     options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
-    page = viewer_store.personal().trending(engine, options, params.window_days)
-    return http_io.page(engine, page, params)
+    label, ranking = reports.variant("trending", params.user)
+    page = trending_variant(viewer_store.personal(), engine, options, params.window_days,
+                            ranking)
+    return http_io.page(engine, page, params, label)

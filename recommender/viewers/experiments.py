@@ -10,17 +10,18 @@
 The first variant is the control. ``ranking`` says what a variant serves: ``{}`` the
 default ranking; ``{"source": S}`` one source alone (``popular``: what is popular now;
 ``trending``: ``GET /trending``'s list; ``collaborative``: the model without content or
-time; ``content``: the films' likeness alone); or the default with other weights (any of
-:data:`WEIGHTS`, as the settings of the same names). A ranking other than the default
-changes ``user_recommendations`` only: on the other surfaces a variant is recorded and
-reported, and serves what the surface serves.
+time, or on a film's surfaces "also liked"; ``content``: the films' likeness alone, or a
+film's "more like this"); or the default with other weights (any of :data:`WEIGHTS`, as
+the settings of the same names: ``user_recommendations`` only). Which surface takes which
+source is :data:`SOURCES_OF`; on ``user_rows``, ``search`` and ``recommend`` a variant is
+recorded and reported and serves what the surface serves.
 
 A viewer's variant is a hash of the experiment's name and the viewer's id (SHA-256),
 mapped onto the variants by their weights: the same on every worker, replica and
-restart, and independent between experiments. An answer without a viewer (a film's
-"more like this", a search) takes part in no experiment. A surface is in one experiment
-at most. A file that is missing, not JSON, or wrong is refused when the server starts,
-with its line and the field.
+restart, and independent between experiments. The routes without a viewer in their path
+take one as ``?user=``; an answer without a viewer takes part in no experiment. A surface
+is in one experiment at most. A file that is missing, not JSON, or wrong is refused when
+the server starts, with its line and the field.
 """
 
 from __future__ import annotations
@@ -164,13 +165,34 @@ def load_experiments(path: str | Path) -> Experiments:
                     f"{surface} is already in experiment {seen[surface]!r} (one a surface)")
             seen[surface] = experiment.name
         for j, variant in enumerate(experiment.variants):
-            if not variant.ranking.default and experiment.surfaces != ["user_recommendations"]:
+            why = _unservable(variant.ranking, experiment.surfaces)
+            if why:
                 raise ExperimentsError(
                     f"RECOMMENDER_EXPERIMENTS: {where} line "
                     f"{_line_of(text, ['experiments', i, 'variants', j, 'ranking'])}, "
-                    f"{field}.variants[{j}].ranking: a ranking other than the default "
-                    "changes user_recommendations only; give that surface alone")
+                    f"{field}.variants[{j}].ranking: {why}")
     return Experiments(parsed.experiments, str(where))
+
+
+SOURCES_OF = {"user_recommendations": {"popular", "trending", "collaborative", "content"},
+              "similar": {"popular", "trending", "collaborative", "content"},
+              "also_liked": {"popular", "trending", "collaborative", "content"},
+              "trending": {"popular", "trending"}}
+"""The sources each surface can serve a variant from (the others serve their own list)."""
+
+
+def _unservable(ranking: Ranking, surfaces: Sequence[str]) -> str | None:
+    """Why ``ranking`` can't be served on every one of ``surfaces`` (None: it can)."""
+    if ranking.weights and list(surfaces) != ["user_recommendations"]:
+        return ("other weights change user_recommendations only; give that surface "
+                "alone")
+    if ranking.source is not None:
+        refused = [s for s in surfaces if ranking.source not in SOURCES_OF.get(s, set())]
+        if refused:
+            return (f"{', '.join(refused)} can't serve the source {ranking.source!r} "
+                    "(user_recommendations, similar and also_liked take any source; "
+                    "trending takes popular or trending; the others none)")
+    return None
 
 
 def _line_of(text: str, loc: Sequence[Any]) -> int:

@@ -1,5 +1,7 @@
 """What a variant of an experiment serves a viewer (:mod:`recommender.viewers.experiments`):
-the default ranking, the default with other weights, or one source alone."""
+the default ranking, the default with other weights, or one source alone; on a film's
+surfaces ("more like this", "also liked") and trending, one source instead of the
+surface's own."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import dataclasses
 from recommender.errors import NothingToRecommendFrom
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage
-from recommender.viewers.blend import blended
+from recommender.viewers.blend import also_liked, blended
+from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.experiments import Ranking
 from recommender.viewers.personal import Personalizer
 from recommender.viewers.recency import WINDOW_HALF_LIVES, TimeSources
@@ -63,3 +66,40 @@ def recommend_variant(personal: Personalizer, engine: Engine, user: str,
         echo["basis"] = "trending"
     page.query = {**echo, "basis": echo.get("basis", ranking.source), **page.query}
     return page
+
+
+def film_variant(engine: Engine, film_id: str, options: QueryOptions, ranking: Ranking | None,
+                 model: CollaborativeModel | None, personal: Personalizer | None,
+                 default: str) -> ResultPage:
+    """A film's list (``default``: ``content``, "more like this"; ``collaborative``,
+    "also liked") as ``ranking``'s source would make it: the content's neighbours, the
+    model's, or what is popular or trending (the film itself left out)."""
+    source = ranking.source if ranking is not None and ranking.source else default
+    if source == "content":
+        return engine.similar(film_id, options)
+    if source == "collaborative":
+        return also_liked(engine, model, film_id, options)
+    engine.film(film_id)  # 404 for an unknown id, as the surface's own answer
+    assert personal is not None  # the caller opens the event store for these sources
+    exclude = (film_id, *options.exclude)
+    if source == "popular":
+        half_life = personal.settings.popular_half_life_days
+        page = personal.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
+                                 half_life_days=half_life)
+    else:
+        page = personal.trending(engine, options, exclude=exclude)
+    page.query = {"id": film_id, "basis": source, **page.query}
+    return page
+
+
+def trending_variant(personal: Personalizer, engine: Engine, options: QueryOptions,
+                     window_days: float | None, ranking: Ranking | None,
+                     exclude: tuple[str, ...] = ()) -> ResultPage:
+    """``GET /trending``, or what is popular now where the variant says ``popular``."""
+    if ranking is not None and ranking.source == "popular":
+        half_life = personal.settings.popular_half_life_days
+        page = personal.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
+                                 half_life_days=half_life)
+        page.query = {"basis": "popular", **page.query}
+        return page
+    return personal.trending(engine, options, window_days, exclude)

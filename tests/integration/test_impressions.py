@@ -167,8 +167,10 @@ def _experiments_path(app) -> str:
      "experiments[0].variants[1].ranking.source"),
     (lambda d: [v.update(weight=0) for v in d["experiments"][0]["variants"]],
      "experiments[0].variants"),
-    (lambda d: d["experiments"][0].update(surfaces=["similar"]),
+    (lambda d: d["experiments"][0].update(surfaces=["search"]),
      "experiments[0].variants[1].ranking"),
+    (lambda d: d["experiments"][0]["variants"][1].update(ranking={"popular_weight": 1}) or
+     d["experiments"][0].update(surfaces=["similar"]), "experiments[0].variants[1].ranking"),
 ])
 def test_a_bad_experiments_file_stops_the_start_naming_its_line_and_field(
         tmp_path, settings, engine, change, field):
@@ -266,3 +268,57 @@ def test_the_command_line_prints_what_the_routes_answer(app, tmp_path, capsys, m
     assert capsys.readouterr().out.startswith("popular-vs-default: user_recommendations")
     assert main(["stats", "--days", "0", "--events-url", url, "--index", index]) == 1
     assert main(["experiments", "nope", "--events-url", url, "--index", index]) == 1
+
+
+def test_a_film_surface_takes_the_viewer_as_a_parameter_and_serves_their_variant(
+        tmp_path, settings, engine):
+    path = tmp_path / "experiments.json"
+    path.write_text(json.dumps({"experiments": [
+        {"name": "more-like-this", "surfaces": ["similar", "also_liked"],
+         "variants": [{"name": "content", "weight": 1},
+                      {"name": "popular", "weight": 1, "ranking": {"source": "popular"}}]},
+        {"name": "front", "surfaces": ["trending"],
+         "variants": [{"name": "trending", "weight": 1},
+                      {"name": "popular", "weight": 1, "ranking": {"source": "popular"}}]},
+        {"name": "labels", "surfaces": ["recommend", "search", "user_rows"],
+         "variants": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}]}]}))
+    app = create_app(dataclasses.replace(settings, experiments=str(path),
+                                         events_url=f"sqlite:///{tmp_path / 'e.sqlite3'}"),
+                     live=LiveIndex.serving(engine))
+    client = app.test_client()
+    client.post("/events", json={"events": [
+        {"user": f"w{i}", "film": "Lucky You", "type": "like"} for i in range(3)]})
+    seen = {}
+    for i in range(20):
+        body = client.get(f"/films/rocky-1976/similar?k=3&user=u{i}").get_json()
+        variant = body["experiment"]["variant"]
+        seen[variant] = body
+        if variant == "popular":  # what everyone watches, the film itself left out
+            assert body["results"][0]["id"] == "lucky-you-2007"
+            assert body["query"]["basis"] == "popular"
+        else:
+            assert [r["id"] for r in body["results"]] == [
+                r["id"] for r in client.get("/films/rocky-1976/similar?k=3").get_json()[
+                    "results"]]
+        assert all(r["id"] != "rocky-1976" for r in body["results"])
+        title = client.get(f"/similar?title=Rocky&k=3&user=u{i}").get_json()
+        assert title["experiment"] == body["experiment"] and \
+            [r["id"] for r in title["results"]] == [r["id"] for r in body["results"]]
+    assert set(seen) == {"content", "popular"}
+    anonymous = client.get("/films/rocky-1976/similar?k=3").get_json()
+    assert "experiment" not in anonymous
+    assert client.get("/trending?k=2&user=u1").get_json()["experiment"]["name"] == "front"
+    assert client.get("/films/rocky-1976/similar?user=a%2Fb").status_code == 400
+    # the surfaces a variant can't change are labelled, and say whose answer it was
+    recommended = client.post("/recommend", json={"positive": ["Rocky"], "user": "u3"})
+    searched = client.get("/search?q=bokser&user=u3").get_json()
+    rows = client.get("/users/u3/rows").get_json()
+    labels = {recommended.get_json()["experiment"]["variant"],
+              searched["experiment"]["variant"], rows["experiment"]["variant"]}
+    assert len(labels) == 1 and labels <= {"a", "b"}
+    assert client.post("/recommend", json={"positive": ["Rocky"], "user": "a/b"}
+                       ).status_code == 400
+    _flush(app)
+    assert _log(app).get(recommended.get_json()["recommendation_id"]).user == "u3"
+    imp = _log(app).get(seen["popular"]["recommendation_id"])
+    assert imp.surface == "similar" and imp.user is not None and imp.variant == "popular"

@@ -132,4 +132,7 @@ def test_generated_viewers_are_served_better_per_user_than_by_trending_or_random
     per_user, trending, random = (models[m] for m in ("per-user (hybrid)", "trending",
                                                        "random"))
     assert per_user["hit_rate"] > 2 * trending["hit_rate"] > 2 * random["hit_rate"]
-    assert per_user["coverage"] > 20 * trending["coverage"]  # not the same films for all
+    # not the same films for all: what is popular now is one of the ranking's sources
+    # (counted in full for these viewers, all active this week), so fewer distinct films
+    # than before it (12x trending's here, was 20x+), still an order of magnitude more
+    assert per_user["coverage"] > 10 * trending["coverage"]
