@@ -6,7 +6,7 @@ for writing the whole time (another connection holds ``BEGIN IMMEDIATE``), so th
 impression writer can't write and its queue (``RECOMMENDER_IMPRESSIONS_QUEUE_SIZE=100``)
 fills and drops. In each: a viewer with 200 events asks
 ``GET /users/{u}/recommendations?k=10`` and ``GET /films/{id}/similar?k=10`` is asked of
-200 films, ``--requests`` times each, one client; p50 and p99 of each, and the
+200 films, ``--requests`` (1,000) times each, one client; p50 and p99 of each, and the
 impressions written and dropped as ``/metrics`` counts them.
 
     python scripts/bench_impressions.py --index bench-results/netflix [--out FILE]
@@ -97,7 +97,7 @@ def _sum(text: str, name: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     films = [f["id"] for f in json.loads(subprocess.run(
