@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 
 from bench_viewers import ask, post
-from benchlib import save_report
+from benchlib import save_report, train_and_wait
 
 from recommender.evaluation.future import bootstrap_interval, parse_cuts
 from recommender.evaluation.viewer_quality import split_by_time
 from recommender.viewers.baselines import Baselines
 from recommender.viewers.events import Event
-from tests.ops import call, running_server
+from tests.ops import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 K = 10
@@ -58,15 +58,7 @@ def one_cut(index: Path, raw: list[dict], events: list[Event], films: list[str],
         env = {"RECOMMENDER_EVENTS_URL": url, "RECOMMENDER_RELOAD_POLL_SECONDS": "0.5"}
         with running_server(served, workers=2, env=env) as (base, _):
             post(base, history)
-            trained = subprocess.run([sys.executable, "-m", "recommender.cli", "train",
-                                      "--index", str(served), "--events-url", url],
-                                     cwd=ROOT, capture_output=True, text=True, check=True)
-            version = Path(trained.stdout.split()[1]).name
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not all(
-                    (call(base + "/ready")[1].get("collaborative") or {}).get("version")
-                    == version for _ in range(6)):
-                time.sleep(0.3)
+            train_and_wait(served, url, base)
             ranked, _ = ask(base, users)
     baselines = Baselines(split.history, films, cut, lam=200.0)
     seen: dict[str, set[str]] = {}

@@ -34,7 +34,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from benchlib import save_report
+from benchlib import save_report, train_and_wait
 
 from recommender.viewers.baselines import Baselines
 from recommender.viewers.events import Event
@@ -124,17 +124,7 @@ def one_run(index: Path, history: list[dict], held: dict[str, str], users: list[
                 assert status == 200, answer
             post(base, kept)
             before, _ = ask(base, users)
-            started = time.perf_counter()
-            trained = subprocess.run([sys.executable, "-m", "recommender.cli", "train",
-                                      "--index", str(index), "--events-url", url],
-                                     cwd=ROOT, capture_output=True, text=True, check=True)
-            train_seconds = time.perf_counter() - started
-            version = Path(trained.stdout.split()[1]).name
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not all(
-                    (call(base + "/ready")[1].get("collaborative") or {}).get("version")
-                    == version for _ in range(6)):
-                time.sleep(0.3)
+            train_seconds = train_and_wait(index, url, base)
             after, latency = ask(base, users)
             film_ids = [e["film"]["id"] for e in kept[:200]]
             similar = []

@@ -85,3 +85,26 @@ def quantize_static_int8(fp32_model: str | Path, out: str | Path, texts: list[st
                               preset=nncf.QuantizationPreset.MIXED, subset_size=samples)
     openvino.save_model(quantized, str(out))
     return Path(out)
+
+
+def train_and_wait(index: Path, events_url: str, base: str) -> float:
+    """``recommender train`` as a whole process on ``index`` from ``events_url``, then
+    wait (30 s at most) until every worker of the server at ``base`` serves the model;
+    the training's seconds."""
+    import subprocess
+    import time
+
+    from tests.ops import call
+
+    started = time.perf_counter()
+    trained = subprocess.run([sys.executable, "-m", "recommender.cli", "train", "--index",
+                              str(index), "--events-url", events_url],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    version = Path(trained.stdout.split()[1]).name
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+            (call(base + "/ready")[1].get("collaborative") or {}).get("version") == version
+            for _ in range(6)):
+        time.sleep(0.3)
+    return seconds

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench_viewers import post
-from benchlib import save_report
+from benchlib import save_report, train_and_wait
 
 from recommender.evaluation.future import evaluate_future, parse_cuts
 from tests.ops import call, running_server
@@ -53,18 +52,6 @@ EXPERIMENT = {"experiments": [{
     "name": "replay", "surfaces": ["user_recommendations"],
     "variants": [{"name": "default", "weight": 1, "ranking": {}},
                  {"name": "popular", "weight": 1, "ranking": {"source": "popular"}}]}]}
-
-
-def train(index: Path, url: str, base: str) -> None:
-    trained = subprocess.run([sys.executable, "-m", "recommender.cli", "train", "--index",
-                              str(index), "--events-url", url], cwd=ROOT, capture_output=True,
-                             text=True, check=True)
-    version = Path(trained.stdout.split()[1]).name
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(
-            (call(base + "/ready")[1].get("collaborative") or {}).get("version") == version
-            for _ in range(4)):
-        time.sleep(0.2)
 
 
 def sessions(events: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -100,7 +87,7 @@ def replay(base: str, index: Path, url: str, later: list[dict], train_every: int
                  for e in session]
         post(base, sent)
         if n % train_every == 0:
-            train(index, url, base)
+            train_and_wait(index, url, base)
     return {v: {**c, "viewers": len(viewers[v])} for v, c in counted.items()}
 
 
@@ -132,7 +119,7 @@ def main() -> int:
                "RECOMMENDER_EXPERIMENTS": str(experiments)}
         with running_server(index, workers=2, env=env) as (base, _):
             post(base, before)
-            train(index, url, base)
+            train_and_wait(index, url, base)
             counted = replay(base, index, url, later, args.train_every)
             time.sleep(2)  # the impressions' last batches, written off the request path
             _, report = call(base + "/admin/experiments/replay")
