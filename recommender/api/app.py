@@ -47,6 +47,7 @@ from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
 from recommender.viewers.events.catalog_log import CatalogLog
 from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.experiments import Experiments
 from recommender.viewers.variants import film_variant
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
-def create_app(settings: Settings | None = None, *, live: LiveIndex | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, live: LiveIndex | None = None,
+               experiments: Experiments | None = None) -> Flask:
     """Build the app. The index is loaded here, once per process, and followed: when
     ``current`` moves, the app swaps to the new version
     (:mod:`recommender.distribution.live`).
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
         settings: configuration; defaults plus ``RECOMMENDER_*`` when omitted.
         live: the live index to serve (default: the one ``settings`` describe, opened
             with its model); one that already serves an engine is served as it is.
+        experiments: the A/B experiments to run (default: ``settings.experiments``'
+            file, read now; a server's master reads it once for all its workers).
     """
     settings = settings or Settings.from_env()
     live = live or open_live(settings)
@@ -116,7 +120,7 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
         if token is not None:
             budget.close_budget(token)
 
-    reports.init_app(app, settings)  # a bad experiments file stops the start, named
+    reports.init_app(app, settings, experiments)  # a bad file stops the start, named
     for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, reports.bp, web.bp):
         app.register_blueprint(blueprint)
     error_handlers.init_app(app)

@@ -26,11 +26,14 @@ EXTENSION = "recommender.experiments"
 bp = Blueprint("reports", __name__)
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Load the experiments file (none: no experiment); a bad one raises
+def init_app(app: Flask, settings: Settings, given: Experiments | None = None) -> None:
+    """The experiments ``given`` (read by the server's master), else those of the file
+    (none: no experiment); a bad file raises
     :class:`~recommender.viewers.experiments.ExperimentsError` and the app doesn't start."""
-    app.extensions[EXTENSION] = load_experiments(settings.experiments) \
-        if settings.experiments else Experiments()
+    if given is None:
+        given = load_experiments(settings.experiments) if settings.experiments \
+            else Experiments()
+    app.extensions[EXTENSION] = given
 
 
 def experiments() -> Experiments:

@@ -25,9 +25,26 @@ from recommender.config import Settings
 class _Server(BaseApplication):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.experiments: Any = None
         super().__init__()
 
+    def _read_experiments(self) -> None:
+        """The experiments file, read by the master: at start a bad one stops the server
+        (naming line and field); on SIGHUP a bad one is logged and the experiments already
+        running go on, so a file broken after start never keeps workers from booting."""
+        from recommender.viewers.experiments import ExperimentsError, load_experiments
+
+        if not self.settings.experiments:
+            return
+        try:
+            self.experiments = load_experiments(self.settings.experiments)
+        except ExperimentsError as exc:
+            if self.experiments is None:
+                raise
+            logging.getLogger(__name__).error("%s; the experiments running go on", exc)
+
     def load_config(self) -> None:
+        self._read_experiments()  # gunicorn calls this at start and on every SIGHUP
         s = self.settings
         for key, value in {
             "bind": f"{s.host}:{s.port}",
@@ -75,7 +92,7 @@ class _Server(BaseApplication):
         from recommender.api.app import create_app
 
         with _beat_while_loading(getattr(self, "_worker", None)):
-            return create_app(self.settings)
+            return create_app(self.settings, experiments=self.experiments)
 
 
 @contextlib.contextmanager

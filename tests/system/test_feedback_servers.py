@@ -1,0 +1,115 @@
+"""Impressions and experiments through the real server as an operator meets them: an
+experiments file broken after start and a SIGHUP, a bad file at start, the event
+database restarted while answers are recorded."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.ops import call, free_port, running_server
+
+GOOD = {"experiments": [{"name": "ab", "surfaces": ["user_recommendations"],
+                         "variants": [{"name": "default", "weight": 1},
+                                      {"name": "popular", "weight": 1,
+                                       "ranking": {"source": "popular"}}]}]}
+
+
+def _wait(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"no {what} within {seconds} s")
+
+
+def _variant(base: str, user: str) -> dict | None:
+    status, body = call(f"{base}/users/{user}/recommendations?k=2")
+    assert status == 200, body
+    return body.get("experiment")
+
+
+def test_a_file_broken_after_start_and_a_sighup_leave_the_experiments_running(
+        seed_index_dir, tmp_path):
+    path = tmp_path / "experiments.json"
+    path.write_text(json.dumps(GOOD, indent=2))
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           "RECOMMENDER_EXPERIMENTS": str(path)}
+    with running_server(seed_index_dir, workers=2, env=env) as (base, proc):
+        before = {u: _variant(base, u) for u in ("ann", "bo", "cy")}
+        assert all(v["name"] == "ab" for v in before.values())
+        path.write_text('{"experiments": [{"name": "ab",,')  # broken by hand
+        proc.send_signal(signal.SIGHUP)  # new workers: they must still boot
+        time.sleep(3)
+        _wait(lambda: call(base + "/ready")[0] == 200, 60, "ready server")
+        assert proc.poll() is None
+        assert {u: _variant(base, u) for u in before} == before
+        # mended with another experiment: the next SIGHUP takes it
+        changed = json.loads(json.dumps(GOOD))
+        changed["experiments"][0]["name"] = "ab2"
+        path.write_text(json.dumps(changed))
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: all((_variant(base, u) or {}).get("name") == "ab2" for _ in range(4)
+                          for u in before), 60, "new experiment on every worker")
+
+
+def test_a_bad_file_at_start_stops_the_server_naming_line_and_field(seed_index_dir,
+                                                                   tmp_path):
+    path = tmp_path / "experiments.json"
+    bad = json.loads(json.dumps(GOOD))
+    bad["experiments"][0]["variants"][0]["weight"] = -1
+    text = json.dumps(bad, indent=2)
+    path.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if '"weight": -1' in row)
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
+         "--port", str(free_port()), "--workers", "1"], cwd=ROOT, capture_output=True,
+        text=True, timeout=120, env={**__import__("os").environ,
+                                     "RECOMMENDER_EXPERIMENTS": str(path)})
+    assert done.returncode != 0
+    assert f"line {line}, experiments[0].variants[0].weight:" in done.stderr
+
+
+def test_the_event_database_restarted_drops_impressions_and_records_again(seed_index_dir):
+    from tests import pg
+
+    reason = pg.why_not()
+    if reason:
+        pytest.skip(reason)
+    with pg.restartable_server() as database:
+        url = pg.fresh_database(database.url)
+        with running_server(seed_index_dir, workers=1,
+                            env={"RECOMMENDER_EVENTS_URL": url}) as (base, _):
+            assert call(base + "/search?q=bokser&k=2")[0] == 200
+            _wait(lambda: _totals(base).get("search", 0) == 1, 20, "written impression")
+            database.stop()
+            for _ in range(5):  # answers go on, their impressions can't be written
+                started = time.monotonic()
+                assert call(base + "/search?q=bokser&k=2")[0] == 200
+                assert time.monotonic() - started < 1.0
+            status, body = call(base + "/admin/stats?days=1")
+            assert status == 503 and body["error"]["code"] == "events_unavailable"
+            _wait(lambda: _dropped(base) >= 5, 30, "impressions counted as dropped")
+            database.start()
+            _wait(lambda: call(base + "/search?q=bokser&k=2")[0] == 200 and
+                  _totals(base).get("search", 0) >= 2, 60, "impressions written again")
+
+
+def _totals(base: str) -> dict[str, int]:
+    status, body = call(base + "/admin/stats?days=1")
+    return {t["surface"]: t["impressions"] for t in body["totals"]} if status == 200 else {}
+
+
+def _dropped(base: str) -> float:
+    with __import__("urllib.request").request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("recommender_impressions_dropped_total{"))
