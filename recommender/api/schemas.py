@@ -379,7 +379,8 @@ def parse(model: type[Model], body: Any, *, lax: bool = False) -> Model:
         error = exc.errors()[0]
         loc = error["loc"]
         # the parameter is the path of field names; indices and union tags go to the message
-        location = ".".join(str(p) for p in loc if isinstance(p, str) and p in _FIELD_NAMES)
+        names = _FIELD_NAMES | model.model_fields.keys()  # a model of another module's too
+        location = ".".join(str(p) for p in loc if isinstance(p, str) and p in names)
         location = location or "body"
         what = "parameter" if lax else "field"
         if loc and loc[0] in ("positive", "negative") and len(loc) > 1:

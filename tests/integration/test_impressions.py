@@ -150,7 +150,8 @@ def test_each_viewer_is_served_one_variant_everywhere_and_the_report_counts_it(a
     assert by_name["default"]["lift_vs_control"] is None
     assert by_name["popular"]["lift_vs_control"] == 0.0 and by_name["popular"]["p_value"] == 1.0
     assert client.get("/admin/experiments/nope").status_code == 404
-    assert client.get("/admin/stats?days=0").status_code == 400
+    refused = client.get("/admin/stats?days=0")
+    assert refused.status_code == 400 and refused.get_json()["error"]["parameter"] == "days"
 
 
 def _experiments_path(app) -> str:
