@@ -177,7 +177,7 @@ def film_similar(film_id: str) -> Any:
     engine = http_io.engine()
     label, ranking = reports.variant("similar", params.user)
     page = film_variant(engine, film_id, http_io.options(params), ranking,
-                        http_io.live().model, _trending_source(ranking), "content")
+                        http_io.live().model, reports.personal_for(ranking), "content")
     return http_io.page(engine, page, params, label)
 
 
@@ -254,7 +254,7 @@ def similar() -> Any:
     if ranking is not None and ranking.source not in (None, "content"):
         resolved = found.query["resolved"]["id"]
         found = film_variant(engine, resolved, http_io.options(params), ranking,
-                             http_io.live().model, _trending_source(ranking), "content")
+                             http_io.live().model, reports.personal_for(ranking), "content")
     return http_io.page(engine, found, params, label)
 
 
@@ -266,12 +266,3 @@ def search() -> Any:
     return http_io.page(engine, engine.search(params.q, http_io.options(params)), params,
                         label)
 
-
-def _trending_source(ranking: Any) -> Any:
-    """The viewers' trending, where a variant's source needs it (opening the event store
-    only then: a plain "more like this" never touches it)."""
-    if ranking is None or ranking.source not in ("popular", "trending"):
-        return None
-    from recommender.api import viewer_store
-
-    return viewer_store.personal()

@@ -21,6 +21,7 @@ from recommender.errors import InvalidParameter, NotFound
 from recommender.evaluation.online import MAX_DAYS, experiment_report, stats_report
 from recommender.viewers.events.impressions import CONVERSIONS, ImpressionLog
 from recommender.viewers.experiments import Experiments, Ranking, load_experiments
+from recommender.viewers.personal import Personalizer
 
 EXTENSION = "recommender.experiments"
 bp = Blueprint("reports", __name__)
@@ -49,6 +50,14 @@ def variant(surface: str, user: str | None) -> tuple[tuple[str, str] | None, Ran
         return None, None
     experiment, chosen = assigned
     return (experiment.name, chosen.name), chosen.ranking
+
+
+def personal_for(ranking: Ranking | None) -> Personalizer | None:
+    """The viewers' store, where a variant's source counts events (popular, trending); a
+    plain "more like this" never opens it."""
+    if ranking is None or ranking.source not in ("popular", "trending"):
+        return None
+    return viewer_store.personal()
 
 
 class StatsParams(BaseModel):

@@ -143,10 +143,8 @@ def film_also_liked(film_id: str) -> Any:
     params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
     label, ranking = reports.variant("also_liked", params.user)
-    personal = viewer_store.personal() if ranking is not None and \
-        ranking.source in ("popular", "trending") else None
     page = film_variant(engine, film_id, http_io.options(params), ranking,
-                        http_io.live().model, personal, "collaborative")
+                        http_io.live().model, reports.personal_for(ranking), "collaborative")
     return http_io.page(engine, page, params, label)
 
 

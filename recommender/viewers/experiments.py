@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SURFACES = ("user_recommendations", "user_rows", "similar", "also_liked", "search",
-            "recommend", "trending")
+Surface = Literal["user_recommendations", "user_rows", "similar", "also_liked", "search",
+                  "recommend", "trending"]
 WEIGHTS = ("popular_weight", "popular_half_life_days", "popular_activity_half_life_days",
            "history_half_life_days", "new_slots")
 Source = Literal["popular", "trending", "collaborative", "content"]
@@ -70,8 +70,7 @@ class Variant(BaseModel):
 class Experiment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    surfaces: list[Literal["user_recommendations", "user_rows", "similar", "also_liked",
-                           "search", "recommend", "trending"]] = Field(min_length=1)
+    surfaces: list[Surface] = Field(min_length=1)
     variants: list[Variant] = Field(min_length=2)
 
     @field_validator("variants")

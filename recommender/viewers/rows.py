@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from recommender.catalog.titles import film_summary
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ScoredFilm
@@ -95,7 +93,7 @@ def _new_films(personal: Personalizer, engine: Engine, options: QueryOptions
     hits = []
     for _, film_id in sorted(arrivals, key=lambda a: (-a[0], a[1])):
         row = index.row_of[film_id]
-        if allowed is not None and not bool(np.asarray(allowed)[row]):
+        if allowed is not None and not allowed[row]:
             continue
         hit = ScoredFilm(index.films[row], 0.0)
         hit.reasons = [{"because": "new_on_the_service"}]

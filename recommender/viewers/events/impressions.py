@@ -165,22 +165,15 @@ class ImpressionLog:
                 out[_key(group)] = Figures(int(impressions), int(viewers))
             # each (impression, film) with at least one conversion is one click; each
             # conversion type counts once per (impression, film) too
-            cur.execute(store._sql(
-                f"SELECT {key}, e.type, COUNT(DISTINCT e.recommendation_id || ' ' || "
-                "e.film_id) FROM impressions i JOIN impression_films f ON "
-                "f.recommendation_id = i.recommendation_id JOIN events e ON "
-                "e.recommendation_id = f.recommendation_id AND e.film_id = f.film_id "
-                f"WHERE {where}i.ts >= ? AND i.ts < ? AND {_CONVERTS} GROUP BY {key}, "
-                "e.type"), args + span)
+            converted = ("COUNT(DISTINCT e.recommendation_id || ' ' || e.film_id) FROM "
+                         "impressions i JOIN impression_films f ON f.recommendation_id = "
+                         "i.recommendation_id JOIN events e ON e.recommendation_id = "
+                         "f.recommendation_id AND e.film_id = f.film_id WHERE "
+                         f"{where}i.ts >= ? AND i.ts < ? AND {_CONVERTS} GROUP BY {key}")
+            cur.execute(store._sql(f"SELECT {key}, e.type, {converted}, e.type"), args + span)
             for *group, kind, n in cur.fetchall():
                 out.setdefault(_key(group), Figures()).conversions[kind] = int(n)
-            cur.execute(store._sql(
-                f"SELECT {key}, COUNT(DISTINCT e.recommendation_id || ' ' || e.film_id) "
-                "FROM impressions i JOIN impression_films f ON f.recommendation_id = "
-                "i.recommendation_id JOIN events e ON e.recommendation_id = "
-                "f.recommendation_id AND e.film_id = f.film_id "
-                f"WHERE {where}i.ts >= ? AND i.ts < ? AND {_CONVERTS} GROUP BY {key}"),
-                args + span)
+            cur.execute(store._sql(f"SELECT {key}, {converted}"), args + span)
             for *group, clicks in cur.fetchall():
                 out.setdefault(_key(group), Figures()).clicks = int(clicks)
         return out
