@@ -8,6 +8,7 @@ no recommendations (a film's page, the map) and record nothing.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import time
 from collections.abc import Sequence
@@ -46,11 +47,13 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
         for imp in batch:
             metrics.impressions.labels(surface=imp.surface, variant=imp.variant or "").inc()
 
-    app.extensions[EXTENSION] = ImpressionRecorder(
+    recorder = ImpressionRecorder(
         log_of, settings.impressions_queue_size, settings.impressions_batch,
         settings.impressions_flush_seconds, settings.impressions_retention_days,
         on_written=written,
         on_dropped=lambda why, n: metrics.impressions_dropped.labels(reason=why).inc(n))
+    atexit.register(recorder.close)  # a worker on its way out writes what it queued
+    app.extensions[EXTENSION] = recorder
     app.extensions[EXTENSION + ".live"] = live
 
 

@@ -51,6 +51,7 @@ class ImpressionRecorder:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._purged_at = float("-inf")
+        self._closing = threading.Event()
 
     def offer(self, impression: Impression) -> bool:
         """Queue ``impression`` for writing; False (dropped, counted) when the queue is
@@ -85,6 +86,12 @@ class ImpressionRecorder:
             time.sleep(0.01)
         return False
 
+    def close(self, timeout: float = 5.0) -> bool:
+        """Write what is queued now, without waiting for a batch to fill (a process on its
+        way out: a SIGHUP, SIGTERM or recycled worker loses none of its impressions)."""
+        self._closing.set()
+        return self.flush(timeout)
+
     # -- inside ------------------------------------------------------------------------
 
     def _drop(self, why: str, n: int) -> None:
@@ -115,10 +122,14 @@ class ImpressionRecorder:
         while len(batch) < self.batch:
             left = deadline - time.monotonic()
             try:
-                batch.append(self.queue.get(timeout=max(left, 0.0)) if left > 0
-                             else self.queue.get_nowait())
+                if left > 0 and not self._closing.is_set():
+                    # in short waits, so that closing doesn't wait a whole flush interval
+                    batch.append(self.queue.get(timeout=min(left, 0.1)))
+                else:
+                    batch.append(self.queue.get_nowait())
             except queue.Empty:
-                break
+                if left <= 0 or self._closing.is_set():
+                    break
         try:
             impressions = self.log_of()
             impressions.write(batch)

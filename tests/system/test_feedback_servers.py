@@ -113,3 +113,17 @@ def _dropped(base: str) -> float:
         text = r.read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith("recommender_impressions_dropped_total{"))
+
+
+def test_a_sighup_right_after_answers_loses_none_of_their_impressions(seed_index_dir,
+                                                                       tmp_path):
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           # a writer that waits long before writing: the queue is full of them at the HUP
+           "RECOMMENDER_IMPRESSIONS_FLUSH_SECONDS": "5", "RECOMMENDER_IMPRESSIONS_BATCH": "1000"}
+    with running_server(seed_index_dir, workers=2, env=env) as (base, proc):
+        for _ in range(40):
+            assert call(base + "/search?q=bokser&k=2")[0] == 200
+        proc.send_signal(signal.SIGHUP)  # the workers go: what they queued is written first
+        _wait(lambda: _totals(base).get("search", 0) == 40, 60, "all 40 impressions")
+        time.sleep(2)
+        assert _totals(base)["search"] == 40
