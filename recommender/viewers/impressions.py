@@ -90,6 +90,8 @@ class ImpressionRecorder:
         """Write what is queued now, without waiting for a batch to fill (a process on its
         way out: a SIGHUP, SIGTERM or recycled worker loses none of its impressions)."""
         self._closing.set()
+        if not self.queue.empty():
+            self._start()  # the writer may have ended, idle, just before the last offer
         return self.flush(timeout)
 
     # -- inside ------------------------------------------------------------------------
