@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
@@ -55,6 +55,19 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
     atexit.register(recorder.close)  # a worker on its way out writes what it queued
     app.extensions[EXTENSION] = recorder
     app.extensions[EXTENSION + ".live"] = live
+    app.after_request(_offer_if_answered)
+
+
+def _offer_if_answered(response: Response) -> Response:
+    """Queue the impressions of this request once its answer is made, and only where it
+    is one: an answer that failed after its films were chosen (it can't be encoded, an
+    error past the ranking) showed nothing, so it records nothing."""
+    pending: list[Impression] = g.pop("pending_impressions", [])
+    rec = recorder()
+    if rec is not None and response.status_code < 400:
+        for impression in pending:
+            rec.offer(impression)
+    return response
 
 
 def recorder() -> ImpressionRecorder | None:
@@ -64,8 +77,9 @@ def recorder() -> ImpressionRecorder | None:
 
 def record(engine: Engine, films: Sequence[str], recommendation_id: str,
            experiment: tuple[str, str] | None = None, user: str | None = None) -> None:
-    """Queue the impression of the answer being made (never blocks); ``user``: the
-    viewer a body named (else the path's or ``?user=``'s)."""
+    """Keep the impression of the answer being made, queued (never blocking) once the
+    answer is made (:func:`_offer_if_answered`); ``user``: the viewer a body named (else
+    the path's or ``?user=``'s)."""
     rec = recorder()
     surface = SURFACES.get(request.endpoint or "")
     if rec is None or surface is None:
@@ -74,7 +88,7 @@ def record(engine: Engine, films: Sequence[str], recommendation_id: str,
     model = live.model
     # the viewer of the path, or of ?user= (both validated by the route before it answers)
     user = user or (request.view_args or {}).get("user") or request.args.get("user")
-    rec.offer(Impression(
+    g.setdefault("pending_impressions", []).append(Impression(
         recommendation_id, surface, tuple(films), time.time(),
         user=user if isinstance(user, str) else None,
         experiment=experiment[0] if experiment else None,

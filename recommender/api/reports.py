@@ -9,13 +9,14 @@ field: :mod:`recommender.viewers.experiments`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from recommender.api import viewer_store
 from recommender.api.schemas import parse_args
+from recommender.catalog.moments import in_utc
 from recommender.config import Settings
 from recommender.errors import InvalidParameter, NotFound
 from recommender.evaluation.online import MAX_DAYS, experiment_report, stats_report
@@ -65,11 +66,15 @@ class StatsParams(BaseModel):
     days: int = Field(7, ge=1, le=MAX_DAYS, description="the days reported, today included")
 
 
+Moment = Annotated[AwareDatetime, AfterValidator(in_utc)]
+"""A time with its offset that stays inside the calendar in UTC (else a 400 naming it)."""
+
+
 class ExperimentParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: AwareDatetime | None = Field(None, description="from (ISO 8601 with its offset; "
+    since: Moment | None = Field(None, description="from (ISO 8601 with its offset; "
                                         f"default: {MAX_DAYS} days before until)")
-    until: AwareDatetime | None = Field(None, description="to (default: now)")
+    until: Moment | None = Field(None, description="to (default: now)")
 
 
 class FiguresOut(BaseModel):

@@ -16,11 +16,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from recommender.catalog.moments import parse_moment
 from recommender.errors import CatalogError
 
 ON_INVALID = ("fail", "skip")
@@ -83,22 +84,6 @@ class Film:
 
 def _timestamp(value: str | None, default: float) -> float:
     return default if value is None else datetime.fromisoformat(value).timestamp()
-
-def parse_moment(value: Any) -> str:
-    """An ISO 8601 time with its offset, as stored (UTC, ``Z``, to the second); a time
-    without an offset is ambiguous: ValueError says so."""
-    if not isinstance(value, str):
-        raise ValueError(f"must be an ISO 8601 time as a string, got {value!r}")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 time; "
-                         "write it as 2026-12-31T23:59:59Z") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone; add one, e.g. Z for UTC "
-                         "(2026-12-31T23:59:59Z)")
-    # isoformat, not strftime: %Y drops a year's leading zeros (0148 -> 148) on glibc
-    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 @dataclass(frozen=True)
