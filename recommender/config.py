@@ -98,7 +98,8 @@ class Settings:
     """The same for a whole POST /recommend/batch, shared by its requests."""
     read_timeout_seconds: float = 10.0
     """Time a client has to send a whole request (head and body) before the server
-    closes the connection; until then it waits on the event loop, not on a thread."""
+    closes the connection with a 408; until then it waits on the event loop, not on a
+    thread. Bodies of every size a route allows (a bulk change's 8 MiB too) are read so."""
     worker_timeout_seconds: int = 15
     """A server worker that stops answering its master (hung, stopped) for this long is
     killed and replaced; a slow request doesn't count (its thread isn't the heartbeat)."""

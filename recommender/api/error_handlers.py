@@ -59,11 +59,17 @@ def _render_http_exception(exc: HTTPException) -> Any:
             f"allowed: {', '.join(sorted(getattr(exc, 'valid_methods', None) or []))}."
         )
     elif status == 413:
+        settings = http_io.settings()
+        if request.endpoint == "catalog.bulk":  # the one route with a limit of its own
+            limit, setting, advice = (settings.catalog_max_body_bytes,
+                                      "RECOMMENDER_CATALOG_MAX_BODY_BYTES",
+                                      "fewer films per bulk change")
+        else:
+            limit, setting, advice = (settings.max_body_bytes, "RECOMMENDER_MAX_BODY_BYTES",
+                                      "POST /events: fewer events per batch")
         error = PayloadTooLarge(
-            f"The request body is larger than {http_io.settings().max_body_bytes} bytes: "
-            "send less in one request (POST /events: fewer events per batch), or raise "
-            "RECOMMENDER_MAX_BODY_BYTES on the server."
-        )
+            f"The request body is larger than {limit:,} bytes: send less in one request "
+            f"({advice}), or raise {setting} on the server.", limit=limit, setting=setting)
     elif status in _HTTP_ERRORS:
         error = _HTTP_ERRORS[status](exc.description or exc.name)
     elif 400 <= status < 500:

@@ -72,7 +72,11 @@ class _Server(BaseApplication):
 
     def _post_fork(self, server: Any, worker: Any) -> None:
         worker.read_timeout = self.settings.read_timeout_seconds
-        worker.max_body = self.settings.max_body_bytes
+        # bodies up to the largest any route allows (a bulk catalog change's 8 MiB) are
+        # read on the loop, under the read timeout: a larger limit on one route must not
+        # hand a slow upload to a thread that waits on it for ever
+        worker.max_body = max(self.settings.max_body_bytes,
+                              self.settings.catalog_max_body_bytes)
         self._worker = worker
 
     def load(self) -> Any:

@@ -59,6 +59,45 @@ def test_slowloris_answers_others_and_is_closed_in_bounded_time(server):
     assert closed_after < READ_TIMEOUT + 3, f"slow connections closed after {closed_after:.1f} s"
 
 
+def test_slow_uploads_of_a_bulk_body_are_read_on_the_loop_and_timed_out(server):
+    """POST /films/bulk takes 8 MiB, past the 1 MiB of other bodies: a client announcing
+    3 MB and sending a byte a second held a thread for ever (7 of them froze /health)."""
+    base, port = server
+    slow = []
+    for _ in range(12):  # more than the 2 workers' 8 threads
+        sock = _connect(port)
+        sock.sendall(b"POST /films/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: 3000000\r\n\r\n{")
+        slow.append(sock)
+    opened = time.monotonic()
+    for _ in range(3):
+        time.sleep(0.5)
+        for sock in slow:
+            sock.sendall(b" ")
+        started = time.monotonic()
+        status, _ = call(base + "/health", timeout=20)
+        took = time.monotonic() - started
+        assert status == 200 and took < 1.0, f"/health took {took:.2f} s behind slow uploads"
+    for sock in slow:
+        sock.settimeout(READ_TIMEOUT + 5)
+        answer = _read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        sock.close()
+    assert time.monotonic() - opened < READ_TIMEOUT + 3
+
+
+def test_a_bulk_body_over_its_limit_names_its_own_setting(server):
+    _, port = server
+    with _connect(port) as sock:
+        sock.sendall(b"POST /films/bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (9 * 1024 * 1024))
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    error = json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
+    assert error["setting"] == "RECOMMENDER_CATALOG_MAX_BODY_BYTES"
+    assert error["limit"] == 8 * 1024 * 1024 and "8,388,608" in error["message"]
+
+
 def test_a_request_sent_in_pieces_within_the_timeout_is_served(server):
     _, port = server
     body = json.dumps({"positive": ["Rocky"], "k": 2}).encode()
