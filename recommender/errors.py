@@ -178,6 +178,13 @@ class EventsUnavailable(RecommenderError):
     code = "events_unavailable"
 
 
+class EventsBusy(EventsUnavailable):
+    """The database answers, but every thread this worker allows on it is waiting on it:
+    the server is at its capacity for the database, not the database down."""
+
+    code = "busy"
+
+
 class CatalogUnavailable(RecommenderError):
     """The database that keeps the catalog's changes can't be written or read now; the
     films already loaded go on being served."""

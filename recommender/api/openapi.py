@@ -33,7 +33,8 @@ _ERRORS = {
     503: "index_unavailable; catalog_unavailable: the catalog's database can't be reached "
          "(catalog changes; Retry-After); timeout: the request ran past the time budget "
          "(RECOMMENDER_REQUEST_BUDGET_SECONDS); events_unavailable: the event database "
-         "can't be reached (per-viewer routes)",
+         "can't be reached (per-viewer routes); busy: every thread this worker allows on "
+         "the event database is waiting on it (Retry-After)",
 }
 _RESPONSE_MODELS: list[type[BaseModel]] = [
     responses.ResultPageOut, responses.FilmOut, responses.FilmListOut, responses.HealthOut,

@@ -139,10 +139,13 @@ class HealthOut(BaseModel):
 
 
 class EventsStatusOut(BaseModel):
-    status: Literal["ok", "unavailable"] = Field(
+    status: Literal["ok", "read_only", "unavailable"] = Field(
         description="unavailable: the viewer routes answer 503 events_unavailable for now; "
-                    "every other route goes on")
-    retry_after: int | None = Field(None, description="seconds, where unavailable")
+                    "every other route goes on. read_only: the database answers reads but "
+                    "refuses writes (a probe write, at most every 5 s, tells): events and "
+                    "impressions are refused until it takes writes again")
+    reason: str | None = Field(None, description="why, where read_only")
+    retry_after: int | None = Field(None, description="seconds, where not ok")
 
 
 class ReadyOut(BaseModel):

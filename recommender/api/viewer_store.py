@@ -84,17 +84,24 @@ class ViewerStore:
         return Personalizer(store, config, model=lambda: live.model)
 
     def status(self) -> dict[str, Any]:
-        """Whether the event store answers now (for /ready): ``{"status": "ok"}`` or
-        ``{"status": "unavailable", "retry_after": N}``; looked at most once a second."""
+        """Whether the event store works now (for /ready): ``{"status": "ok"}``,
+        ``{"status": "read_only", ...}`` (it answers reads and refuses writes: events and
+        impressions are refused) or ``{"status": "unavailable", "retry_after": N}``;
+        looked at most once a second, written to at most every few seconds."""
         cached = self.checked
         if cached is not None and time.monotonic() - cached[0] < EVENTS_CHECK_SECONDS:
             return cached[1]
         try:
-            self.open().store.ping()
-            status: dict[str, Any] = {"status": "ok"}
-        except EventsUnavailable as exc:
-            status = {"status": "unavailable",
-                      "retry_after": exc.details.get("retry_after", 2)}
+            state = self.open().store.health()
+        except EventsUnavailable:
+            state = "unavailable"
+        status: dict[str, Any] = {"status": state}
+        if state == "read_only":
+            status["reason"] = ("the event database answers reads but refuses writes (a "
+                                "read-only file or mount, a full disk): events and "
+                                "impressions are refused until it takes writes again")
+        if state != "ok":
+            status["retry_after"] = 2
         self.checked = (time.monotonic(), status)
         return status
 

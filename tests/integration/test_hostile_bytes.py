@@ -20,6 +20,11 @@ NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400"]
 LONE = '"\\ud800"'
 
 
+def _fill(template: str, value: str) -> str:
+    """``template`` with ``value`` where it says %s (JSON's braces rule out str.format)."""
+    return template.replace("%s", value)
+
+
 @pytest.fixture
 def app(source, tmp_path):
     out, _ = source
@@ -47,28 +52,29 @@ def _edge_requests() -> list[tuple[str, str, str | None, str]]:
 
 def _number_requests() -> list[tuple[str, str, str | None, str]]:
     return [r for n in NUMBERS for r in [
-        ("PUT", "/films/edge-1", '{"title": "X", "synopsis": "s", "year": %s}' % n, n),
-        ("POST", "/recommend", '{"positive": ["Rocky"], "diversity": %s}' % n, n),
-        ("POST", "/events", '{"events": [{"user": "u", "film": {"id": "rocky-1976"}, '
-                            '"type": "rating", "value": %s}]}' % n, n)]]
+        ("PUT", "/films/edge-1", _fill('{"title": "X", "synopsis": "s", "year": %s}', n), n),
+        ("POST", "/recommend", _fill('{"positive": ["Rocky"], "diversity": %s}', n), n),
+        ("POST", "/events", _fill('{"events": [{"user": "u", "film": {"id": "rocky-1976"}, '
+                            '"type": "rating", "value": %s}]}', n), n)]]
 
 
 def _surrogate_requests() -> list[tuple[str, str, str | None, str]]:
     return [
-        ("PUT", "/films/edge-1", '{"title": %s, "synopsis": "s"}' % LONE, "title"),
-        ("PUT", "/films/edge-1", '{"title": "t", "synopsis": %s}' % LONE, "synopsis"),
-        ("PUT", "/films/edge-1", '{"title": "t", "synopsis": "s", "aliases": [%s]}' % LONE,
+        ("PUT", "/films/edge-1", _fill('{"title": %s, "synopsis": "s"}', LONE), "title"),
+        ("PUT", "/films/edge-1", _fill('{"title": "t", "synopsis": %s}', LONE), "synopsis"),
+        ("PUT", "/films/edge-1", _fill('{"title": "t", "synopsis": "s", "aliases": [%s]}', LONE),
          "aliases[0]"),
-        ("PATCH", "/films/rocky-1976", '{"genres": [%s]}' % LONE, "genres[0]"),
-        ("POST", "/films/bulk", '{"changes": [{"op": "put", "film": {"id": "edge-3", '
-                                '"title": %s, "synopsis": "s"}}]}' % LONE,
+        ("PATCH", "/films/rocky-1976", _fill('{"genres": [%s]}', LONE), "genres[0]"),
+        ("POST", "/films/bulk", _fill('{"changes": [{"op": "put", "film": {"id": "edge-3", '
+                                '"title": %s, "synopsis": "s"}}]}', LONE),
          "changes[0].film.title"),
-        ("POST", "/recommend", '{"positive": ["Rocky"], "exclude": [%s]}' % LONE,
+        ("POST", "/recommend", _fill('{"positive": ["Rocky"], "exclude": [%s]}', LONE),
          "exclude[0]"),
-        ("POST", "/recommend/batch", '{"requests": [{"query": %s}]}' % LONE,
+        ("POST", "/recommend/batch", _fill('{"requests": [{"query": %s}]}', LONE),
          "requests[0].query"),
-        ("POST", "/events", '{"events": [{"user": %s, "film": "Rocky", "type": "like"}]}'
-         % LONE, "events[0].user"),
+        ("POST", "/events",
+         _fill('{"events": [{"user": %s, "film": "Rocky", "type": "like"}]}', LONE),
+         "events[0].user"),
     ]
 
 
@@ -96,7 +102,8 @@ def test_a_refused_or_failed_answer_records_no_impression(app):
 
     client = app.test_client()
     shown = client.post("/recommend", json={"positive": ["Rocky"], "k": 2}).get_json()
-    refused = client.post("/recommend", data='{"positive": ["Rocky"], "exclude": [%s]}' % LONE,
+    refused = client.post("/recommend",
+                          data=_fill('{"positive": ["Rocky"], "exclude": [%s]}', LONE),
                           content_type="application/json")
     assert refused.status_code == 400
     failed = client.post("/recommend?marked=1", json={"positive": ["Rocky"], "k": 2})

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from recommender.errors import EventsUnavailable
+from recommender.errors import EventsBusy, EventsUnavailable
+from recommender.viewers.events.connections import Connections
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = 2
-"""What a 503 ``events_unavailable`` tells a client to wait before trying again."""
-GATE_WAIT_SECONDS = 0.05
-"""How long a request waits for one of the threads allowed on the database: short, so
-that while the database hangs the refused requests free their threads at once."""
+PROBE_SECONDS = 5.0
+"""How long :meth:`EventStore.health` reuses its last write probe (/ready is polled often;
+each probe is one committed row)."""
 
 EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist", "click")
 """``click``: a film opened from a list. It is counted as a conversion of the answer it
@@ -84,6 +81,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         )""",
         "CREATE INDEX events_by_recommendation ON events (recommendation_id)",
     )),
+    (4, "a row /ready writes, to tell a database that reads but can't write", (
+        "CREATE TABLE write_probe (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL)",
+        "INSERT INTO write_probe VALUES (1, 0)",
+    )),
 )
 """The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
 order events arrived in, which breaks ties between events of the same time. A store
@@ -134,130 +135,48 @@ def _too_new(version: int) -> SchemaTooNew:
                         f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
 
 
-class EventStore:
-    """Viewer events in a database; thread-safe (a connection per thread).
+class EventStore(Connections):
+    """Viewer events in a database; thread-safe (a connection per thread,
+    :class:`~recommender.viewers.events.connections.Connections`).
 
     Subclasses give :meth:`_connect` and the parameter marker; everything else is shared.
     """
 
-    marker = "?"
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    kind = ""
-    driver_errors: tuple[type[BaseException], ...] = (OSError,)
-    """What the driver raises when the database fails (down, locked, full, a connection
-    broken): each becomes :class:`EventsUnavailable`, and the connection is dropped."""
 
     def __init__(self, concurrency: int = 0) -> None:
-        self._gate = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
-        """At most this many of a process's threads wait on the database at once (0: no
-        limit): a locked or hung database then holds only some of a worker's threads,
-        and the others go on answering /ready and the routes that need no events."""
-        self._local = threading.local()
-        self._connections: list[Any] = []
-        self._lock = threading.Lock()
+        super().__init__(concurrency)
+        self._health: tuple[float, str] | None = None
         try:
             self.migrate()
         except BaseException:
             self.close()  # a refused database leaves no connection behind
             raise
 
-    def _connect(self) -> Any:
-        raise NotImplementedError
-
-    @property
-    def location(self) -> str:
-        """Where the database is, without a password: for logs and /admin/status."""
-        raise NotImplementedError
-
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def _drop(self, conn: Any) -> None:
-        """Forget this thread's connection (the next use opens a fresh one): after a
-        failure it may be broken (a database restarted), and a broken one never heals."""
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
-        with contextlib.suppress(Exception):  # already broken: nothing left to close
-            conn.close()
-
-    def _unavailable(self, exc: BaseException) -> EventsUnavailable:
-        """The public error for a failing database: which dependency, and when to retry;
-        the driver's words (hosts, paths) go to the log only."""
-        log.error("event store (%s) failed: %s: %s", self.kind, type(exc).__name__, exc)
-        return EventsUnavailable(
-            "The event database is not answering; viewer routes are unavailable for now "
-            "(search and more-like-this go on). Try again shortly. Operators: the "
-            "server's log says why; check RECOMMENDER_EVENTS_URL and the database.",
-            retry_after=RETRY_AFTER_SECONDS)
-
-    @contextmanager
-    def _transaction(self, write: bool = True) -> Iterator[Any]:
-        """A cursor in a transaction, committed on leaving (rolled back on an error):
-        a write is acknowledged only once it is committed. A driver error is
-        :class:`EventsUnavailable`, its connection dropped."""
-        if self._gate is not None and not self._gate.acquire(timeout=GATE_WAIT_SECONDS):
-            log.warning("event store (%s): every thread allowed is waiting on it", self.kind)
-            raise EventsUnavailable(
-                "The event database is slow to answer and this server's share of "
-                "threads for it is in use; try again shortly.", retry_after=RETRY_AFTER_SECONDS)
+    def health(self) -> str:
+        """``"ok"``, ``"read_only"`` (it answers reads but refuses writes: a read-only file
+        or mount, a full disk) or ``"unavailable"``, by a committed write of one row (and
+        a read where it fails), reused for :data:`PROBE_SECONDS`. A busy server is not a
+        broken database: busy, the last answer stands."""
+        cached = self._health
+        if cached is not None and time.monotonic() - cached[0] < (
+                PROBE_SECONDS if cached[1] == "ok" else 1.0):  # a failure: looked at again soon
+            return cached[1]
         try:
+            with self._transaction() as cur:
+                cur.execute(self._sql("UPDATE write_probe SET at = ? WHERE id = 1"),
+                            (time.time(),))
+            state = "ok"
+        except EventsBusy:
+            return cached[1] if cached is not None else "ok"
+        except EventsUnavailable:
             try:
-                conn = self._connection()
-                cursor = conn.cursor()
-            except self.driver_errors as exc:
-                raise self._unavailable(exc) from None
-            try:
-                self._begin(cursor, write)
-                yield cursor
-                conn.commit()
-            except self.driver_errors as exc:
-                self._drop(conn)
-                raise self._unavailable(exc) from None
-            except BaseException:
-                try:
-                    conn.rollback()
-                except self.driver_errors:
-                    self._drop(conn)
-                raise
-            finally:
-                with contextlib.suppress(Exception):  # a dropped connection's cursor is gone
-                    cursor.close()
-        finally:
-            if self._gate is not None:
-                self._gate.release()
-
-    def ping(self) -> None:
-        """Raise :class:`EventsUnavailable` unless the database answers a read now."""
-        with self._transaction(write=False) as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
-
-    def _begin(self, cursor: Any, write: bool) -> None:
-        """Start the transaction, where the driver doesn't on the first statement."""
-
-    def _lock_schema(self, cursor: Any) -> None:
-        """Serialise migrations between processes that start at once, where the
-        transaction itself doesn't (PostgreSQL: an advisory lock)."""
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self.marker)
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                with contextlib.suppress(Exception):  # on the way out: nothing left to do
-                    conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+                self.ping()
+                state = "read_only"
+            except EventsUnavailable:
+                state = "unavailable"
+        self._health = (time.monotonic(), state)
+        return state
 
     # -- schema --------------------------------------------------------------------
 
