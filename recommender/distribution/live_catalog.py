@@ -215,8 +215,9 @@ class LiveCatalog:
             "newest_change_at": _iso(newest),
             "next_window_change_at": _iso(self._boundary),
             **({"apply_error": self.apply_error} if self.apply_error else {}),
+            # ok / read_only (its probe write refused) / unavailable, as the events' store
             "database": "unavailable" if self.error else
-            ("ok" if self._log is not None else "not connected"),
+            (self._log.store.health() if self._log is not None else "not connected"),
         }
 
 
