@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from recommender.api import http_io
 from recommender.api.patterns import ID_RE, IMAGE_RE, NOT_BLANK
 from recommender.catalog.changes import MAX_BULK, Request, check_id, parse_requests
-from recommender.catalog.films import MAX_URL_CHARS, MAX_YEAR, MIN_YEAR
+from recommender.catalog.limits import (
+    MAX_GENRE_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_LIST_ITEMS,
+    MAX_SYNOPSIS_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    MAX_YEAR,
+    MIN_YEAR,
+)
 from recommender.distribution.catalog_writer import CatalogWriter, Written
 from recommender.errors import InvalidParameter
 
@@ -89,17 +98,25 @@ def bulk() -> Any:
 
 # -- documentation models (the checks are the catalog's own) -----------------------------
 
+Aliases = Annotated[list[Annotated[str, Field(max_length=MAX_TITLE_CHARS)]],
+                    Field(max_length=MAX_LIST_ITEMS)]
+Genres = Annotated[list[Annotated[str, Field(max_length=MAX_GENRE_CHARS)]],
+                   Field(max_length=MAX_LIST_ITEMS)]
+
+
 class FilmIn(BaseModel):
     """A film as ``PUT /films/{id}`` takes it: a catalog line without its id."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, pattern=NOT_BLANK)
-    synopsis: str = Field(min_length=1, pattern=NOT_BLANK, description="embedded as it is")
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=NOT_BLANK)
+    synopsis: str = Field(min_length=1, max_length=MAX_SYNOPSIS_CHARS, pattern=NOT_BLANK,
+                          description="embedded as it is")
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
-    original_title: str | None = None
-    aliases: list[str] = []
-    genres: list[str] = []
-    language: str | None = Field(None, description="ISO 639-1 code of the synopsis")
+    original_title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
+    aliases: Aliases | None = Field([], description="null: none")
+    genres: Genres | None = Field([], description="null: none")
+    language: str | None = Field(None, max_length=MAX_LANGUAGE_CHARS,
+                                 description="ISO 639-1 code of the synopsis")
     image_url: str | None = Field(None, pattern=IMAGE_RE, max_length=MAX_URL_CHARS)
     available_from: str | None = Field(None, json_schema_extra={"format": "date-time"},
                                        description="before it the film is in no answer")
@@ -112,8 +129,10 @@ class FilmWithId(FilmIn):
     id: str = Field(pattern=ID_RE)
 
 
-PatchedText = Annotated[str | None, WithJsonSchema(
-    {"type": "string", "minLength": 1, "pattern": NOT_BLANK})]
+PatchedTitle = Annotated[str | None, WithJsonSchema(
+    {"type": "string", "minLength": 1, "maxLength": MAX_TITLE_CHARS, "pattern": NOT_BLANK})]
+PatchedSynopsis = Annotated[str | None, WithJsonSchema(
+    {"type": "string", "minLength": 1, "maxLength": MAX_SYNOPSIS_CHARS, "pattern": NOT_BLANK})]
 """Optional in a patch, but never null: a film keeps a title and a synopsis."""
 
 
@@ -121,13 +140,13 @@ class FilmPatch(BaseModel):
     """Some fields of a film (null clears an optional one)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-    title: PatchedText = None
-    synopsis: PatchedText = None
+    title: PatchedTitle = None
+    synopsis: PatchedSynopsis = None
     year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
-    original_title: str | None = None
-    aliases: list[str] | None = None
-    genres: list[str] | None = None
-    language: str | None = None
+    original_title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
+    aliases: Aliases | None = None
+    genres: Genres | None = None
+    language: str | None = Field(None, max_length=MAX_LANGUAGE_CHARS)
     image_url: str | None = Field(None, pattern=IMAGE_RE, max_length=MAX_URL_CHARS)
     available_from: str | None = Field(None, json_schema_extra={"format": "date-time"})
     available_until: str | None = Field(None, json_schema_extra={"format": "date-time"})

@@ -3,7 +3,7 @@ expressions) and the server (Python's) read them alike."""
 
 from __future__ import annotations
 
-from recommender.catalog.films import ID_PATTERN, IMAGE_URL
+from recommender.catalog.limits import ID_PATTERN, IMAGE_URL
 
 WHITE_SPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """Python's ``\\s`` spelt out, for patterns a client's (ECMA) validator reads the same."""

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from recommender.catalog.films import ID_PATTERN, Catalog, Film, film_from_fields
+from recommender.catalog.films import Catalog, Film, film_from_fields
+from recommender.catalog.limits import ID_PATTERN
 from recommender.errors import CatalogError, InvalidParameter
 
 MAX_BULK = 1000

@@ -21,17 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from recommender.catalog import limits
 from recommender.catalog.moments import parse_moment
 from recommender.errors import CatalogError
 
 ON_INVALID = ("fail", "skip")
 SKIP_HINT = ("; --on-invalid skip builds the valid rows and lists each rejected one in "
              "rejects.jsonl")
-ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MIN_YEAR, MAX_YEAR = 1870, 2100
-IMAGE_URL = re.compile(r"^(https?://[^\s\"'<>]+|/[^\s\"'<>]*)$")
-"""What an image_url may be: shown in the page's cards, so never a javascript: URL."""
-MAX_URL_CHARS = 2000
 _SLUG_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss", "đ": "d", "ł": "l"})
 
 
@@ -301,8 +297,8 @@ def _parse_year(path: str, lineno: int | None, field_name: str, raw: Any) -> int
     except ValueError:
         raise CatalogError(path, f"year must be an integer, got {raw!r}",
                            lineno, field_name) from None
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise CatalogError(path, f"year {year} is outside {MIN_YEAR}..{MAX_YEAR}",
+    if not limits.MIN_YEAR <= year <= limits.MAX_YEAR:
+        raise CatalogError(path, f"year {year} is outside {limits.MIN_YEAR}..{limits.MAX_YEAR}",
                            lineno, field_name)
     return year
 
@@ -323,23 +319,32 @@ def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], langua
             return None
         return value
 
-    def strings(key: str) -> tuple[str, ...]:
+    def strings(key: str, longest: int) -> tuple[str, ...]:
         value = obj.get(key)
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise CatalogError(path, f"{key} must be a list of strings", lineno, key)
+        if len(value) > limits.MAX_LIST_ITEMS or any(len(v) > longest for v in value):
+            raise CatalogError(path, f"{key} may hold at most {limits.MAX_LIST_ITEMS} strings of "
+                               f"at most {longest} characters each", lineno, key)
         return tuple(v.strip() for v in value if v.strip())
+
+    def bounded(key: str, value: str | None, longest: int) -> str | None:
+        if value is not None and len(value) > longest:
+            raise CatalogError(path, f"{key} is {len(value):,} characters long; at most "
+                               f"{longest:,}", lineno, names.get(key, key))
+        return value
 
     film_id = obj.get("id")
     if film_id is None:
         raise CatalogError(path, "id is missing", lineno, names.get("id", "id"))
-    if not isinstance(film_id, str) or not ID_PATTERN.match(film_id):
+    if not isinstance(film_id, str) or not limits.ID_PATTERN.match(film_id):
         raise CatalogError(
             path, f"id {film_id!r} is not URL-safe: use lowercase letters, digits and "
             "single hyphens ([a-z0-9-]+)", lineno, names.get("id", "id"),
         )
-    title = text("title", required=True)
+    title = bounded("title", text("title", required=True), limits.MAX_TITLE_CHARS)
     synopsis = obj.get("synopsis")
     # The synopsis is embedded as it is, never altered: it is only checked.
     if not isinstance(synopsis, str):
@@ -347,18 +352,22 @@ def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], langua
                            names.get("synopsis", "synopsis"))
     if not synopsis.strip():
         raise CatalogError(path, "synopsis is empty", lineno, names.get("synopsis", "synopsis"))
+    bounded("synopsis", synopsis, limits.MAX_SYNOPSIS_CHARS)
     year = obj.get("year")
     if year is not None:
         if isinstance(year, (str, bool)):
             raise CatalogError(path, f"year must be an integer, got {year!r}", lineno, "year")
         year = _parse_year(path, lineno, "year", year)
-    lang = text("language", required=False) or language
+    lang = bounded("language", text("language", required=False), limits.MAX_LANGUAGE_CHARS) \
+        or language
     image_url = text("image_url", required=False)
     if image_url is not None:
         image_url = image_url.strip()
-        if len(image_url) > MAX_URL_CHARS or not IMAGE_URL.match(image_url):
-            raise CatalogError(path, "image_url must be an http(s) URL or a path starting "
-                               f"with / (at most {MAX_URL_CHARS} characters)", lineno,
+        if len(image_url) > limits.MAX_URL_CHARS or not limits.IMAGE_URL.match(image_url) \
+                or (image_url[0] == "/" and limits.IMAGE_PATH_ESCAPES.search(image_url)):
+            raise CatalogError(path, "image_url must be an http(s) URL or a path on this "
+                               "server starting with / (no . or .. segments, no //host, no "
+                               f"backslash; at most {limits.MAX_URL_CHARS} characters)", lineno,
                                names.get("image_url", "image_url"))
     window = {}
     for key in ("available_from", "available_until"):
@@ -373,8 +382,10 @@ def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], langua
     assert title is not None
     return Film(
         id=film_id, title=title.strip(), synopsis=synopsis, year=year,
-        original_title=(text("original_title", required=False) or None),
-        aliases=strings("aliases"), genres=strings("genres"),
+        original_title=(bounded("original_title", text("original_title", required=False),
+                                limits.MAX_TITLE_CHARS) or None),
+        aliases=strings("aliases", limits.MAX_TITLE_CHARS),
+        genres=strings("genres", limits.MAX_GENRE_CHARS),
         language=lang.strip().lower() if lang else None, image_url=image_url, **window,
     )
 

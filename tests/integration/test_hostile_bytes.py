@@ -120,3 +120,30 @@ def request_is_marked() -> bool:
     from flask import request
 
     return request.args.get("marked") == "1"
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"title": "x" * 200_000}, "title"),
+    ({"synopsis": "s" * 20_001}, "synopsis"),
+    ({"aliases": ["alias"] * 20_000}, "aliases"),
+    ({"genres": ["g" * 101]}, "genres"),
+    ({"original_title": "\u0301" * 10_000}, "original_title"),
+    ({"image_url": "/../../etc/passwd"}, "image_url"),
+    ({"image_url": "/images/%2e%2e/%2e%2e/etc/passwd"}, "image_url"),
+    ({"image_url": "//evil.example/poster.png"}, "image_url"),
+])
+def test_film_text_is_bounded_and_image_paths_stay_on_the_server(app, extra, field):
+    client = app.test_client()
+    for method, path, body in [
+            ("PUT", "/films/edge-1", {**FILM, **extra}),
+            ("PATCH", "/films/rocky-1976", extra),
+            ("POST", "/films/bulk", {"changes": [{"op": "put", "film": {
+                **FILM, "id": "edge-2", **extra}}]})]:
+        r = client.open(path, method=method, json=body)
+        assert r.status_code == 400, (method, r.get_json())
+        error = r.get_json()["error"]
+        assert field in json.dumps(error), error
+    assert client.get("/films/edge-1").status_code == 404
+    ok = client.put("/films/edge-1", json={**FILM, "image_url": "/images/edge.jpg",
+                                           "title": "t" * 500})
+    assert ok.status_code in (200, 201), ok.get_json()
