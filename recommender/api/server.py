@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -124,6 +125,24 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+METRICS_PREFIX = "recommender-metrics-"
+
+
+def _sweep_stale_metrics() -> None:
+    """Remove the metrics folders of masters that are gone: one SIGKILLed can't remove its
+    own, so the next server to start does (a folder is named by its master's pid)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # no such process: its folder is left over
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            pass
+
+
 def serve(settings: Settings) -> None:
     """Run the API under gunicorn until interrupted.
 
@@ -136,7 +155,8 @@ def serve(settings: Settings) -> None:
     folder, and every replacement then failed to boot.
     """
     master = os.getpid()
-    folder = tempfile.mkdtemp(prefix="recommender-metrics-")
+    _sweep_stale_metrics()
+    folder = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{master}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     try:
         _Server(settings).run()

@@ -100,3 +100,27 @@ def test_no_process_of_the_server_loads_torch(server):
             maps = fh.read()
         assert "onnxruntime" in maps  # it did load what embeds the queries...
         assert "libtorch" not in maps  # ...and nothing of torch
+
+
+def test_a_sigkilled_masters_metrics_folder_is_removed_by_the_next_start(
+        seed_index_dir, tmp_path):
+    """A master killed with SIGKILL can't remove its metrics folder; the next server to
+    start removes the folders of masters that are gone, and none of a live one's."""
+    from tests.ops import running_server
+
+    env = {"TMPDIR": str(tmp_path)}
+    with running_server(seed_index_dir, workers=1, env=env) as (_, first):
+        [folder] = tmp_path.glob("recommender-metrics-*")
+        assert folder.name.startswith(f"recommender-metrics-{first.pid}-")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        # its worker notices the master is gone and leaves on its own
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True).stdout \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert folder.is_dir()  # left behind
+        with running_server(seed_index_dir, workers=1, env=env) as (_, second):
+            assert not folder.exists()
+            assert [p.name.split("-")[2] for p in tmp_path.glob("recommender-metrics-*")] \
+                == [str(second.pid)]
