@@ -113,9 +113,21 @@ class Settings:
     """Each process waits a random 0..this before loading a new version, so the workers
     of a fleet don't all do their per-version work at the same instant."""
     api_keys: str = ""
-    """Comma-separated keys for queries; empty: queries need no key."""
+    """Comma-separated keys for queries, events and viewers' data (what they always
+    allowed: ``search`` and ``events``); docs/operations.md has the table of routes."""
     admin_keys: str = ""
-    """Comma-separated keys for /admin routes; empty: they need no key."""
+    """Comma-separated keys for everything: /admin routes, catalog writes, events,
+    queries. Empty, /admin is open on loopback and closed on a public address."""
+    search_keys: str = ""
+    """Comma-separated keys that allow queries only (``search``): safe in a browser."""
+    events_keys: str = ""
+    """Comma-separated keys that allow ``events``: send events, read and erase any
+    viewer's data. Keep them on an application's server, never in a browser."""
+    catalog_keys: str = ""
+    """Comma-separated keys that allow catalog writes (PUT/PATCH/DELETE /films, bulk)."""
+    viewer_token_secret: str = ""
+    """The secret viewer tokens are signed with (HS256): a token lets its holder search
+    and act as its one viewer (``recommender token USER``); empty: no tokens."""
     rate_limit_per_minute: int = 0
     """Requests a minute per client (key, else address), per worker; 0: no limit."""
     reload_poll_seconds: float = 2.0
@@ -208,6 +220,11 @@ class Settings:
         if self.semantic_weight is not None and not 0.0 <= self.semantic_weight <= 1.0:
             raise ValueError(f"{ENV_PREFIX}SEMANTIC_WEIGHT must be from 0 to 1, "
                              f"got {self.semantic_weight!r}")
+        if self.viewer_token_secret and len(self.viewer_token_secret.encode()) < 32:
+            # HS256 with a short key can be guessed offline from one token (RFC 7518 3.2)
+            raise ValueError(f"{ENV_PREFIX}VIEWER_TOKEN_SECRET must be at least 32 bytes; "
+                             "make one with: python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

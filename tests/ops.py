@@ -27,10 +27,10 @@ def free_port() -> int:
 
 
 def call(url: str, method: str = "GET", body: dict | None = None,
-         timeout: float = 30) -> tuple[int, dict]:
+         timeout: float = 30, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        **({"Content-Type": "application/json"} if data else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, json.loads(r.read())

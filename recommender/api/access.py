@@ -1,9 +1,13 @@
-"""Who may ask: optional API keys, and an optional rate limit per client.
+"""Who may ask: API keys scoped to actions, viewer tokens, and a rate limit per client.
 
-With no keys configured the service is open (it binds to 127.0.0.1 by
-default). With read keys, every query needs one; with admin keys, the
-``/admin`` routes need one of those. Keys are compared in constant time.
-Probes (``/health``, ``/ready``) and ``/metrics`` stay open for monitoring.
+Every route is one action (:func:`action_of`): ``search`` (the catalog's answers),
+``events`` (events, and a viewer's recommendations, rows, history and erasure),
+``catalog`` (catalog writes) or ``admin``. A key allows the actions of its setting
+(:data:`GRANTS`); a viewer token (:mod:`recommender.api.tokens`) allows ``search`` and
+``events`` as its one viewer. An action that some key allows needs a key (or token) that
+allows it; one that no key allows is open on loopback, and on a public address open only
+for ``search``: viewers' data, writes and ``/admin`` are refused there. Keys are compared
+in constant time. Probes (``/health``, ``/ready``), ``/metrics`` and the pages stay open.
 """
 
 from __future__ import annotations
@@ -17,14 +21,41 @@ import threading
 import time
 from collections.abc import Iterable
 
-from flask import Flask, request
+from flask import Flask, g, request
 
+from recommender.api import tokens
 from recommender.api.catalog import is_catalog_write
 from recommender.config import Settings
 from recommender.errors import Forbidden, RateLimited, Unauthorized
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs"})
+SEARCH, EVENTS, CATALOG, ADMIN = "search", "events", "catalog", "admin"
+GRANTS = {"search_keys": {SEARCH}, "events_keys": {EVENTS}, "catalog_keys": {CATALOG},
+          "api_keys": {SEARCH, EVENTS}, "admin_keys": {SEARCH, EVENTS, CATALOG, ADMIN}}
+"""What a key of each setting allows. ``api_keys`` allow what they always did (queries,
+events and viewers' data); ``admin_keys`` allow everything."""
+SETTING_OF = {SEARCH: "RECOMMENDER_SEARCH_KEYS", EVENTS: "RECOMMENDER_EVENTS_KEYS",
+              CATALOG: "RECOMMENDER_CATALOG_KEYS", ADMIN: "RECOMMENDER_ADMIN_KEYS"}
+
+
+def action_of(method: str, path: str) -> str | None:
+    """The action a request is (None: open to all: probes, metrics, pages, documents)."""
+    if path in OPEN_PATHS or path in ("/", "/dashboard") or path.startswith("/static/"):
+        return None
+    if path.startswith("/admin/"):
+        return ADMIN
+    if is_catalog_write(method, path):
+        return CATALOG
+    if path == "/events" or path.startswith("/users/"):
+        return EVENTS
+    return SEARCH
+
+
+def token_viewer() -> str | None:
+    """The one viewer this request may act as, where it came with a viewer token (None:
+    a key, or no credential: any viewer its action allows)."""
+    return g.get("token_viewer")
 
 
 def _keys(raw: str) -> tuple[bytes, ...]:
@@ -98,44 +129,43 @@ class RateLimiter:
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the access check. Call it after :func:`recommender.api.observability.init_app`,
     so refused requests get a request id, a real duration and a log line too."""
-    read_keys = _keys(settings.api_keys)
-    admin_keys = _keys(settings.admin_keys)
+    keys = [(key, GRANTS[name]) for name in GRANTS for key in _keys(getattr(settings, name))]
+    secret = settings.viewer_token_secret
+    # the actions that need a credential: those a key of their own scope is set for (an
+    # admin key, which allows everything, makes only the catalog's writes and /admin need
+    # one, as it always did)
+    keyed = {action for name in GRANTS if name != "admin_keys" and getattr(settings, name)
+             for action in GRANTS[name]}
+    if settings.admin_keys.strip():
+        keyed |= {CATALOG, ADMIN}
+    if secret:  # a viewer token's holder is a credential for events too
+        keyed.add(EVENTS)
     proxies = frozenset(p.strip() for p in settings.trusted_proxies.split(",") if p.strip())
-    # Without an admin key, /admin is open only to a server on loopback: bound to a
-    # public address it would let anyone who reaches it swap the index (cf. Meilisearch's
-    # master key in production).
-    admin_closed = not admin_keys and not is_loopback(settings.host)
-    if admin_closed:
-        log.warning("serving on %s with no admin key: /admin routes are closed; set "
-                    "RECOMMENDER_ADMIN_KEYS to use them", settings.host)
+    public = not is_loopback(settings.host)
+    # On a public address an action no key allows is closed, but for search: anyone who
+    # reaches the server could otherwise read or erase any viewer, write the catalog or
+    # swap the index (cf. Meilisearch's master key in production).
+    closed = {EVENTS, CATALOG, ADMIN} - keyed if public else set()
+    if closed:
+        log.warning("serving on %s: %s closed, no key allows them (%s)", settings.host,
+                    ", ".join(sorted(closed)), ", ".join(SETTING_OF[a] for a in sorted(closed)))
     limiter = RateLimiter(settings.rate_limit_per_minute) \
         if settings.rate_limit_per_minute > 0 else None
 
     @app.before_request
     def _check_access() -> None:
-        if request.path in OPEN_PATHS or request.path in ("/", "/dashboard") or \
-                request.path.startswith("/static/"):
+        action = action_of(request.method, request.path)
+        if action is None:
             return
-        given = presented_key()
-        admin = request.path.startswith("/admin/") or \
-            is_catalog_write(request.method, request.path)
-        if admin and admin_closed:
+        if action in closed:
             raise Forbidden(
-                f"The /admin routes and catalog changes are closed: this server listens on "
-                f"{settings.host} and has no admin key. Set RECOMMENDER_ADMIN_KEYS and send "
-                "one.")
-        needed = admin_keys if admin else read_keys + admin_keys
+                f"{_WHAT[action]} closed: this server listens on {settings.host} and no key "
+                f"allows them. Set {SETTING_OF[action]} (or RECOMMENDER_ADMIN_KEYS"
+                + (", or RECOMMENDER_VIEWER_TOKEN_SECRET for viewer tokens" if action == EVENTS
+                   else "") + ") and send one.")
         identity = None
-        if (admin and admin_keys) or (not admin and read_keys):
-            if given is None:
-                raise Unauthorized(
-                    "This service needs an API key: send it as 'Authorization: Bearer KEY' "
-                    "or 'X-API-Key: KEY'.")
-            key = _matching(given.encode(), needed)
-            if key is None:
-                raise Forbidden("admin key required" if admin else "The API key is not valid.")
-            # the bucket of a validated key: a made-up key per request finds no fresh one
-            identity = "key:" + hashlib.sha256(key).hexdigest()[:16]
+        if action in keyed:
+            identity = _credential(action, keys, secret)
         if limiter is not None:
             wait = limiter.take(identity or "addr:" + client_address(proxies))
             if wait > 0:
@@ -143,3 +173,38 @@ def init_app(app: Flask, settings: Settings) -> None:
                     f"Too many requests: the limit is {settings.rate_limit_per_minute} a "
                     f"minute per client. Retry in {math.ceil(wait)} s.",
                     retry_after=math.ceil(wait))
+
+
+_WHAT = {EVENTS: "Viewers' data and events are", CATALOG: "Catalog changes are",
+         ADMIN: "The /admin routes are", SEARCH: "Queries are"}
+
+
+def _credential(action: str, keys: list[tuple[bytes, set[str]]], secret: str) -> str:
+    """Check the request's key or viewer token for ``action``; the identity its rate limit
+    counts under. A viewer token's holder may act only as its viewer."""
+    given = presented_key()
+    if given is None:
+        raise Unauthorized(
+            "This service needs an API key: send it as 'Authorization: Bearer KEY' "
+            "or 'X-API-Key: KEY'.")
+    key = _matching(given.encode(), [k for k, _ in keys])
+    if key is not None:
+        allowed = set().union(*(a for k, a in keys if k == key))
+        if action not in allowed:
+            raise Forbidden(f"This key doesn't allow {action}: it allows "
+                            f"{', '.join(sorted(allowed))}. Send a key of {SETTING_OF[action]}"
+                            " or RECOMMENDER_ADMIN_KEYS.", needs=action)
+        # the bucket of a validated key: a made-up key per request finds no fresh one
+        return "key:" + hashlib.sha256(key).hexdigest()[:16]
+    token = tokens.verify(secret, given)
+    if token is None:
+        raise Forbidden("The API key or viewer token is not valid (or has expired).")
+    if action not in (SEARCH, EVENTS):
+        raise Forbidden(f"A viewer token doesn't allow {action}.", needs=action)
+    user = (request.view_args or {}).get("user")
+    named = request.args.get("user")
+    if (isinstance(user, str) and user != token.user) or (named and named != token.user):
+        raise Forbidden("This viewer token acts only as its own viewer; it can't read, "
+                        "erase or act as another.", needs=action)
+    g.token_viewer = token.user
+    return "viewer:" + hashlib.sha256(token.user.encode()).hexdigest()[:16]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from recommender import __version__
-from recommender.api import catalog, reports, responses, schemas, viewer_params
+from recommender.api import access, catalog, reports, responses, schemas, viewer_params
 from recommender.api.patterns import ID_RE
 from recommender.config import Settings
 from recommender.search.query import MAX_RESULT_WINDOW
@@ -111,7 +111,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         settings.max_query_chars
     components["RecommendRequest"]["properties"]["offset"]["maximum"] = MAX_RESULT_WINDOW - 1
     components["BatchRequest"]["properties"]["requests"]["maxItems"] = settings.max_batch
-    keyed = ([401, 403] if settings.api_keys else []) + \
+    keyed = ([401, 403] if _any_credentials(settings) else []) + \
         ([429] if settings.rate_limit_per_minute else [])
     film_id = {"name": "film_id", "in": "path", "required": True, "schema": {"type": "string"}}
     user = {"name": "user", "in": "path", "required": True, "description": "the viewer's id",
@@ -218,12 +218,17 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": components},
     }
-    if settings.api_keys or settings.admin_keys:
+    if _any_credentials(settings):
         doc["components"]["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
         doc["security"] = [{"bearer": []}, {"apiKey": []}]
     return doc
+
+
+def _any_credentials(settings: Settings) -> bool:
+    return bool(settings.viewer_token_secret or any(getattr(settings, name)
+                                                    for name in access.GRANTS))
 
 
 def docs_page(doc: dict[str, Any]) -> str:

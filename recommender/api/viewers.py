@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from recommender import budget
-from recommender.api import http_io, impressions, reports, viewer_store
+from recommender.api import access, http_io, impressions, reports, viewer_store
 from recommender.api.schemas import (
     EventBatch,
     EventIn,
@@ -27,7 +27,7 @@ from recommender.api.schemas import (
 )
 from recommender.api.viewer_params import FilmQueryParams, TrendingViewerParams
 from recommender.catalog.titles import film_summary
-from recommender.errors import InvalidParameter, RecommenderError
+from recommender.errors import Forbidden, InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
 from recommender.viewers.events import Event
 from recommender.viewers.events.impressions import ImpressionLog
@@ -49,6 +49,11 @@ def post_events() -> Any:
         raise InvalidParameter("events", f"one request carries 1 to {limit} events; got "
                                f"{len(items)}. Send them in several requests.",
                                max_items=limit)
+    viewer = access.token_viewer()
+    if viewer is not None and any(not isinstance(raw, dict) or raw.get("user") != viewer
+                                  for raw in items):
+        raise Forbidden("This viewer token sends events as its own viewer only: every "
+                        "event's user must be the token's.", needs="events")
     engine, personal = http_io.engine(), viewer_store.personal()
     now = time.time()
     valid: list[Event] = []

@@ -300,6 +300,7 @@ _COMMANDS = {"build": building.build, "eval": building.evaluate, "serve": _serve
              "similar": _similar, "search": _search, "recommend": _recommend, "publish": _publish,
              "events": viewers_cli.events_import, "user-recs": viewers_cli.user_recs,
              "eval-users": viewers_cli.eval_users, "train": viewers_cli.train,
+             "token": viewers_cli.token,
              "models": models_cli.models, "catalog": catalog_cli.catalog,
              "stats": reports_cli.stats, "experiments": reports_cli.experiments}
 

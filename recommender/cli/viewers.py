@@ -22,6 +22,11 @@ def add_parsers(sub: Any) -> None:
     imp = ev_sub.add_parser("import", help="store the events of a JSONL file (one per line)")
     imp.add_argument("file", help="JSON Lines: one event per line, as POST /events takes it")
     _add_store(imp)
+    tk = sub.add_parser("token", help="sign a viewer token: its holder searches and acts as "
+                        "this viewer only (RECOMMENDER_VIEWER_TOKEN_SECRET)")
+    tk.add_argument("user", help="the viewer's id")
+    tk.add_argument("--ttl", type=float, default=3600.0, metavar="SECONDS",
+                    help="how long it is valid (default 3600; at most 30 days)")
     ur = sub.add_parser("user-recs", help="a viewer's recommendations, from their events")
     ur.add_argument("user", help="the viewer's id")
     ur.add_argument("-k", type=int, default=10, help="how many films (1..100, default 10)")
@@ -63,6 +68,24 @@ def add_parsers(sub: Any) -> None:
                     "report the viewers whose held-out film is one of them (a second run)")
     eu.add_argument("--out", dest="report", help="also write the figures to this JSON file")
     eu.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def token(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a viewer token for ``args.user``, signed with the server's secret."""
+    from recommender.api import tokens
+    from recommender.api.schemas import user_id
+    from recommender.errors import InvalidParameter
+
+    if not settings.viewer_token_secret:
+        print("no secret to sign with: set RECOMMENDER_VIEWER_TOKEN_SECRET (the server's)",
+              file=sys.stderr)
+        return 2
+    try:
+        print(tokens.sign(settings.viewer_token_secret, user_id(args.user), args.ttl))
+    except (ValueError, InvalidParameter) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:

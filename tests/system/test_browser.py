@@ -208,6 +208,37 @@ def test_with_read_keys_the_page_asks_for_one_and_then_works(browser, seed_index
         assert _titles(page)
 
 
+def test_with_keys_the_page_holds_a_viewer_token_and_acts_as_its_viewer(
+        browser, seed_index_dir, tmp_path):
+    """Where keys are set, the browser is given a viewer token its application signed
+    (``recommender token``), never a key that reaches other viewers: its likes are the
+    token's viewer's, and the token reads no one else's data."""
+    from recommender.api import tokens
+
+    secret = "the-application-and-the-server-share-this-secret"
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           "RECOMMENDER_SEARCH_KEYS": "s1", "RECOMMENDER_EVENTS_KEYS": "backend-key",
+           "RECOMMENDER_VIEWER_TOKEN_SECRET": secret}
+    token = tokens.sign(secret, "ann")
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/")
+        page.wait_for_selector("#key-form:not([hidden])")
+        page.fill("#api-key", token)
+        page.click("#key-form button")
+        card = page.locator(".home-section.recommended .card").filter(
+            has=page.locator("h2", has_text="Rocky (")).first
+        card.locator("button[data-event=like]").click()
+        page.wait_for_selector(".home-section.recommended > h2:text('Recommended for you')")
+        assert page.evaluate("tokenViewer()") == "ann"
+        backend = {"X-API-Key": "backend-key"}
+        history = call(url + "/users/ann/history", headers=backend)[1]["events"]
+        assert [(e["type"], e["film"]["id"]) for e in history] == [("like", "rocky-1976")]
+        other = page.evaluate("""async (t) => (await fetch('/users/bob/history',
+            {headers: {Authorization: 'Bearer ' + t}})).status""", token)
+        assert other == 403
+
+
 def _open_map(page, url="/?view=map"):
     page.goto(url)
     page.wait_for_selector("#map[data-points]")

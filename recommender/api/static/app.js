@@ -97,7 +97,22 @@ function poster(url, className) {
 // sent as events (POST /events), so that the start page can recommend for them.
 const VIEWER_STORE = "recommender-viewer";
 
+// Where keys are set, the browser holds a viewer token its application signed (never a
+// key that reaches other viewers): the viewer is the token's own ("sub"), and the
+// service refuses this browser any other.
+function tokenViewer() {
+  const token = localStorage.getItem(KEY_STORE) || "";
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const claims = JSON.parse(atob(parts[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof claims.sub === "string" ? claims.sub : null;
+  } catch { return null; }
+}
+
 function viewerId() {
+  const fromToken = tokenViewer();
+  if (fromToken) return fromToken;
   let id = localStorage.getItem(VIEWER_STORE);
   if (!id) {
     id = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
