@@ -81,6 +81,7 @@ bench: install
 	$(BIN)/python scripts/bench_lean.py --out bench-results/lean.json | tee bench-results/lean.txt
 	$(BIN)/python scripts/bench_scaling.py --out bench-results/scaling.json | tee bench-results/scaling.txt
 	$(BIN)/python scripts/bench_live_catalog.py --out bench-results/live-catalog.json | tee bench-results/live-catalog.txt
+	$(BIN)/python scripts/bench_catalog_writes.py --out bench-results/catalog-writes.json | tee bench-results/catalog-writes.txt
 	$(BIN)/recommender build --catalog ../shared/datasets/netflix_titles.csv --out bench-results/netflix \
 	  --title-col Movie --text-col description --year-col release_year --genres-col genre \
 	  --language en --quiet --if-stale

@@ -12,6 +12,7 @@ Danish letters are letters: æ and ø are kept (Løb is not Lob); å is written
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
@@ -81,6 +82,14 @@ def film_summary(film: Film) -> dict[str, object]:
     return {"id": film.id, "title": film.title, "year": film.year}
 
 
+@functools.lru_cache(maxsize=200_000)
+def _catalog_key(name: str) -> str:
+    """:func:`normalize_title` of a catalog's name, remembered: the live catalog makes a
+    resolver for every state of its changes, over the same names (a query's title is
+    normalised afresh, so that no client can fill this)."""
+    return normalize_title(name)
+
+
 class TitleResolver:
     """Resolves titles against a fixed list of films. Build once per index."""
 
@@ -92,7 +101,7 @@ class TitleResolver:
             names += [(n, False) for n in (film.original_title, *film.aliases) if n]
             seen: set[str] = set()
             for name, primary in names:
-                key = normalize_title(name)
+                key = _catalog_key(name)
                 if key and key not in seen:
                     seen.add(key)
                     self._by_key[key].append((film, name, primary))

@@ -11,6 +11,8 @@ read them from the database within their poll.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +27,10 @@ from recommender.index.overlay import changes_through
 from recommender.viewers.events.catalog_log import ConcurrentChange
 
 log = logging.getLogger(__name__)
-RETRIES = 3
-"""Reads again a patch whose film another writer changed meanwhile, up to this often."""
+RETRY_SECONDS = 2.0
+"""How long a patch or withdrawal whose film another writer changed meanwhile is read
+again and retried (with a random pause, so simultaneous writers fall into line) before
+it gives up with a 503: writers of one film are serialised, not turned away."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,16 @@ class CatalogWriter:
         if not 1 <= len(requests) <= MAX_BULK:
             raise InvalidParameter("changes", f"a batch holds 1 to {MAX_BULK} changes, got "
                                    f"{len(requests)}; split it", max_items=MAX_BULK)
-        for attempt in range(RETRIES):
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempt = 0
+        while attempt == 0 or time.monotonic() < deadline:
+            attempt += 1
             try:
                 return self._apply_once(requests)
             except ConcurrentChange as exc:
                 log.info("film %s changed by another writer meanwhile: read again (%d)",
-                         exc.film_id, attempt + 1)
+                         exc.film_id, attempt)
+                time.sleep(random.uniform(0.002, 0.01 * min(attempt, 10)))
             except EventsUnavailable as exc:
                 raise CatalogUnavailable(
                     "The catalog's database is not answering; the change was not stored. "
@@ -124,9 +132,18 @@ class CatalogWriter:
             for i, vector in zip(to_embed, vectors, strict=True):
                 film_id, film, _, created = out[i]
                 out[i] = (film_id, film, np.asarray(vector, dtype=np.float32), created)
-        stored = changelog.record([(i, f, v) for i, f, v, _ in out], index.model, expected)
+        stored, held = changelog.record([(i, f, v) for i, f, v, _ in out], index.model,
+                                        expected)
         # this process serves them before it answers (read your writes on this worker);
         # the others within their poll
         catalog.poll()
-        return [Written(change, created) for change, (_, _, _, created)
-                in zip(stored, out, strict=True)]
+        # created: the film had no live copy when the change was stored, as the database
+        # said under its lock (what was read before may be stale: of eight simultaneous
+        # first PUTs of one film, one is created, seven replace it)
+        written, seen = [], set()
+        for change in stored:
+            before = held.get(change.film_id, change.film_id in index.row_of) \
+                if change.film_id not in seen else True
+            seen.add(change.film_id)
+            written.append(Written(change, change.film is not None and not before))
+        return written

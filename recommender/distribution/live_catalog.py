@@ -150,6 +150,14 @@ class LiveCatalog:
             self._log = self._connect()
         return self._log
 
+    def warm(self) -> None:
+        """Count the served version's films' words once, off the request path (the
+        follower's thread), so that a change costs only its own films' words."""
+        with self._lock:  # the counts' vocabulary is shared: one thread counts at a time
+            terms, base = self._terms, self.base
+            if terms is not None and base is not None and not terms.warmed:
+                terms.warm(base.index.films)
+
     def poll(self) -> bool:
         """Take the changes committed since the last look, and the clock's crossing of a
         window's edge; returns whether what serves changed."""
@@ -227,13 +235,16 @@ def _follow(ref: weakref.ref[LiveCatalog], interval: float) -> None:
         if catalog is None:
             return
         wake, stop = catalog._wake, catalog._stop
+        # a window's edge is a moment of its own: woken for it, not found by the next poll
+        until_edge = catalog._boundary - time.time()
         del catalog  # not held while waiting
-        wake.wait(interval)
+        wake.wait(min(interval, max(until_edge, 0.0) + 0.001))
         wake.clear()
         catalog = ref()
         if catalog is None or stop.is_set():
             return
         try:
+            catalog.warm()
             catalog.poll()
         except Exception:  # never let the follower die silently
             log.exception("following the catalog's changes")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,27 @@ class Analyzer:
         return self._stemmer.stemWords(words) if self._stemmer else words
 
 
+@dataclass(frozen=True)
+class TermCounts:
+    """One document's terms as BM25 counts them: distinct term ids, how often each
+    occurs, and how many terms it has in all."""
+
+    ids: np.ndarray
+    tfs: np.ndarray
+    length: int
+
+    @classmethod
+    def of(cls, terms: list[str], vocabulary: dict[str, int]) -> TermCounts:
+        """``terms`` counted, each new term given the next id of ``vocabulary``."""
+        counts: dict[int, int] = {}
+        for term in terms:
+            term_id = vocabulary.setdefault(term, len(vocabulary))
+            counts[term_id] = counts.get(term_id, 0) + 1
+        return cls(np.fromiter(counts.keys(), dtype=np.int32, count=len(counts)),
+                   np.fromiter(counts.values(), dtype=np.float32, count=len(counts)),
+                   len(terms))
+
+
 class LexicalIndex:
     """BM25 over the films of an index, row for row."""
 
@@ -112,10 +134,41 @@ class LexicalIndex:
     @classmethod
     def from_terms(cls, corpus: list[list[str]], analyzer: Analyzer) -> LexicalIndex:
         """BM25 over documents already split into terms by ``analyzer`` (half the cost of
-        :meth:`build`: the live catalog keeps its films' terms between changes)."""
+        :meth:`build`)."""
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         return cls(retriever, analyzer, len(corpus))
+
+    @classmethod
+    def from_counts(cls, docs: list[TermCounts], vocabulary: dict[str, int],
+                    analyzer: Analyzer) -> LexicalIndex:
+        """BM25 over documents given as term counts (:class:`TermCounts`, ids of
+        ``vocabulary``): the scores bm25s's own :meth:`from_terms` gives (its default,
+        Lucene's BM25, k1 1.5, b 0.75), computed as arrays in one pass instead of a loop per
+        document, for the live catalog, which makes an index for every state of its
+        changes and keeps each film's counts between them (0.15 s -> about 0.02 s at
+        7,787 films)."""
+        retriever = bm25s.BM25()
+        k1, b = retriever.k1, retriever.b
+        n = len(docs)
+        size = len(vocabulary)
+        lengths = np.array([d.length for d in docs], dtype=np.float32)
+        ids = np.concatenate([d.ids for d in docs]) if n else np.zeros(0, np.int32)
+        tfs = np.concatenate([d.tfs for d in docs]) if n else np.zeros(0, np.float32)
+        rows = np.repeat(np.arange(n, dtype=np.int32), [len(d.ids) for d in docs])
+        df = np.bincount(ids, minlength=size)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        average = lengths.mean() if n else np.float32(1)
+        tfc = tfs / (k1 * ((1 - b) + b * lengths[rows] / average) + tfs)
+        order = np.lexsort((rows, ids))  # by term, then by film: the CSC layout
+        retriever.scores = {
+            "data": (idf[ids] * tfc).astype(np.float32)[order],
+            "indices": rows[order], "num_docs": n,
+            "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int64)}
+        retriever.nonoccurrence_array = None  # Lucene's BM25 has none (BM25L and + do)
+        # only the terms some film holds: a withdrawn film's words are unknown again
+        retriever.vocab_dict = {t: i for t, i in vocabulary.items() if i < size and df[i]}
+        return cls(retriever, analyzer, n)
 
     def save(self, folder: Path) -> dict[str, Any]:
         """Write beside the vector index; returns what the manifest records."""

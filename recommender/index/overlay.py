@@ -22,7 +22,7 @@ import numpy as np
 from recommender.catalog.changes import Change, next_boundary
 from recommender.catalog.films import Film
 from recommender.index.film_index import FilmIndex
-from recommender.index.lexical import LexicalIndex, lexical_text
+from recommender.index.lexical import LexicalIndex, TermCounts, lexical_text
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +34,37 @@ def changes_through(manifest: Mapping[str, Any]) -> int:
 
 
 class Terms:
-    """Each film's index terms, kept between states of the live catalog (tokenising and
-    stemming is half of indexing the words again); bounded by the films seen."""
+    """Each film's term counts, kept between states of the live catalog (tokenising,
+    stemming and counting are most of indexing the words again), over one vocabulary
+    that only grows; bounded by the films seen."""
 
     def __init__(self, index: FilmIndex) -> None:
         self.analyzer = index.lexical.analyzer
-        self._by_text: dict[str, list[str]] = {}
+        self.vocabulary: dict[str, int] = {}
+        self._by_text: dict[str, TermCounts] = {}
+        # by the film object too (the version's films are the same objects from state to
+        # state): its text isn't even joined again
+        self._by_film: dict[int, tuple[Film, TermCounts]] = {}
+        self.warmed = False
 
-    def of(self, film: Film) -> list[str]:
+    def warm(self, films: list[Film]) -> None:
+        """Count ``films`` now (a follower does it before the first change comes, so
+        that the first change costs what every later one does)."""
+        for film in films:
+            self.of(film)
+        self.warmed = True
+
+    def of(self, film: Film) -> TermCounts:
+        known = self._by_film.get(id(film))
+        if known is not None and known[0] is film:
+            return known[1]
         text = lexical_text(film)
-        terms = self._by_text.get(text)
-        if terms is None:
-            terms = self._by_text[text] = self.analyzer.terms(text)
-        return terms
+        counts = self._by_text.get(text)
+        if counts is None:
+            counts = self._by_text[text] = TermCounts.of(self.analyzer.terms(text),
+                                                         self.vocabulary)
+        self._by_film[id(film)] = (film, counts)
+        return counts
 
 
 def apply_changes(base: FilmIndex, changes: Mapping[str, Change], now: float,
@@ -97,7 +115,8 @@ def apply_changes(base: FilmIndex, changes: Mapping[str, Change], now: float,
     flat = faiss.IndexFlatIP(base.dimension)  # exact: a state lives until the next build
     if len(films):
         flat.add(vectors)
-    lexical = LexicalIndex.from_terms([terms.of(f) for f in films], terms.analyzer)
+    lexical = LexicalIndex.from_counts([terms.of(f) for f in films], terms.vocabulary,
+                                       terms.analyzer)
     newest = max((c.at for c in changes.values()), default=None)
     overlay = {"generation": generation, "added": added, "changed": changed,
                "withdrawn": withdrawn, "hidden": hidden,

@@ -125,9 +125,9 @@ def test_sighup_and_workers_leaving_never_take_the_service_down(seed_index_dir):
     env = {"RECOMMENDER_WORKER_MAX_REQUESTS": "150"}
     with running_server(seed_index_dir, workers=2, env=env) as (base, proc), \
             Load(_urls(base)) as load:
-        time.sleep(1.0)
+        # conditions with deadlines, not fixed sleeps: a loaded machine is slower, not wrong
+        wait_for(lambda: len(workers_of(proc.pid)) == 2, 60, "both workers started")
         first = workers_of(proc.pid)
-        assert len(first) == 2
         proc.send_signal(signal.SIGHUP)
         wait_for(lambda: len(workers_of(proc.pid)) == 2 and not workers_of(proc.pid) & first,
                  60, "SIGHUP replaced both workers")
@@ -135,7 +135,7 @@ def test_sighup_and_workers_leaving_never_take_the_service_down(seed_index_dir):
         os.kill(victim, signal.SIGTERM)
         wait_for(lambda: not alive(victim), 60, "a worker told to stop left")
         wait_for(lambda: call(base + "/ready", timeout=30)[0] == 200, 60, "ready again")
-        time.sleep(2.0)
+        wait_for(lambda: load.ok > 300, 120, lambda: f"300 requests ({load.statuses})")
         recycled = load.ok
     assert load.failures == [], load.failures[:5]
     assert recycled > 300, load.statuses  # max_requests 150: each worker recycled too
@@ -149,17 +149,15 @@ def test_a_hung_worker_is_replaced_in_seconds(seed_index_dir):
     env = {"RECOMMENDER_WORKER_TIMEOUT_SECONDS": "4"}
     with running_server(seed_index_dir, workers=2, env=env) as (base, proc), \
             Load(_urls(base), timeout=60) as load:
-        time.sleep(1.0)
+        wait_for(lambda: len(workers_of(proc.pid)) == 2, 60, "both workers started")
         hung = sorted(workers_of(proc.pid))[0]
         os.kill(hung, signal.SIGSTOP)
         replaced_in = wait_for(lambda: not alive(hung), 30, "a hung worker was killed")
         wait_for(lambda: len(workers_of(proc.pid)) == 2, 60, "a new worker started")
-        time.sleep(3.0)
         before = load.ok
-        time.sleep(2.0)
+        wait_for(lambda: load.ok > before + 20, 60, "answering after")
     assert replaced_in < 12, replaced_in  # 4 s, plus the master's 1 s ticks
     assert len(load.failures) <= 8, load.failures  # the hung worker's 4 threads' share
-    assert load.ok > before  # answering after
     assert load.slowest < 20, load.slowest
     print(f"\n{load.ok} requests, {len(load.failures)} lost with the hung worker, slowest "
           f"{load.slowest:.1f} s, replaced in {replaced_in:.1f} s")
@@ -240,8 +238,7 @@ def test_postgresql_stopped_and_started_under_load(seed_index_dir):
         with running_server(seed_index_dir, workers=2,
                             env={"RECOMMENDER_EVENTS_URL": url}) as (base, _), \
                 EventWriter(base) as writer, Load([base + "/search?q=boxer&k=3"]) as load:
-            time.sleep(2.0)
-            assert writer.acknowledged, writer.answers[-3:]
+            wait_for(lambda: writer.acknowledged, 60, lambda: writer.answers[-3:])
             database.stop()
             stopped = time.monotonic()
             time.sleep(4.0)
@@ -251,12 +248,19 @@ def test_postgresql_stopped_and_started_under_load(seed_index_dir):
             restarted = time.monotonic()
             recovered = wait_for(lambda: any(a[1] == 200 for a in writer.since(restarted)),
                                  30, "an event stored after the restart")
-            time.sleep(3.0)
-            after = writer.since(time.monotonic() - 2.0)
-        assert outage and {(s, c, r) for _, s, c, r in outage} == \
-            {(503, "events_unavailable", "2")}, outage[:5]
+
+            def settled() -> bool:  # two seconds of answers, every one stored
+                recent = writer.since(time.monotonic() - 2.0)
+                return time.monotonic() - restarted > recovered + 2.0 and bool(recent) \
+                    and all(a[1] == 200 for a in recent)
+            # a deadline, not a fixed second: on a loaded machine the last broken
+            # connections may take longer to be replaced, but they must be
+            wait_for(settled, 30, lambda: writer.since(time.monotonic() - 2.0)[:5])
+        # 503s during the outage: the database's (events_unavailable) or, where every
+        # thread allowed on it waits on a connection, the worker's (busy)
+        assert outage and {(s, c, r) for _, s, c, r in outage} <= \
+            {(503, "events_unavailable", "2"), (503, "busy", "2")}, outage[:5]
         assert ready[0] == 200 and ready[1]["events"]["status"] == "unavailable"
-        assert after and all(s == 200 for _, s, _, _ in after), after[:5]
         assert load.failures == [], load.failures[:3]  # searches never noticed
         missing = set(writer.acknowledged) - stored_event_ids(url)
         assert not missing, sorted(missing)[:5]

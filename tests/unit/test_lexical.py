@@ -86,3 +86,45 @@ def test_lexical_similar_films_share_words(engine):
     for result in page.results:
         assert result.lexical is not None and result.lexical > 0
         assert result.to_dict()["explanation"]["shared_words"], result.film.id
+
+
+def _both(corpus, analyzer):
+    from recommender.index.lexical import TermCounts
+
+    vocabulary: dict[str, int] = {}
+    counted = [TermCounts.of(doc, vocabulary) for doc in corpus]
+    return (LexicalIndex.from_terms(corpus, analyzer),
+            LexicalIndex.from_counts(counted, vocabulary, analyzer))
+
+
+def test_counts_score_as_bm25s_does(seed_catalog):
+    """The live catalog's BM25 (arrays from kept counts) is bm25s's own, term for term:
+    every seed word as a query, every film's score equal to float rounding."""
+    from recommender.index.lexical import lexical_text
+
+    analyzer = Analyzer("da")
+    corpus = [analyzer.terms(lexical_text(f)) for f in seed_catalog.films]
+    reference, counted = _both(corpus, analyzer)
+    words = sorted({t for doc in corpus for t in doc})
+    for word in words:
+        assert np.allclose(reference.scores([word]), counted.scores([word]), atol=1e-5), word
+    assert np.allclose(reference.scores(words[:7]), counted.scores(words[:7]), atol=1e-5)
+    text = lexical_text(seed_catalog.films[0])
+    assert reference.distinctive_terms(text) == counted.distinctive_terms(text)
+    assert counted.scores(["ordetfindesikke"]).sum() == 0
+
+
+def test_a_word_no_film_holds_any_longer_is_unknown_again():
+    """The counts' vocabulary only grows (a withdrawn film's words stay in it); the index
+    made from them knows only the words its films hold."""
+    from recommender.index.lexical import TermCounts
+
+    analyzer = Analyzer("en")
+    vocabulary: dict[str, int] = {}
+    gone = TermCounts.of(analyzer.terms("a zeppelin over the harbour"), vocabulary)
+    kept = TermCounts.of(analyzer.terms("a boxer in the harbour"), vocabulary)
+    index = LexicalIndex.from_counts([kept], vocabulary, analyzer)
+    assert gone.length and index.known_terms("zeppelin harbour") == ["harbour"]
+    assert index.scores(["zeppelin"]).tolist() == [0.0]
+    empty = LexicalIndex.from_counts([], vocabulary, analyzer)
+    assert empty.scores(["harbour"]).shape == (0,)

@@ -50,9 +50,13 @@ class CatalogLog:
         return self.store.location
 
     def record(self, films: Sequence[tuple[str, Film | None, np.ndarray | None]],
-               model: str | None, expected: dict[str, int] | None = None) -> list[Change]:
+               model: str | None, expected: dict[str, int] | None = None
+               ) -> tuple[list[Change], dict[str, bool]]:
         """Store each ``(id, film or None, vector)`` in one transaction, acknowledged once
-        committed; returns them as stored, numbered.
+        committed; returns them as stored, numbered, and for each id whether its newest
+        change before these held a film (True), a withdrawal (False) or there was none
+        (absent: the built version says), read under the same lock: of simultaneous
+        first writes of one film, exactly one finds it absent.
 
         ``expected`` maps ids to the number of their newest change when the caller read it
         (0: none): if another writer changed one since, nothing is stored and
@@ -62,11 +66,10 @@ class CatalogLog:
         out: list[Change] = []
         with self.store._transaction() as cur:
             self._lock(cur)
-            if expected:
-                newest = self._newest(cur, list(expected))
-                for film_id, seq in expected.items():
-                    if newest.get(film_id, 0) != seq:
-                        raise ConcurrentChange(film_id)
+            before = self._newest_state(cur, list(dict.fromkeys(f for f, _, _ in films)))
+            for film_id, seq in (expected or {}).items():
+                if before.get(film_id, (0, False))[0] != seq:
+                    raise ConcurrentChange(film_id)
             for film_id, film, vector in films:
                 cur.execute(self.store._sql(
                     "INSERT INTO catalog_changes (film_id, film, vector, model, at) "
@@ -77,20 +80,22 @@ class CatalogLog:
                 seq = int(cur.fetchone()[0])
                 out.append(Change(seq, film_id, film, vector, model if vector is not None
                                   else None, now))
-        return out
+        return out, {film_id: held for film_id, (_, held) in before.items()}
 
     def _lock(self, cursor: Any) -> None:
         if self.store.kind == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CATALOG_LOCK,))
 
-    def _newest(self, cursor: Any, ids: list[str]) -> dict[str, int]:
-        newest: dict[str, int] = {}
+    def _newest_state(self, cursor: Any, ids: list[str]) -> dict[str, tuple[int, bool]]:
+        """Each id's newest change: its number, and whether it holds a film."""
+        newest: dict[str, tuple[int, bool]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             cursor.execute(self.store._sql(
-                f"SELECT film_id, MAX(seq) FROM catalog_changes WHERE film_id IN "
-                f"({', '.join('?' * len(chunk))}) GROUP BY film_id"), chunk)
-            newest |= {row[0]: int(row[1]) for row in cursor.fetchall()}
+                f"SELECT c.film_id, c.seq, c.film IS NOT NULL FROM catalog_changes c WHERE "
+                f"c.seq IN (SELECT MAX(seq) FROM catalog_changes WHERE film_id IN "
+                f"({', '.join('?' * len(chunk))}) GROUP BY film_id)"), chunk)
+            newest |= {row[0]: (int(row[1]), bool(row[2])) for row in cursor.fetchall()}
         return newest
 
     def latest(self) -> int:
@@ -116,7 +121,8 @@ class CatalogLog:
         """Each of ``ids``' newest change numbered above ``after`` (those it has)."""
         found: dict[str, Change] = {}
         with self.store._transaction(write=False) as cur:
-            numbers = {i: s for i, s in self._newest(cur, list(ids)).items() if s > after}
+            numbers = {i: s for i, (s, _) in self._newest_state(cur, list(ids)).items()
+                       if s > after}
         if numbers:
             wanted = set(numbers.values())
             for change in self._by_seq(sorted(wanted)):
