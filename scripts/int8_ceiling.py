@@ -51,8 +51,8 @@ def ort_dynamic(fp32: Path, out: Path, only: tuple[str, ...] | None) -> Path:
 
     names = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "MatMul"]
     weighted = [n for n in names if not n.endswith(("self/MatMul", "self/MatMul_1"))]
-    chosen = [n for n in weighted if only is None or any(p in n for p in only)
-              and not (only == MATMULS["FFN out"] and "attention" in n)]
+    chosen = [n for n in weighted if only is None or (any(p in n for p in only)
+              and not (only == MATMULS["FFN out"] and "attention" in n))]
     quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=["MatMul"],
                      nodes_to_exclude=[n for n in names if n not in chosen],

@@ -29,6 +29,7 @@ from pydantic import (
 from recommender.api.patterns import NOT_BLANK
 from recommender.config import Mode
 from recommender.errors import InvalidParameter
+from recommender.search.engine import Known, film_for_data
 from recommender.search.query import DEFAULT_K, FILTERS, MAX_LIST_LIMIT
 from recommender.viewers.events import Event
 
@@ -295,16 +296,15 @@ def user_id(user: str) -> str:
                                f"{user[:80]!r}") from None
 
 
-def event_from(engine: Any, event: EventIn, now: float) -> Event:
-    """A validated event, its film resolved: what ``POST /events`` stores and ``recommender
-    events import`` too (no Flask needed)."""
-    item = event.film if isinstance(event.film, str) else \
-        event.film.model_dump(exclude_none=True)
-    film, _ = engine.resolve_item(item, "film")
-    # a time ahead of the server's clock (clocks differ) is taken as now: a future event
-    # would otherwise count as the newest for ever
+def event_from(engine: Any, event: EventIn, now: float, known: Known | None = None,
+               tally: dict[str, int] | None = None) -> Event:
+    """A validated event, its film found exactly (``film_for_data``; ``known``, ``tally``
+    as there): what ``POST /events`` and ``recommender events import`` store. A time
+    ahead of the server's clock is taken as now (else newest for ever)."""
+    film = event.film if isinstance(event.film, str) else event.film.model_dump(exclude_none=True)
+    film_id = film_for_data(engine, film, known, tally=tally)
     ts = min(event.ts.timestamp(), now) if event.ts is not None else now
-    return Event(user=user_id(event.user), film_id=film.id, type=event.type,
+    return Event(user=user_id(event.user), film_id=film_id, type=event.type,
                  value=event.value, ts=ts, event_id=event.event_id or "",
                  recommendation_id=event.recommendation_id)
 

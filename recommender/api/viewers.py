@@ -61,7 +61,8 @@ def post_events() -> Any:
     for i, raw in enumerate(items):
         budget.check("validating events")
         try:
-            valid.append(event_from(engine, parse(EventIn, raw), now))
+            valid.append(event_from(engine, parse(EventIn, raw), now,
+                                    http_io.live().catalog.holds))
         except RecommenderError as exc:
             if single:
                 raise

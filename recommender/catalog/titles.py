@@ -107,8 +107,11 @@ class TitleResolver:
                     self._by_key[key].append((film, name, primary))
         self._keys = list(self._by_key)
 
-    def resolve(self, title: str, year: int | None = None) -> Resolution:
-        """The one film ``title`` (and ``year``, if given) names.
+    def resolve(self, title: str, year: int | None = None, *,
+                exact: bool = False) -> Resolution:
+        """The one film ``title`` (and ``year``, if given) names; with ``exact``, only a
+        title that normalises to a catalog's name, never a near miss (the suggestions
+        then come with the refusal).
 
         Raises:
             TitleNotFound: with up to five suggestions.
@@ -130,6 +133,8 @@ class TitleResolver:
             _spend_fuzzy(title)
             raise TitleNotFound(title, self._suggest(key, exclude_exact=False))
         _spend_fuzzy(title)
+        if exact:  # data, not a person's query: never attached to a near miss
+            raise TitleNotFound(title, self._suggest(key, exclude_exact=False))
         return self._fuzzy(title, key, year)
 
     def suggest(self, title: str, limit: int = MAX_SUGGESTIONS) -> list[dict[str, object]]:

@@ -150,6 +150,12 @@ class LiveCatalog:
             self._log = self._connect()
         return self._log
 
+    def holds(self, film_id: str) -> bool:
+        """Whether ``film_id`` is a film of this catalog, served now or not (withdrawn, out
+        of its window): an event naming it is history to keep, not a mistake."""
+        base = self.base
+        return film_id in self.changes or (base is not None and film_id in base.index.row_of)
+
     def warm(self) -> None:
         """Count the served version's films' words once, off the request path (the
         follower's thread), so that a change costs only its own films' words."""

@@ -14,7 +14,7 @@ id reuses the film's stored vector, so only free text calls the model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -58,6 +58,10 @@ __all__ = ["DEFAULT_K", "DEFAULT_MODE", "MODES", "Engine", "QueryOptions", "Resu
 MAX_TERM_FILMS = 5
 """A weighted recommendation's words come from at most this many of the most liked films."""
 Item = str | dict[str, Any]
+
+
+Known = Callable[[str], bool]
+"""Whether an id not served now is still a film (withdrawn, out of its window)."""
 
 
 class Engine:
@@ -308,3 +312,38 @@ class Engine:
     def _unknown_excludes(self, options: QueryOptions) -> dict[str, Any]:
         unknown = [i for i in options.exclude if i not in self.index.row_of]
         return {"exclude_unknown": unknown} if unknown else {}
+
+
+def film_for_data(engine: Engine, item: Item, known: Known | None = None,
+                  parameter: str = "film", tally: dict[str, int] | None = None) -> str:
+    """The id of the film a record names (an event, an import's line); ``tally`` counts
+    how it was found (``"id"``, ``"title"``). Data is never guessed: a string that is
+    a film's id is that film (``known`` says which ids not served now still exist: a
+    film withdrawn or out of its window, whose history is kept); otherwise a title
+    must name exactly one film (normalised: case, punctuation, numerals), and a near
+    miss is refused with candidates instead of attached to another film.
+    """
+    film_id, how = _film_for_data(engine, item, known or (lambda _: False), parameter)
+    if tally is not None:
+        tally[how] = tally.get(how, 0) + 1
+    return film_id
+
+def _film_for_data(engine: Engine, item: Item, known: Known,
+                   parameter: str) -> tuple[str, str]:
+    if isinstance(item, dict) and set(item) == {"id"} and isinstance(item["id"], str):
+        if item["id"] in engine.index.row_of or known(item["id"]):
+            return item["id"], "id"
+        raise FilmNotFound(item["id"])
+    if isinstance(item, str):
+        text = check_text(parameter, item, engine.settings.max_title_chars)
+        if text in engine.index.row_of or known(text):
+            return text, "id"
+        return engine.titles.resolve(text, exact=True).film.id, "title"
+    if isinstance(item, dict) and isinstance(item.get("title"), str) and \
+            set(item) <= {"title", "year"} and (item.get("year") is None or (
+                isinstance(item["year"], int) and not isinstance(item["year"], bool))):
+        title = check_text(parameter, item["title"], engine.settings.max_title_chars)
+        return engine.titles.resolve(title, item.get("year"), exact=True).film.id, "title"
+    raise InvalidParameter(
+        parameter, f"{parameter} must be a film id or title (string), {{\"id\": str}} "
+        f"or {{\"title\": str, \"year\": int}}; got {str(item)[:80]}")

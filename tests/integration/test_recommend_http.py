@@ -94,7 +94,8 @@ def test_recommend_body_too_large_is_413(client):
     r = client.post("/recommend", data='{"query": "' + "x" * 1_100_000 + '"}',
                     content_type="application/json")
     error = _error(r, 413, "payload_too_large")
-    assert "1,048,576 bytes" in error["message"] and "RECOMMENDER_MAX_BODY_BYTES" in error["message"]
+    assert "1,048,576 bytes" in error["message"]
+    assert "RECOMMENDER_MAX_BODY_BYTES" in error["message"]
     assert (error["limit"], error["setting"]) == (1048576, "RECOMMENDER_MAX_BODY_BYTES")
 
 

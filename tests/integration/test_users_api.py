@@ -233,3 +233,38 @@ def app_store():
         with client.application.app_context():
             return personal().store
     return store
+
+
+def test_an_events_film_is_found_exactly_never_guessed(client):
+    """Data is not a person's query: a string that is an id is that film; a title must
+    name one film (case, punctuation and numerals aside); a near miss or a shared title is
+    refused with candidates, never attached to another film."""
+    r = client.post("/events", json={"events": [
+        {"user": "ann", "film": "rocky-ii-1979", "type": "like"},     # an id as a string
+        {"user": "ann", "film": "ROCKY iv", "type": "like"},          # a title, normalised
+        {"user": "ann", "film": "Rokcy", "type": "like"},             # a typo: refused
+        {"user": "ann", "film": "rocky-ii-1980", "type": "like"},     # an id that isn't
+        {"user": "ann", "film": {"title": "Rocky II", "year": 1999}, "type": "like"},
+    ]})
+    body = r.get_json()
+    assert body["accepted"] == 2, body
+    assert [(x["index"], x["error"]["code"]) for x in body["rejected"]] == [
+        (2, "title_not_found"), (3, "title_not_found"), (4, "title_not_found")]
+    assert body["rejected"][0]["error"]["suggestions"][0]["id"] == "rocky-1976"
+    history = client.get("/users/ann/history").get_json()["events"]
+    assert {e["film"]["id"] for e in history} == {"rocky-ii-1979", "rocky-iv-1985"}
+
+
+def test_events_of_a_withdrawn_film_are_kept_as_history(client):
+    """A film withdrawn online still has a past: its events are stored (history, training),
+    and it is never recommended."""
+    assert client.delete("/films/rocky-v-1990").status_code == 200
+    r = client.post("/events", json={"events": [
+        {"user": "bo", "film": "rocky-v-1990", "type": "view", "ts": "2020-01-01T00:00:00Z"},
+        {"user": "bo", "film": {"id": "rocky-v-1990"}, "type": "like"},
+        {"user": "bo", "film": "Rocky", "type": "like"}]})
+    assert r.get_json()["accepted"] == 3, r.get_json()
+    history = client.get("/users/bo/history").get_json()["events"]
+    assert [e["film"]["id"] for e in history].count("rocky-v-1990") == 2
+    recs = client.get("/users/bo/recommendations?k=10&include_seen=true").get_json()
+    assert "rocky-v-1990" not in {f["id"] for f in recs["results"]}
