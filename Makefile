@@ -8,6 +8,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 INDEX  ?= models/seeds
 CATALOG ?= seeds/films.jsonl
+# make run PORT=8001 HOST=0.0.0.0; else RECOMMENDER_PORT / RECOMMENDER_HOST; else 8000 on loopback
+PORT ?= $(or $(RECOMMENDER_PORT),8000)
+HOST ?= $(or $(RECOMMENDER_HOST),127.0.0.1)
 
 .PHONY: install install-mpnet browser postgres build run test test-fast bench docs lint clean
 
@@ -35,7 +38,7 @@ build: install
 # another catalog; otherwise starts at once.
 run: install
 	$(BIN)/recommender build --catalog $(CATALOG) --out $(INDEX) --if-stale
-	$(BIN)/recommender serve --index $(INDEX) --host 127.0.0.1 --port 8000
+	$(BIN)/recommender serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 # The browser tests drive Debian's chromium (Playwright's own browser download
 # can't work offline). Installed where we can (root and apt-get); otherwise

@@ -185,6 +185,12 @@ class EventsBusy(EventsUnavailable):
     code = "busy"
 
 
+class PortUnavailable(RecommenderError):
+    """``recommender serve`` can't listen where it was told (another server holds it)."""
+
+    code = "port_unavailable"
+
+
 class CatalogUnavailable(RecommenderError):
     """The database that keeps the catalog's changes can't be written or read now; the
     films already loaded go on being served."""

@@ -4,9 +4,10 @@ Every route is one action (:func:`action_of`): ``search`` (the catalog's answers
 ``events`` (events, and a viewer's recommendations, rows, history and erasure),
 ``catalog`` (catalog writes) or ``admin``. A key allows the actions of its setting
 (:data:`GRANTS`); a viewer token (:mod:`recommender.api.tokens`) allows ``search`` and
-``events`` as its one viewer. An action that some key allows needs a key (or token) that
-allows it; one that no key allows is open on loopback, and on a public address open only
-for ``search``: viewers' data, writes and ``/admin`` are refused there. Keys are compared
+``events`` as its one viewer. An action needs a key (or token) that allows it once a key
+of its own scope is set (an admin key makes only ``catalog`` and ``admin`` need one);
+otherwise it is open on loopback, and on a public address open only for ``search``:
+viewers' data, writes and ``/admin`` are refused there. Keys are compared
 in constant time. Probes (``/health``, ``/ready``), ``/metrics`` and the pages stay open.
 """
 
@@ -134,9 +135,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     # the actions that need a credential: those a key of their own scope is set for (an
     # admin key, which allows everything, makes only the catalog's writes and /admin need
     # one, as it always did)
-    keyed = {action for name in GRANTS if name != "admin_keys" and getattr(settings, name)
-             for action in GRANTS[name]}
-    if settings.admin_keys.strip():
+    keyed = {action for name in GRANTS if name != "admin_keys"
+             and _keys(getattr(settings, name)) for action in GRANTS[name]}
+    if _keys(settings.admin_keys):
         keyed |= {CATALOG, ADMIN}
     if secret:  # a viewer token's holder is a credential for events too
         keyed.add(EVENTS)

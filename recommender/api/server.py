@@ -128,6 +128,25 @@ def _child_exit(server: Any, worker: Any) -> None:
 METRICS_PREFIX = "recommender-metrics-"
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail at once, saying so, where another process holds the port (gunicorn retries for
+    seconds, then says only "Can't connect")."""
+    import socket
+
+    from recommender.errors import PortUnavailable
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortUnavailable(
+                f"{host}:{port} can't be listened on ({exc.strerror}): another server holds "
+                f"it, or the address isn't this machine's. Choose another port with --port, "
+                f"RECOMMENDER_PORT or `make run PORT=8001`.") from None
+
+
 def _sweep_stale_metrics() -> None:
     """Remove the metrics folders of masters that are gone: one SIGKILLed can't remove its
     own, so the next server to start does (a folder is named by its master's pid)."""
@@ -154,6 +173,7 @@ def serve(settings: Settings) -> None:
     first worker to exit (a SIGHUP, SIGTERM, timeout or ``max_requests``) delete the
     folder, and every replacement then failed to boot.
     """
+    _check_port_free(settings.host, settings.port)
     master = os.getpid()
     _sweep_stale_metrics()
     folder = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{master}-")

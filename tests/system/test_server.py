@@ -124,3 +124,21 @@ def test_a_sigkilled_masters_metrics_folder_is_removed_by_the_next_start(
             assert not folder.exists()
             assert [p.name.split("-")[2] for p in tmp_path.glob("recommender-metrics-*")] \
                 == [str(second.pid)]
+
+
+def test_a_port_in_use_fails_at_once_saying_so(seed_index_dir):
+    """A second server on a port already held stops at once with a sentence that says how
+    to choose another, not gunicorn's retries and "Can't connect"."""
+    from urllib.parse import urlsplit
+
+    from tests.ops import running_server
+
+    with running_server(seed_index_dir, workers=1) as (base, _):
+        port = urlsplit(base).port
+        started = time.monotonic()
+        second = subprocess.run(
+            [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
+             "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1 and time.monotonic() - started < 45
+        assert f"127.0.0.1:{port} can't be listened on" in second.stderr
+        assert "RECOMMENDER_PORT" in second.stderr and "make run PORT=" in second.stderr
