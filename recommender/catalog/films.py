@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -22,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from recommender.catalog import limits
+from recommender.catalog.ids import DerivedIds, slugify  # noqa: F401 - slugify: callers' name for it
 from recommender.catalog.moments import parse_moment
 from recommender.errors import CatalogError
 
 ON_INVALID = ("fail", "skip")
 SKIP_HINT = ("; --on-invalid skip builds the valid rows and lists each rejected one in "
              "rejects.jsonl")
-_SLUG_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ß": "ss", "đ": "d", "ł": "l"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +101,9 @@ class Catalog:
     """Checksum of the file's bytes and of how it was read (the CSV columns)."""
     rejects: list[dict[str, Any]] = field(default_factory=list)
     """Rows left out by ``on_invalid="skip"``: line, field, value, reason."""
+    derived_ids: tuple[int, int] | None = None
+    """(ids derived from title and year, of which with a suffix) for a CSV without an id
+    column (:mod:`recommender.catalog.ids`); None: the catalog's own ids."""
     changes: dict[str, Any] | None = None
     """The live changes applied on top of the file (:func:`recommender.catalog.changes.fold`):
     which numbers and what they did; None: the file alone."""
@@ -113,13 +114,6 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.films)
-
-
-def slugify(text: str) -> str:
-    """A URL-safe id part: ``"Rocky II"`` -> ``"rocky-ii"``; Danish letters spelled out."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_SLUG_FOLD)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def load_catalog(path: str | Path, columns: CsvColumns | None = None,
@@ -152,9 +146,12 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
         ) from None
     rejects: list[dict[str, Any]] = []
     rows: Iterator[tuple[int, Any]]
+    derived: DerivedIds | None = None
     if path.suffix.lower() == ".csv":
         columns = columns or CsvColumns()
-        rows = _read_csv(str(path), text, columns, language)
+        derived = None if columns.id else \
+            DerivedIds.of_rows(csv.DictReader(text.splitlines(keepends=True)), columns)
+        rows = _read_csv(str(path), text, columns, language, derived)
         how = json.dumps(asdict(columns), sort_keys=True)
     else:
         rows = _read_jsonl(str(path), text, language)
@@ -184,7 +181,8 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
     if on_invalid == "skip":  # what is built depends on it, so --if-stale must see it
         how += " skip"
     digest = hashlib.sha256(raw + b"\0" + how.encode()).hexdigest()
-    return Catalog(films=films, source=str(path), sha256=digest, rejects=rejects)
+    return Catalog(films=films, source=str(path), sha256=digest, rejects=rejects,
+                   derived_ids=(derived.derived, derived.suffixed) if derived else None)
 
 
 def _read_jsonl(path: str, text: str,
@@ -208,8 +206,8 @@ def _read_jsonl(path: str, text: str,
             yield lineno, exc
 
 
-def _read_csv(path: str, text: str, cols: CsvColumns,
-              language: str | None) -> Iterator[tuple[int, Film | CatalogError]]:
+def _read_csv(path: str, text: str, cols: CsvColumns, language: str | None,
+              derived: DerivedIds | None) -> Iterator[tuple[int, Film | CatalogError]]:
     """``(line, film)`` for each row, or ``(line, error)`` for a bad one. Problems of
     the whole file (header, unknown columns) raise."""
     reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
@@ -226,7 +224,6 @@ def _read_csv(path: str, text: str, cols: CsvColumns,
                 path, f"unknown column {column!r} given by {flag}; "
                 f"the header has: {', '.join(header)}", line=1, field=column,
             )
-    taken_slugs: set[str] = set()
     while True:
         try:
             row = next(reader)
@@ -240,13 +237,13 @@ def _read_csv(path: str, text: str, cols: CsvColumns,
         lineno = reader.line_num
         try:
             yield lineno, _with_value(row, partial(_csv_film, path, lineno, row, cols,
-                                                   language, taken_slugs, len(header)))
+                                                   language, derived, len(header)))
         except CatalogError as exc:
             yield lineno, exc
 
 
 def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
-              language: str | None, taken_slugs: set[str], width: int) -> Film:
+              language: str | None, derived: DerivedIds | None, width: int) -> Film:
     if None in row or any(v is None for v in row.values()):
         raise CatalogError(path, f"expected {width} fields", line=lineno)
     obj: dict[str, Any] = {"title": row[cols.title], "synopsis": row[cols.text]}
@@ -258,10 +255,10 @@ def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
         obj["language"] = row[cols.language].strip()
     if cols.image and row[cols.image].strip():
         obj["image_url"] = row[cols.image].strip()
-    if cols.id:
-        obj["id"] = row[cols.id].strip()
+    if derived is None:
+        obj["id"] = row[cols.id or "id"].strip()
     else:
-        obj["id"] = _derive_id(obj, taken_slugs)
+        obj["id"] = derived.derive(obj["title"], obj.get("year"), obj["synopsis"])
     return _film_from_fields(path, lineno, obj, language,
                              field_names={"title": cols.title, "synopsis": cols.text,
                                           "id": cols.id or "id",
@@ -276,17 +273,6 @@ def _with_value(row: dict[str, Any], make: Callable[[], Film]) -> Film:
         if exc.field is not None and "value" not in exc.details:
             exc.with_value(row.get(exc.field))
         raise
-
-
-def _derive_id(obj: dict[str, Any], taken: set[str]) -> str:
-    base = slugify(str(obj.get("title") or "")) or "film"
-    if obj.get("year") is not None:
-        base = f"{base}-{obj['year']}"
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}-{n}", n + 1
-    taken.add(candidate)
-    return candidate
 
 
 def _parse_year(path: str, lineno: int | None, field_name: str, raw: Any) -> int:

@@ -24,6 +24,12 @@ def _load_catalog(args: argparse.Namespace, path: Any) -> Any:
     print(f"catalog {path}: {len(catalog)} films"
           + (f", {len(catalog.rejects)} rows rejected" if catalog.rejects else ""),
           file=sys.stderr)
+    if catalog.derived_ids:
+        derived, suffixed = catalog.derived_ids
+        print(f"  ids        derived from title and year for {derived} films (no --id-col), "
+              f"{suffixed} with a suffix from their synopsis where title and year are "
+              "shared; map the catalog's own id column with --id-col to keep ids fixed",
+              file=sys.stderr)
     for reject in catalog.rejects[:5]:
         print(f"  rejected line {reject['line']}"
               + (f", field {reject['field']!r}" if reject["field"] else "")

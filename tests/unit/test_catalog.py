@@ -47,19 +47,38 @@ def test_slugify(text, slug):
 
 
 def test_csv_ids_are_derived_from_title_and_year_and_made_unique(tmp_path):
+    rows = ["The Karate Kid,A boy learns karate.,1984,\"Action, Drama\"\n",
+            "The Karate Kid,A remake in Beijing.,2010,Action\n",
+            "The Karate Kid,A mistaken duplicate.,1984,\n",
+            "Untitled,No year.,,\n",
+            "Untitled,No year.,,\n"]  # a true duplicate: told apart by order
     path = tmp_path / "c.csv"
-    path.write_text(
-        "name,plot,yr,tags\n"
-        "The Karate Kid,A boy learns karate.,1984,\"Action, Drama\"\n"
-        "The Karate Kid,A remake in Beijing.,2010,Action\n"
-        "The Karate Kid,A mistaken duplicate.,1984,\n"
-        "Untitled,No year.,,\n", "utf-8")
-    films = load_catalog(path, CsvColumns(title="name", text="plot", year="yr",
-                                          genres="tags")).films
-    assert [f.id for f in films] == ["the-karate-kid-1984", "the-karate-kid-2010",
-                                     "the-karate-kid-1984-2", "untitled"]
-    assert films[0].genres == ("Action", "Drama")
-    assert films[3].year is None
+    path.write_text("name,plot,yr,tags\n" + "".join(rows), "utf-8")
+    columns = CsvColumns(title="name", text="plot", year="yr", genres="tags")
+    catalog = load_catalog(path, columns)
+    ids = [f.id for f in catalog.films]
+    # a title and year shared: each film's suffix is its own synopsis's, not its place
+    assert ids[1] == "the-karate-kid-2010"
+    assert ids[0].startswith("the-karate-kid-1984-") and ids[2].startswith("the-karate-kid-1984-")
+    assert len(ids[0]) == len("the-karate-kid-1984-") + 6 and ids[0] != ids[2]
+    assert ids[3:] == [ids[3], ids[3] + "-2"] and ids[3].startswith("untitled-")
+    assert catalog.derived_ids == (5, 4)
+    assert catalog.films[0].genres == ("Action", "Drama")
+    assert catalog.films[3].year is None
+    # reordered: every film keeps its id
+    path.write_text("name,plot,yr,tags\n" + "".join([rows[2], rows[1], rows[0], *rows[3:]]),
+                    "utf-8")
+    again = {f.synopsis: f.id for f in load_catalog(path, columns).films}
+    assert again == {f.synopsis: f.id for f in catalog.films}
+
+
+def test_a_title_without_latin_letters_gets_a_stable_id(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("title,synopsis,year\n千と千尋,A girl in a spirit world.,2001\n"
+                    "東京物語,An old couple visits Tokyo.,2001\n", "utf-8")
+    films = load_catalog(path, CsvColumns(year="year")).films
+    assert {f.id.rsplit("-", 1)[0] for f in films} == {"film-2001"}
+    assert len({f.id for f in films}) == 2
 
 
 def test_csv_id_column_is_used_when_given(tmp_path):
