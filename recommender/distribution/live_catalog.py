@@ -103,8 +103,10 @@ class LiveCatalog:
         self._generation += 1
         index = apply_changes(base.index, self.changes, now, self._terms, self._generation)
         engine = base if index is base.index else Engine(index, base.embedder, base.settings)
-        self._boundary = next_boundary(
+        before, self._boundary = self._boundary, next_boundary(
             [*base.index.films, *(c.film for c in self.changes.values() if c.film)], now)
+        if self._boundary < before:  # the follower sleeps past it: told to look again
+            self._wake.set()
         self.holder.swap(engine, make_table=make_table and engine is base)
 
     def _embed_missing(self, base: Engine) -> None:
@@ -244,7 +246,9 @@ def _follow(ref: weakref.ref[LiveCatalog], interval: float) -> None:
         # a window's edge is a moment of its own: woken for it, not found by the next poll
         until_edge = catalog._boundary - time.time()
         del catalog  # not held while waiting
-        wake.wait(min(interval, max(until_edge, 0.0) + 0.001))
+        # (an edge already past is the poll's: one that can't be applied isn't retried
+        # in a spin, but each interval, as every other change)
+        wake.wait(min(interval, until_edge + 0.001) if until_edge > 0 else interval)
         wake.clear()
         catalog = ref()
         if catalog is None or stop.is_set():
