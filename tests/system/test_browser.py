@@ -397,7 +397,7 @@ def test_a_film_opened_from_a_list_is_a_click_of_that_answer(browser, seed_index
         page.locator(".home-section.recommended .card a[data-film]").first.click()
         page.wait_for_selector("#film:not([hidden])")
         viewer = page.evaluate("localStorage.getItem('recommender-viewer')")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             events = call(url + f"/users/{viewer}/history")[1]["events"]
             if events:
@@ -432,7 +432,7 @@ def test_the_dashboard_draws_click_through_and_each_experiment(browser, seed_ind
                     "user": user, "film": {"id": body["results"][0]["id"]}, "type": "click",
                     "recommendation_id": body["recommendation_id"]})
         call(url + "/search?q=bokser")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         report = call(url + "/admin/experiments/ab")[1]
         while time.monotonic() < deadline and \
                 sum(v["impressions"] for v in report["variants"]) < 12:

@@ -454,7 +454,7 @@ def test_a_full_disk_under_sqlite_is_a_503_and_service_resumes(seed_index_dir, t
             assert (status, body["error"]["code"]) == (503, "events_unavailable"), body
             assert call(base + "/search?q=boxer&k=3")[0] == 200
             # /ready tells a store that reads but can't write (its probe is a real write)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while call(base + "/ready")[1]["events"]["status"] != "read_only":
                 assert time.monotonic() < deadline, call(base + "/ready")[1]["events"]
                 time.sleep(0.3)

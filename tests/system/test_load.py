@@ -77,7 +77,7 @@ def test_mixed_load_with_a_reload_in_the_middle(tmp_path, embedder, write_catalo
         # every worker serves the new version within its watcher's poll interval and jitter
         # (0.5 s + up to 1 s, plus the load): the one the reload reached at once, the other
         # when its watcher sees `current` move
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while True:
             after = [call(base + "/films/creed-2015")[0] for _ in range(20)]
             versions = {call(base + "/health")[1]["index"]["version"] for _ in range(20)}
