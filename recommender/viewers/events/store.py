@@ -155,12 +155,20 @@ class EventStore(Connections):
 
     def health(self) -> str:
         """``"ok"``, ``"read_only"`` (it answers reads but refuses writes: a read-only file
-        or mount, a full disk) or ``"unavailable"``, by a committed write of one row (and
-        a read where it fails), reused for :data:`PROBE_SECONDS`. A busy server is not a
-        broken database: busy, the last answer stands."""
+        or mount, a full disk) or ``"unavailable"``. A read each time (a database gone is
+        seen at once), and a committed write of one row at most every
+        :data:`PROBE_SECONDS` while it works (each second while it doesn't). A busy server
+        is not a broken database: busy, the last answer stands."""
         cached = self._health
-        if cached is not None and time.monotonic() - cached[0] < (
-                PROBE_SECONDS if cached[1] == "ok" else 1.0):  # a failure: looked at again soon
+        try:
+            self.ping()
+        except EventsBusy:
+            return cached[1] if cached is not None else "ok"
+        except EventsUnavailable:
+            self._health = (time.monotonic(), "unavailable")
+            return "unavailable"
+        if cached is not None and cached[1] != "unavailable" and \
+                time.monotonic() - cached[0] < (PROBE_SECONDS if cached[1] == "ok" else 1.0):
             return cached[1]
         try:
             with self._transaction() as cur:
@@ -170,11 +178,7 @@ class EventStore(Connections):
         except EventsBusy:
             return cached[1] if cached is not None else "ok"
         except EventsUnavailable:
-            try:
-                self.ping()
-                state = "read_only"
-            except EventsUnavailable:
-                state = "unavailable"
+            state = "read_only"
         self._health = (time.monotonic(), state)
         return state
 
