@@ -18,11 +18,8 @@ measured on an earlier checkout in the same run (``--before``):
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,34 +31,17 @@ from benchlib import ROOT, load_netflix, save_report
 
 from recommender.embedding.embedder import Embedder
 from recommender.index.build import build_index
-from tests.ops import call, free_port, stop
+from tests.ops import call, running_server
 
 CONSECUTIVE = 12
 
 
 @contextmanager
 def server(checkout: Path, index: Path, env: dict):
-    """``recommender serve`` of ``checkout`` (its own code first on the path)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "recommender.cli", "serve", "--index", str(index), "--port",
-         str(port), "--workers", "2"], cwd=checkout, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(checkout),
-                                        "RECOMMENDER_LOG_LEVEL": "warning", **env})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if call(base + "/ready", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.3)
+    """``recommender serve`` of ``checkout``, two workers."""
+    with running_server(index, workers=2, env=env, start_timeout=180,
+                        checkout=checkout) as (base, _):
         yield base
-    finally:
-        stop(proc)
 
 
 def everywhere(bases: list[str], film_id: str, status: int) -> float:

@@ -40,14 +40,18 @@ def call(url: str, method: str = "GET", body: dict | None = None,
 
 @contextmanager
 def running_server(index: Path, workers: int = 2, env: dict | None = None,
-                   start_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``recommender serve`` on a free loopback port, stopped (SIGTERM) afterwards."""
+                   start_timeout: float = 120, checkout: Path = ROOT
+                   ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``recommender serve`` on a free loopback port, stopped (SIGTERM) afterwards;
+    ``checkout``: whose code serves (another one's first on the path: a benchmark's
+    "before" column)."""
     port = free_port()
+    path = {"PYTHONPATH": str(checkout)} if checkout != ROOT else {}
     proc = subprocess.Popen(
         [sys.executable, "-m", "recommender.cli", "serve", "--index", str(index),
          "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "RECOMMENDER_LOG_LEVEL": "warning", **(env or {})},
+        cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **path, "RECOMMENDER_LOG_LEVEL": "warning", **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + start_timeout
