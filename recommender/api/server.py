@@ -8,13 +8,11 @@ lock inherited through ``fork`` nor oversubscribe the cores.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +53,7 @@ class _Server(BaseApplication):
             "threads": s.threads,
             # gthread beats from its event loop, not from the threads answering requests:
             # a worker that misses beats for this long is stopped (SIGSTOP, a hang) and
-            # replaced, however slow a request is. Loading beats too (_beat_while_loading).
+            # replaced, however slow a request is. Starting beats too (_BootBeat).
             "timeout": s.worker_timeout_seconds,
             "graceful_timeout": 20,
             "max_requests": s.worker_max_requests,
@@ -63,6 +61,10 @@ class _Server(BaseApplication):
             # one JSON line per request comes from the app itself (observability.py)
             "accesslog": None,
             "child_exit": _child_exit,
+            # a worker's heartbeat file holds the wall clock until its first beat, and
+            # gunicorn compares it with the monotonic one: one that hung (or was stopped)
+            # before its first beat was never replaced. The master beats for it first.
+            "pre_fork": _first_beat,
             "post_fork": self._post_fork,
             "loglevel": s.log_level,
             "limit_request_line": 8190,
@@ -78,7 +80,7 @@ class _Server(BaseApplication):
         # hand a slow upload to a thread that waits on it for ever
         worker.max_body = max(self.settings.max_body_bytes,
                               self.settings.catalog_max_body_bytes)
-        self._worker = worker
+        self._booting = _BootBeat(worker)
 
     def load(self) -> Any:
         # imported here, in the worker: prometheus-client picks its multiprocess
@@ -96,27 +98,36 @@ class _Server(BaseApplication):
         faiss.omp_set_num_threads(threads)
         from recommender.api.app import create_app
 
-        with _beat_while_loading(getattr(self, "_worker", None)):
+        booting = getattr(self, "_booting", None)
+        try:
             return create_app(self.settings, experiments=self.experiments)
+        finally:
+            if booting is not None:
+                booting.stop()  # the worker's own loop beats from here on
 
 
-@contextlib.contextmanager
-def _beat_while_loading(worker: Any) -> Iterator[None]:
-    """Tell the master this worker is alive while it loads the index and the model, which
-    can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout is
-    for a worker that stopped answering, not for one still starting."""
-    done = threading.Event()
+class _BootBeat:
+    """Tells the master a worker is alive while it starts (imports, the index, the model),
+    which can take longer than ``worker_timeout_seconds`` for a large catalog: the timeout
+    is for a worker that stopped answering, not for one still starting. Beats at once,
+    then every second, from its own thread, so a stopped process (SIGSTOP) stops beating."""
 
-    def beat() -> None:
-        while not done.wait(1.0):
-            worker.notify()
+    def __init__(self, worker: Any) -> None:
+        self._done = threading.Event()
+        self._worker = worker
+        worker.notify()
+        threading.Thread(target=self._beat, name="boot-heartbeat", daemon=True).start()
 
-    if worker is not None:
-        threading.Thread(target=beat, name="boot-heartbeat", daemon=True).start()
-    try:
-        yield
-    finally:
-        done.set()
+    def _beat(self) -> None:
+        while not self._done.wait(1.0):
+            self._worker.notify()
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def _first_beat(server: Any, worker: Any) -> None:
+    worker.notify()
 
 
 def _child_exit(server: Any, worker: Any) -> None:

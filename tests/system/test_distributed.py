@@ -2,6 +2,7 @@
 (recommender/distributed.py): a head and two worker nodes (ray.cluster_utils.Cluster)."""
 
 import json
+import logging
 import threading
 import time
 
@@ -20,6 +21,12 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def cluster():
+    # Ray Data leaves a thread in this process that asks a Prometheus server for metrics
+    # every 10 s until the process ends, logging each failure with its traceback. Formatting
+    # a traceback parses code, and CPython before 3.11.8 shares the parser's depth counter
+    # between threads (gh-106905): under load it broke a later test's Flask app (werkzeug
+    # compiles its routes with ``ast``) with "AST constructor recursion depth mismatch".
+    logging.getLogger("ray.data._internal.usage").setLevel(logging.WARNING)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()

@@ -163,6 +163,35 @@ def test_a_hung_worker_is_replaced_in_seconds(seed_index_dir):
           f"{load.slowest:.1f} s, replaced in {replaced_in:.1f} s")
 
 
+def _children(master: int) -> set[int]:
+    """The master's children, read from /proc at once (pgrep is a process: too slow to catch
+    a worker in its first moments)."""
+    text = Path(f"/proc/{master}/task/{master}/children").read_text()
+    return {int(pid) for pid in text.split()}
+
+
+def test_a_worker_stopped_while_starting_is_replaced(seed_index_dir):
+    """A worker that hangs before its first heartbeat (stopped within milliseconds of its
+    fork) is killed after worker_timeout_seconds and replaced too. Before the fix it never
+    was: gunicorn's heartbeat file holds the wall clock until the first beat, and the
+    master compares it with the monotonic clock."""
+    env = {"RECOMMENDER_WORKER_TIMEOUT_SECONDS": "4"}
+    with running_server(seed_index_dir, workers=1, env=env) as (base, proc):
+        first = _children(proc.pid)
+        os.kill(next(iter(first)), signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while not (_children(proc.pid) - first) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        starting = next(iter(_children(proc.pid) - first))
+        os.kill(starting, signal.SIGSTOP)
+        replaced_in = wait_for(lambda: not alive(starting), 30, "a worker stopped while "
+                                                                "starting was killed")
+        wait_for(lambda: len(_children(proc.pid) - first - {starting}) == 1, 60,
+                 "a new worker started")
+        wait_for(lambda: call(base + "/ready", timeout=30)[0] == 200, 90, "ready again")
+    assert replaced_in < 12, replaced_in
+
+
 def test_metrics_survive_a_worker_leaving(seed_index_dir):
     with running_server(seed_index_dir, workers=2) as (base, proc):
         victim = sorted(workers_of(proc.pid))[0]
