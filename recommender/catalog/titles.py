@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 
 from recommender import budget
 from recommender.catalog.films import Film
+from recommender.catalog.suggestions import TitleSuggester
 from recommender.errors import AmbiguousTitle, TitleNotFound
 
 Match = Literal["exact", "alias", "fuzzy"]
@@ -39,6 +40,7 @@ FUZZY_CUTOFF = 75.0
 FUZZY_MARGIN = 8.0
 """How far the best fuzzy match must lead the next film to count as clearly best."""
 SUGGESTION_CUTOFF = 50.0
+"""Least similarity (0-100) of a film to be a rival of a typo-tolerant match."""
 MAX_SUGGESTIONS = 5
 
 
@@ -106,6 +108,7 @@ class TitleResolver:
                     seen.add(key)
                     self._by_key[key].append((film, name, primary))
         self._keys = list(self._by_key)
+        self._suggester: TitleSuggester | None = None  # made on the first miss
 
     def resolve(self, title: str, year: int | None = None, *,
                 exact: bool = False) -> Resolution:
@@ -131,10 +134,10 @@ class TitleResolver:
                 raise AmbiguousTitle(title, [film_summary(f) for f in _by_year(films)])
             # the title exists, but not in that year: fall through to suggestions
             _spend_fuzzy(title)
-            raise TitleNotFound(title, self._suggest(key, exclude_exact=False))
+            raise TitleNotFound(title, self._suggest(key))
         _spend_fuzzy(title)
         if exact:  # data, not a person's query: never attached to a near miss
-            raise TitleNotFound(title, self._suggest(key, exclude_exact=False))
+            raise TitleNotFound(title, self._suggest(key))
         return self._fuzzy(title, key, year)
 
     def suggest(self, title: str, limit: int = MAX_SUGGESTIONS) -> list[dict[str, object]]:
@@ -161,22 +164,20 @@ class TitleResolver:
                 return Resolution(film, "fuzzy", name, top_score)
         raise TitleNotFound(title, self._suggest(key))
 
-    def _suggest(self, key: str, *, limit: int = MAX_SUGGESTIONS,
-                 exclude_exact: bool = True) -> list[dict[str, object]]:
+    def _suggest(self, key: str, *, limit: int = MAX_SUGGESTIONS) -> list[dict[str, object]]:
+        """Films whose name ``key`` nearly is (:mod:`recommender.catalog.suggestions`): none
+        for a description."""
         if not key:
             return []
-        # WRatio also rewards partial matches ("rocky" suggests every Rocky film).
-        scored = process.extract(key, self._keys, scorer=fuzz.WRatio,
-                                 score_cutoff=SUGGESTION_CUTOFF, limit=None)
+        if self._suggester is None:  # two threads may both make it: the same one
+            self._suggester = TitleSuggester(self._keys)
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for candidate, score, _ in scored:
-            for film, _name, _primary in self._by_key[candidate]:
-                if film.id in seen:
-                    continue
-                seen.add(film.id)
-                out.append({**film_summary(film), "score": round(score / 100, 3)})
-        out.sort(key=lambda s: -s["score"])
+        for i, score in self._suggester.suggest(key, limit * 2):
+            for film, _name, _primary in self._by_key[self._keys[i]]:
+                if film.id not in seen:
+                    seen.add(film.id)
+                    out.append({**film_summary(film), "score": round(score, 3)})
         return out[:limit]
 
 

@@ -100,7 +100,7 @@ def test_recommend_body_too_large_is_413(client):
 
 
 def test_nothing_usable_over_http_is_404_with_suggestions(client):
-    error = _error(client.post("/recommend", json={"positive": ["Rokcy Balboa 9"]}), 404,
+    error = _error(client.post("/recommend", json={"positive": ["Rokcy 9"]}), 404,
                    "title_not_found")
     assert error["unresolved"][0]["suggestions"]
 

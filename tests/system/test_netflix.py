@@ -1,14 +1,15 @@
 """A real catalog: the Netflix titles CSV, built with the CSV column flags."""
 
+import json
 import re
 
 import pytest
 
 from recommender.cli.main import main
-from recommender.errors import AmbiguousTitle
+from recommender.errors import AmbiguousTitle, TitleNotFound
 from recommender.index.store import load_index
 from recommender.search.engine import Engine, QueryOptions
-from tests.conftest import NETFLIX
+from tests.conftest import NETFLIX, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +142,22 @@ def test_generated_viewers_are_served_better_per_user_than_by_trending_or_random
     # (counted in full for these viewers, all active this week), so fewer distinct films
     # than before it (12x trending's here, was 20x+), still an order of magnitude more
     assert per_user["coverage"] > 10 * trending["coverage"]
+
+
+def test_did_you_mean_only_for_titles(netflix):
+    """Issue 37: the README's own query was offered "13TH", "A 2nd Chance", "A 3 Minute Hug".
+    Now a labelled near miss of a title finds its film, a description gets nothing."""
+    labels = json.loads((ROOT / "seeds" / "labels" / "titles.json").read_text())
+    missed = []
+    for case in labels["netflix"]:
+        try:
+            offered = [netflix.titles.resolve(case["q"]).film.title]
+        except TitleNotFound as exc:
+            offered = [s["title"] for s in exc.suggestions]
+        if case["title"] not in offered:
+            missed.append((case["q"], offered))
+    assert missed == []
+    for q in ["a boxer fights a Russian", *labels["descriptions"]]:
+        with pytest.raises(TitleNotFound) as info:
+            netflix.titles.resolve(q)
+        assert info.value.suggestions == [], q

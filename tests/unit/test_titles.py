@@ -1,8 +1,11 @@
+import json
+
 import pytest
 
 from recommender.catalog.films import Film
 from recommender.catalog.titles import TitleResolver, normalize_title
 from recommender.errors import AmbiguousTitle, TitleNotFound
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("a, b", [
@@ -82,3 +85,29 @@ def test_danish_letters_are_letters():
     assert resolver.resolve("løb").film.id == "lob"
     assert resolver.resolve("LOB").film.id == "lob-2"
     assert resolver.resolve("paa sporet").film.id == "paa"
+
+
+LABELS = json.loads((ROOT / "seeds" / "labels" / "titles.json").read_text())
+
+
+def _offered(resolver, q):
+    try:
+        return [resolver.resolve(q).film.title]
+    except TitleNotFound as exc:
+        return [s["title"] for s in exc.suggestions]
+
+
+@pytest.mark.parametrize("case", LABELS["seeds"], ids=lambda c: c["q"])
+def test_a_missed_title_is_suggested(seeds, case):
+    assert case["title"] in _offered(seeds, case["q"])
+
+
+@pytest.mark.parametrize("q", ["a boxer fights a Russian", "Rocky træner en ung bokser",
+                               "an unknown boxer from Philadelphia gets a shot at the world "
+                               "champion", "karate lessons from an old Japanese man",
+                               "running at the Olympics", "pokerspiller der forelsker sig"])
+def test_a_description_gets_no_suggestion(seeds, q):
+    """Each was offered a title by the rule before (WRatio, which rewards any overlap)."""
+    with pytest.raises(TitleNotFound) as info:
+        seeds.resolve(q)
+    assert info.value.suggestions == []

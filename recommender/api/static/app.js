@@ -6,7 +6,6 @@
 
 const $ = (id) => document.getElementById(id);
 const K = 10;
-const SUGGEST_FROM = 0.85; // suggestions weaker than this are noise for a description
 
 // Where the service asks for API keys, the page asks the viewer for one once, keeps it
 // in this browser (localStorage) and sends it with each request; the page itself is open.
@@ -257,7 +256,7 @@ async function showQuery(q) {
   let suggestions = [];
   if (asTitle.ok && asTitle.body.query.match === "fuzzy") suggestions = [asTitle.body.query.resolved];
   else if (asTitle.status === 404 && asTitle.body.error.suggestions) {
-    suggestions = asTitle.body.error.suggestions.filter((s) => s.score >= SUGGEST_FROM);
+    suggestions = asTitle.body.error.suggestions;  // the service offers them only for near misses
   }
   if (suggestions.length) {
     note.push(" Did you mean ");
