@@ -61,6 +61,11 @@ class Settings:
     """Weight of the vector ranking in the hybrid fusion (the words get the rest). Unset:
     the index's model's own, tuned per model (docs/models.md; 0.4 for a model outside the
     registry)."""
+    relevance_floor: float | None = None
+    """A free-text search whose nearest film's cosine is below this, and whose words match
+    no film, answers "nothing close" (``results`` empty, the nearest few under
+    ``nearest``). Unset: the floor the index recorded for its model (docs/search-quality.md);
+    0: never."""
     query_backend: Literal["onnx", "torch"] = "onnx"
     """How free-text queries are embedded: "onnx" where the index has an export, or "torch"."""
     query_cache_size: int = 1024
@@ -220,6 +225,9 @@ class Settings:
         if self.semantic_weight is not None and not 0.0 <= self.semantic_weight <= 1.0:
             raise ValueError(f"{ENV_PREFIX}SEMANTIC_WEIGHT must be from 0 to 1, "
                              f"got {self.semantic_weight!r}")
+        if self.relevance_floor is not None and not -1.0 <= self.relevance_floor <= 1.0:
+            raise ValueError(f"{ENV_PREFIX}RELEVANCE_FLOOR is a cosine, from -1 to 1 (0: no "
+                             f"floor), got {self.relevance_floor!r}")
         if self.viewer_token_secret and len(self.viewer_token_secret.encode()) < 32:
             # HS256 with a short key can be guessed offline from one token (RFC 7518 3.2)
             raise ValueError(f"{ENV_PREFIX}VIEWER_TOKEN_SECRET must be at least 32 bytes; "

@@ -90,11 +90,13 @@ def page_body(engine: Engine, page: ResultPage, synopsis: bool = False,
     """A page of results as JSON, with its ``recommendation_id`` (its impression queued),
     and the ``experiment`` (name, variant) it was served under, where one."""
     body = page.to_dict()
+    # "nothing close": the nearest films are what a client shows, marked as far
+    shown = body["results"] or body.get("nearest", [])
     if synopsis:  # for the web page's cards: one request instead of k + 1
-        for film in body["results"]:
+        for film in shown:
             film["synopsis"] = engine.film(film["id"]).synopsis
     body["recommendation_id"] = new_recommendation_id()
-    impressions.record(engine, [film["id"] for film in body["results"]],
+    impressions.record(engine, [film["id"] for film in shown],
                        body["recommendation_id"], experiment, user)
     if experiment is not None:
         body["experiment"] = {"name": experiment[0], "variant": experiment[1]}

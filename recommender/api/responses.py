@@ -61,6 +61,10 @@ class ResultPageOut(BaseModel):
     query: dict[str, Any] = Field(description="what was understood")
     results: list[ResultFilm]
     has_more: bool
+    nearest: list[ResultFilm] | None = Field(
+        None, description="a free-text search close to nothing (its nearest film under the "
+        "model's relevance floor, no word matching a film): results is empty, and these are "
+        "the nearest few, to show marked as far; query.relevance_floor says where the line is")
     recommendation_id: str = Field(description="send it back with the events it leads to")
     experiment: ExperimentLabel | None = Field(
         None, description="the experiment and variant this answer was served under "

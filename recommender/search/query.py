@@ -13,8 +13,10 @@ from typing import Any
 
 from recommender.catalog.films import Film
 from recommender.catalog.titles import film_summary
-from recommender.config import DEFAULT_MODE, MODES
+from recommender.config import DEFAULT_MODE, MODES, Settings
+from recommender.embedding.models import model_spec
 from recommender.errors import InvalidParameter
+from recommender.index.film_index import FilmIndex
 
 DEFAULT_K = 10
 SCORE_DECIMALS = 4
@@ -168,3 +170,39 @@ def check_text(name: str, value: str, max_chars: int) -> str:
             name, f"{name} is {len(value)} characters long; the limit is {max_chars}",
             max_length=max_chars)
     return value
+
+
+NEAREST = 3
+"""Films an answer of "nothing close" names as the nearest, marked as far."""
+
+
+def nothing_close(page: ResultPage, floor: float, mode: str) -> ResultPage:
+    """``page`` as "nothing close" where no film on it is: none matched the query's words
+    and the nearest one's cosine is under ``floor``. Its results move to ``nearest`` (the
+    first few) and ``results`` is empty, so a client never shows the whole catalog as
+    matches of gibberish; ``query.relevance_floor`` says where the line is. A ``lexical``
+    answer holds only films its words match: all close."""
+    if mode == "lexical" or floor <= 0 or not page.results or \
+            any(r.lexical for r in page.results):
+        return page
+    best = max((r.semantic for r in page.results if r.semantic is not None), default=None)
+    if best is None or best >= floor:
+        return page
+    page.query["relevance_floor"] = floor
+    page.extra["nearest"] = [r.to_dict() for r in page.results[:NEAREST]]
+    return ResultPage(page.query, [], False, page.extra)
+
+
+def relevance_floor(index: FilmIndex, settings: Settings) -> float:
+    """The cosine under which a free-text query is close to nothing: the setting, else
+    what the index recorded of its model for its catalog's language, else the model's
+    (0 for one outside the registry: no floor)."""
+    if settings.relevance_floor is not None:
+        return settings.relevance_floor
+    language = index.lexical.analyzer.language
+    recorded = (index.manifest.get("model_info") or {}).get("relevance_floors")
+    if isinstance(recorded, dict):
+        floor = recorded.get(language.lower(), recorded.get("*"))
+        if isinstance(floor, int | float):
+            return float(floor)
+    return model_spec(index.model).relevance_floor(language)

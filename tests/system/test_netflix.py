@@ -9,6 +9,7 @@ from recommender.cli.main import main
 from recommender.errors import AmbiguousTitle, TitleNotFound
 from recommender.index.store import load_index
 from recommender.search.engine import Engine, QueryOptions
+from recommender.search.query import relevance_floor
 from tests.conftest import NETFLIX, ROOT
 
 pytestmark = pytest.mark.slow
@@ -161,3 +162,16 @@ def test_did_you_mean_only_for_titles(netflix):
         with pytest.raises(TitleNotFound) as info:
             netflix.titles.resolve(q)
         assert info.value.suggestions == [], q
+
+
+def test_nonsense_finds_nothing_close_and_descriptions_keep_their_results(netflix):
+    """Issue 37: a nonsense query ranked every film, the first at 0.900. The floor the
+    index recorded for its model and language (MiniLM, English) tells the two apart."""
+    assert relevance_floor(netflix.index, netflix.settings) == pytest.approx(0.439)
+    nonsense = json.loads((ROOT / "seeds" / "labels" / "nonsense.json").read_text())
+    told = [q for q in nonsense["queries"] if netflix.search(q, QueryOptions(k=5)).results]
+    assert told == []
+    labelled = json.loads((ROOT / "seeds" / "labels" / "netflix.json").read_text())
+    lost = [q["q"] for q in labelled["queries"]
+            if "q" in q and not netflix.search(q["q"], QueryOptions(k=5)).results]
+    assert lost == []

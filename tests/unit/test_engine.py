@@ -1,8 +1,11 @@
+import json
+
 import pytest
 
 from recommender.errors import FilmNotFound, InvalidParameter, TitleNotFound
 from recommender.search.engine import QueryOptions
-from tests.conftest import ROCKY_IDS
+from recommender.search.query import relevance_floor
+from tests.conftest import ROCKY_IDS, ROOT
 
 
 @pytest.mark.parametrize("rocky", ROCKY_IDS)
@@ -109,3 +112,50 @@ def test_bad_queries(engine):
         engine.search("   ")
     with pytest.raises(InvalidParameter, match="limit is 1000"):
         engine.search("x" * 1001)
+
+
+NONSENSE = json.loads((ROOT / "seeds" / "labels" / "nonsense.json").read_text())["queries"]
+
+
+@pytest.fixture(scope="module")
+def floored(engine):
+    """The seeds' engine with a floor of 0.5 (MiniLM, the tests' model, records none for
+    Danish: its nonsense and descriptions overlap there; tests/system/test_netflix.py
+    checks the floor it records for English)."""
+    import dataclasses
+
+    from recommender.search.engine import Engine
+
+    return Engine(engine.index, engine.embedder,
+                  dataclasses.replace(engine.settings, relevance_floor=0.5))
+
+
+@pytest.mark.parametrize("q", NONSENSE[:6])
+def test_nonsense_is_close_to_nothing(floored, q):
+    """Issue 37: gibberish ranked the whole catalog, the first at 0.900. Under the floor
+    the answer says nothing is close: no results, the nearest few under ``nearest``."""
+    page = floored.search(q, QueryOptions(k=5))
+    assert page.results == [] and not page.has_more
+    nearest = page.extra["nearest"]
+    assert 1 <= len(nearest) <= 3
+    assert page.query["relevance_floor"] == 0.5
+    assert all(n["scores"]["semantic"] < 0.5 for n in nearest)
+
+
+@pytest.mark.parametrize("q", ["bokser", "poker", "olympisk guld", "karate"])
+def test_words_that_match_a_film_keep_its_results_whatever_the_cosine(floored, q):
+    page = floored.search(q, QueryOptions(k=3))
+    assert page.results and "nearest" not in page.extra
+    assert "relevance_floor" not in page.query
+    # the vectors alone, the same query under the floor: nothing close
+    assert floored.search(q, QueryOptions(k=3, mode="semantic")).results == []
+
+
+def test_the_floor_is_the_index_models_for_its_language_unless_set(engine):
+    from recommender.embedding.models import model_spec
+
+    assert engine.settings.relevance_floor is None
+    floor = relevance_floor(engine.index, engine.settings)
+    assert floor == model_spec(engine.index.model).relevance_floor("da") == 0
+    assert engine.search(NONSENSE[0], QueryOptions(k=2)).results  # 0: no floor
+    assert model_spec("all-MiniLM-L6-v2").relevance_floor("en") > 0.4
