@@ -220,14 +220,15 @@ def test_a_licence_ending_hides_the_film_when_the_clock_passes_it(apps):
     """No change is made at the end of a window: the follower knows when it is and makes
     the catalog again once the clock has passed it."""
     client = apps[0].test_client()
-    ends = datetime.now(UTC) + timedelta(seconds=1.5)
+    ends = datetime.now(UTC) + timedelta(seconds=3)
     r = client.put("/films/rumbokseren-2026", json={
         **MARS, "available_until": ends.isoformat(timespec="milliseconds")})
     assert r.status_code == 201
     catalog = viewer_store(apps[0]).live.catalog
     assert client.get("/films/rumbokseren-2026").status_code == 200
     assert client.get("/ready").get_json()["catalog"]["next_window_change_at"] is not None
-    assert not catalog.poll()  # nothing new, and the licence still runs
+    if time.time() < ends.timestamp() - 0.5:  # a loaded machine may be past it already
+        assert not catalog.poll()  # nothing new, and the licence still runs
     time.sleep(max(0.0, ends.timestamp() - time.time()) + 0.1)
     assert catalog.poll()  # the clock passed the edge: the catalog is made again
     assert client.get("/films/rumbokseren-2026").status_code == 404
