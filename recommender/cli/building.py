@@ -162,7 +162,10 @@ def _up_to_date(settings: Settings, catalog: Any, model: str,
     try:
         manifest = load_index(settings.index, expected_model=model).manifest
     except IndexUnavailable as exc:
-        print(f"rebuilding: {exc.message}", file=sys.stderr)
+        first = not Path(settings.index).exists() or not any(Path(settings.index).iterdir())
+        # a first build is not a failure: it says what it does, not what is missing
+        print(f"no index at {settings.index} yet: building it from {catalog.source}" if first
+              else f"rebuilding: {exc.message}", file=sys.stderr)
         return False
     return bool(manifest["catalog"]["sha256"] == catalog.sha256
                 and tuple(manifest.get("embedded_fields", ())) == embed_fields)

@@ -5,6 +5,8 @@ import contextlib
 import json
 import shutil
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -70,7 +72,11 @@ def test_type_a_description_and_see_the_film_first(page):
     page.wait_for_selector("text=Understood as a description")
     assert _titles(page)[0] == "Rocky IV (1985)"
     assert "q=a+boxer+fights+a+Russian" in page.url  # shareable
-    assert page.locator("#results .card .score").first.inner_text().startswith("score ")
+    # a bar relative to the first film, never a raw score (issue 37: "score 35.727")
+    bar = page.locator("#results .card .score").first
+    assert bar.get_attribute("aria-label") == "match 100% of the first"
+    assert "score" not in page.inner_text("#results")
+    assert "Did you mean" not in page.inner_text("#status")  # a description, not a title
 
 
 def test_a_slow_earlier_search_never_overwrites_a_later_one(page):
@@ -160,12 +166,44 @@ def test_filters_are_in_the_address(page):
 
 
 def test_errors_show_the_api_message(page):
-    page.goto("/?film=no-such-film")
+    page.goto("/?film=no-such-film")  # a person followed a link: no API advice for them
     page.wait_for_selector("#status.error")
-    assert "No film with id 'no-such-film'" in page.inner_text("#status")
+    assert "There is no film here with that address" in page.inner_text("#status")
+    assert "GET /films" not in page.inner_text("body")
+    assert page.locator("#results-section").is_hidden()  # no empty "More like this"
+    page.goto("/?q=" + "a" * 1001)
+    page.wait_for_selector("#status.error")
+    assert "the limit is 1000" in page.inner_text("#status")  # the API's words on a query
     page.goto("/?q=xyzzy&year_min=2050")
     page.wait_for_selector(".empty")
     assert "No films match" in page.inner_text("#results")
+
+
+def test_nonsense_says_nothing_is_close(browser, seed_index_dir):
+    """Issue 37: a nonsense query showed the whole catalog as confident matches. Under a
+    floor the page says nothing is close and shows the nearest few, marked as far."""
+    env = {"RECOMMENDER_RELEVANCE_FLOOR": "0.5"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/?q=asdfghjkl")
+        page.wait_for_selector("text=Nothing is close to")
+        assert page.locator("#results.far .card").count() >= 1
+        assert "Did you mean" not in page.inner_text("#status")
+        page.goto("/?q=bokser")  # words that match: results, not marked far
+        page.wait_for_selector("text=Understood as a description")
+        assert page.locator("#results.far").count() == 0 and _titles(page)
+
+
+def test_the_page_speaks_of_its_own_catalog(page, base):
+    """The placeholder's titles are the catalog's (it showed the seeds' on any catalog),
+    and there is an icon."""
+    page.goto("/")
+    placeholder = page.get_attribute("#q", "placeholder")
+    titles = {f["title"] for f in call(base + "/films?limit=100")[1]["films"]}
+    assert sum(t in placeholder for t in titles) >= 1, placeholder
+    icon = urllib.request.urlopen(base + "/favicon.ico", timeout=30)
+    assert icon.status == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    assert page.locator("link[rel=icon]").count() == 1
 
 
 def test_readable_on_a_phone(browser, base):
@@ -443,13 +481,56 @@ def test_the_dashboard_draws_click_through_and_each_experiment(browser, seed_ind
                                state="attached")  # one day: a point, no length
         assert page.locator("#chart polyline[data-surface=search]").count() == 1
         rows = page.locator("#surfaces tr").all_inner_texts()
-        assert any(r.startswith("user_recommendations") and "\t12\t6\t50.0%" in r
+        assert any(r.startswith("Recommended for you") and "\t12\t6\t50.0%" in r
                    for r in rows), rows
+        assert "user_recommendations" not in page.inner_text("main")  # people's names only
+        assert page.locator("nav a", has_text="Back to the page").count() == 1
         variants = page.locator(".experiment[data-experiment=ab] tr").all_inner_texts()[1:]
         assert [v.split("\t")[0] for v in variants] == ["default", "popular"]
         for v, served in zip(variants, report["variants"], strict=True):
             assert f"\t{served['impressions']}\t{served['clicks']}\t" in v
         assert "control" in variants[0]
+
+
+def test_every_list_credits_its_clicks_on_the_dashboard(browser, seed_index_dir, tmp_path):
+    """A film opened from search, from "more like this", from "Recommended for you" and
+    from a row of the start page is a click of the answer that listed it, and the
+    dashboard's totals count it on that surface (issue 37: search and similar stayed at 0)."""
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _), \
+            _page_on(browser, url) as page:
+        page.goto("/?q=" + urllib.parse.quote("en bokser der træner"))
+        _titles(page)
+        page.locator("#results .card a[data-film]").first.click()  # search
+        page.wait_for_selector("#film:not([hidden])")
+        _titles(page)
+        page.locator("#results .card button[data-event=like]").first.click()  # a like
+        page.locator("#results .card a[data-film]").first.click()  # more like this
+        page.wait_for_selector("#film:not([hidden])")
+        page.goto("/")
+        page.wait_for_selector(".home-section.recommended .card")
+        page.locator(".home-section.recommended .card a[data-film]").first.click()
+        page.wait_for_selector("#film:not([hidden])")
+        page.goto("/")
+        page.wait_for_selector(".home-section.row.liked .card")
+        page.locator(".home-section.row.liked .card a[data-film]").first.click()
+        page.wait_for_selector("#film:not([hidden])")
+        wanted = {"search", "similar", "user_recommendations", "user_rows"}
+        deadline = time.monotonic() + 60
+        clicks: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            totals = call(url + "/admin/stats?days=1")[1]["totals"]
+            clicks = {t["surface"]: t["clicks"] for t in totals}
+            if all(clicks.get(s, 0) >= 1 for s in wanted):
+                break
+            time.sleep(0.2)  # impressions are written off the request path
+        assert all(clicks.get(s, 0) >= 1 for s in wanted), clicks
+        page.goto("/dashboard")
+        page.wait_for_selector("#surfaces tr")
+        rows = page.locator("#surfaces tr").all_inner_texts()
+        for name in ("Search", "More like this", "Recommended for you",
+                     "Rows on the start page"):
+            assert any(r.startswith(name + "\t") for r in rows), (name, rows)
 
 
 def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_index_dir):

@@ -69,9 +69,28 @@ function status(parts, isError = false) {
 
 // Why a film is in the list, in a few words, from the explanation the API sent with it
 // (explain=true): no second request per card.
+// Each reason the service can give, in a sentence (never its internal name): one with a
+// film names it, e.g. "viewers who liked Chronicle of an Escape also liked this".
+const REASONS = {
+  liked: (t) => `because you liked ${t}`,
+  rated: (t) => `because you rated ${t}`,
+  watched: (t) => `because you watched ${t}`,
+  watchlisted: (t) => `because ${t} is on your list`,
+  viewers_also_liked: (t) => t ? `viewers who liked ${t} also liked this` : "viewers who liked what you liked also liked this",
+  viewers_like_you: () => "liked by viewers with tastes like yours",
+  new: () => "new to you",
+  trending: () => "popular now",
+  new_on_the_service: () => "new on the service",
+  catalog: () => "from the catalog",
+};
+
 function reasonText(film, sourceId) {
   const r = film.reasons && film.reasons[0];
-  if (r) return r.film ? `because you ${r.because} ${r.film.title}` : r.because === "trending" ? "popular now" : r.because === "new_on_the_service" ? "new on the service" : "";
+  if (r) {
+    const say = REASONS[r.because];
+    const title = r.film ? r.film.title : "";
+    return say ? say(title) : title ? `related to ${title}` : "";
+  }
   const e = film.explanation;
   if (!e) return "";
   const parts = [];
@@ -133,7 +152,7 @@ async function sendEvent(film, type, recommendationId) {
 }
 
 function cardItem(film, top, sourceId, recommendationId) {
-  const width = Math.max(2, Math.round(100 * Math.max(0, film.score) / Math.max(top, 1)));
+  const width = Math.max(2, Math.min(100, Math.round(100 * Math.max(0, film.score) / top)));
   const link = filmLink(film, "");
   if (recommendationId) link.dataset.recommendation = recommendationId;  // its click says so
   const text = el("div", { class: "text" },
@@ -141,12 +160,12 @@ function cardItem(film, top, sourceId, recommendationId) {
     el("p", {}, film.synopsis || ""));
   const why = reasonText(film, sourceId);
   if (why) text.append(el("p", { class: "why" }, why));
-  // a film listed only to fill the page (the catalog's order, a new film) has no score
-  // worth a bar: none is drawn rather than a row of 0.000
-  if (film.score > 0) {
-    text.append(el("div", { class: "score", title: `score ${film.score}` },
-      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` })),
-      `score ${film.score.toFixed(3)}`));
+  // how close, next to the answer's first film: a bar, never the raw score (whose scale
+  // differs between lists, and can be any number for a popularity count). A film listed
+  // only to fill the page (the catalog's order, a new film) has no bar at all.
+  if (film.score > 0 && top > 0) {
+    text.append(el("div", { class: "score", role: "img", "aria-label": `match ${width}% of the first` },
+      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { style: `width:${width}%` }))));
   }
   if (film.image_url) link.append(poster(film.image_url, "poster"));
   link.append(text);
@@ -171,7 +190,7 @@ function renderCards(results, emptyText, sourceId = null, list = $("results"), r
     list.append(el("li", { class: "empty" }, emptyText));
     return;
   }
-  const top = Math.max(...results.map((r) => r.score), 1e-9);
+  const top = Math.max(...results.map((r) => r.score), 0);
   for (const film of results) list.append(cardItem(film, top, sourceId, recommendationId));
 }
 
@@ -248,11 +267,15 @@ async function showQuery(q) {
     const film = asTitle.body.query.resolved;
     status(["Understood as the title ", filmLink(film, `${film.title} (${film.year ?? "?"})`),
       ": films like it."]);
-    renderCards(asTitle.body.results, "No other films.", film.id);
+    renderCards(asTitle.body.results, "No other films.", film.id, $("results"),
+      asTitle.body.recommendation_id);
+    $("results").classList.remove("far");
     return;
   }
   if (!asText.ok) { apiError(asText); return; }
-  const note = [`Understood as a description: films that match “${q}”.`];
+  const far = !asText.body.results.length && (asText.body.nearest || []).length > 0;
+  const note = [far ? `Nothing is close to “${q}”. The nearest films, though far from it:`
+    : `Understood as a description: films that match “${q}”.`];
   let suggestions = [];
   if (asTitle.ok && asTitle.body.query.match === "fuzzy") suggestions = [asTitle.body.query.resolved];
   else if (asTitle.status === 404 && asTitle.body.error.suggestions) {
@@ -267,7 +290,10 @@ async function showQuery(q) {
     note.push("?");
   }
   status(note);
-  renderCards(asText.body.results, "No films match. Try other words, or fewer filters.");
+  const shown = far ? asText.body.nearest : asText.body.results;
+  renderCards(shown, "No films match. Try other words, or fewer filters.", null, $("results"),
+    asText.body.recommendation_id);
+  $("results").classList.toggle("far", far);
 }
 
 async function showFilm(id) {
@@ -279,6 +305,13 @@ async function showFilm(id) {
   const [film, like, alsoLiked] = await Promise.all([api(`/films/${encodeURIComponent(id)}`),
     api(`/films/${encodeURIComponent(id)}/similar?${similar}`),
     api(`/films/${encodeURIComponent(id)}/also-liked?${also}`)]);
+  if (film.status === 404) {  // a person followed a link: no API advice, a way on
+    $("film").hidden = true;
+    $("results-section").hidden = true;
+    status(["There is no film here with that address: it may have been withdrawn, or the link is wrong. Search for it by its title above, or ",
+      el("a", { href: "./", "data-view": "search" }, "start again"), "."], true);
+    return;
+  }
   if (!film.ok) { $("film").hidden = true; apiError(film); return; }
   const f = film.body;
   $("film-title").textContent = f.title;
@@ -296,7 +329,8 @@ async function showFilm(id) {
   $("film").hidden = false;
   status([]);
   if (!like.ok) { apiError(like); return; }
-  renderCards(like.body.results, "No other films.", f.id);
+  renderCards(like.body.results, "No other films.", f.id, $("results"), like.body.recommendation_id);
+  $("results").classList.remove("far");
   // a second row where the collaborative model knows the film: what its viewers watched
   const alsoResults = alsoLiked.ok ? alsoLiked.body.results : [];
   $("also-section").hidden = !alsoResults.length;

@@ -5,7 +5,19 @@
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "recommender-api-key";
-const DAYS = 14;
+const RANGES = [7, 14, 30, 90, 365];  // the days a report may span; the select offers these
+
+// Surfaces by the names people use, not the service's internal ones.
+const SURFACE_NAMES = {
+  user_recommendations: "Recommended for you",
+  user_rows: "Rows on the start page",
+  similar: "More like this",
+  also_liked: "Viewers also liked",
+  search: "Search",
+  recommend: "Recommendations asked by an application",
+  trending: "Trending",
+};
+const surfaceName = (s) => SURFACE_NAMES[s] || s.replace(/_/g, " ");
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -29,21 +41,36 @@ async function api(path) {
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
-// One line per surface over the days of the report, y from 0 to the largest CTR.
+// A round step for about four ticks up to ``top``: 1, 2, 2.5 or 5 times a power of ten.
+function niceStep(top) {
+  const raw = top / 4, power = 10 ** Math.floor(Math.log10(raw));
+  return power * [1, 2, 2.5, 5, 10].find((m) => m * power >= raw);
+}
+
+// The days to draw: from the first day with data (one before it, so a single day is a
+// point inside the chart, not at its edge) to the report's last; all of them if none.
+function daysOf(stats) {
+  const all = [];
+  for (let t = Date.parse(stats.since.slice(0, 10)); t <= Date.parse(stats.until); t += 86400000) all.push(new Date(t).toISOString().slice(0, 10));
+  const first = all.findIndex((d) => stats.surfaces.some((r) => r.day === d));
+  return first < 0 ? all : all.slice(Math.max(0, first - 1));
+}
+
+// One line per surface over the days with data, y from 0 to a round step past the largest CTR.
 function drawChart(stats) {
-  const days = [];
-  for (let t = Date.parse(stats.since); t <= Date.parse(stats.until); t += 86400000) days.push(new Date(t).toISOString().slice(0, 10));
+  const days = daysOf(stats);
   const surfaces = [...new Set(stats.surfaces.map((r) => r.surface))].sort();
-  const W = 760, H = 260, L = 48, R = 200, T = 12, B = 32;
-  const top = Math.max(0.05, ...stats.surfaces.map((r) => r.ctr));
+  const W = 760, H = 260, L = 48, R = 230, T = 12, B = 32;
+  const step = niceStep(Math.max(0.01, ...stats.surfaces.map((r) => r.ctr)));
+  const top = step * Math.ceil(Math.max(0.01, ...stats.surfaces.map((r) => r.ctr)) / step);
   const x = (i) => L + (days.length > 1 ? i * (W - L - R) / (days.length - 1) : (W - L - R) / 2);
   const y = (v) => T + (H - T - B) * (1 - v / top);
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "click-through rate per surface per day" });
   const grid = el("svg:g", { class: "grid" });
-  for (let k = 0; k <= 4; k++) {
-    const v = top * k / 4;
+  for (let v = 0; v <= top + step / 2; v += step) {
+    const label = `${+(100 * v).toFixed(2)}%`;
     grid.append(el("svg:line", { x1: L, x2: W - R, y1: y(v), y2: y(v) }),
-      el("svg:text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, pct(v)));
+      el("svg:text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, label));
   }
   days.forEach((d, i) => { if (i % Math.ceil(days.length / 7) === 0) grid.append(el("svg:text", { x: x(i), y: H - 10, "text-anchor": "middle" }, d.slice(5))); });
   svg.append(grid);
@@ -58,7 +85,7 @@ function drawChart(stats) {
       for (const [px, py] of points) svg.append(el("svg:circle", { cx: px, cy: py, r: 3, fill: colour }));
     }
     svg.append(el("svg:g", { class: "legend" }, el("svg:rect", { x: W - R + 12, y: T + 18 * s, width: 12, height: 12, fill: colour }),
-      el("svg:text", { x: W - R + 30, y: T + 18 * s + 6 }, surface)));
+      el("svg:text", { x: W - R + 30, y: T + 18 * s + 6 }, surfaceName(surface))));
   });
   $("chart").replaceChildren(svg);
 }
@@ -92,20 +119,31 @@ function figuresTable(rows, first, withLift) {
 async function show() {
   $("status").textContent = "";
   try {
-    const stats = await api(`/admin/stats?days=${DAYS}`);
-    $("span").textContent = `${stats.since.slice(0, 10)} to ${stats.until.slice(0, 10)}; ${stats.unattributed_events} unattributed events`;
-    drawChart(stats);
-    const rows = stats.totals.map((t) => ({ ...t, label: t.surface }));
-    $("surfaces").replaceChildren(...(rows.length ? [figuresTable(rows, "surface, all days", false)] : [el("p", {}, "No impressions yet.")]));
+    const days = Number($("range").value) || 14;
+    const stats = await api(`/admin/stats?days=${days}`);
+    const drawn = daysOf(stats);
+    const untied = stats.unattributed_events;
+    $("span").textContent = `${drawn[0]} to ${stats.until.slice(0, 10)}` +
+      (untied ? `; ${untied} viewer events not tied to an answer (sent without a recommendation_id)` : "");
+    const rows = stats.totals.map((t) => ({ ...t, label: surfaceName(t.surface) }));
+    if (rows.length) {
+      drawChart(stats);
+      $("surfaces").replaceChildren(figuresTable(rows, "where the films were shown, all days", false));
+    } else {
+      $("chart").replaceChildren(el("p", { class: "empty" },
+        `Nothing was shown in the last ${days} days. Each answer the service gives is counted as it is served: open `,
+        el("a", { href: "/" }, "the page"), " and search, or send your application's traffic. Clicks are counted from events that carry the answer's recommendation_id (docs/feedback.md)."));
+      $("surfaces").replaceChildren();
+    }
     const { experiments } = await api("/admin/experiments");
     const parts = [];
     for (const e of experiments) {
       const report = await api(`/admin/experiments/${encodeURIComponent(e.name)}`);
       parts.push(el("section", { class: "experiment", "data-experiment": e.name },
-        el("h3", {}, `${e.name} `, el("span", { class: "muted" }, `${e.surfaces.join(", ")}; since ${report.since.slice(0, 10)}`)),
+        el("h3", {}, `${e.name} `, el("span", { class: "muted" }, `${e.surfaces.map(surfaceName).join(", ")}; since ${report.since.slice(0, 10)}`)),
         figuresTable(report.variants.map((v) => ({ ...v, label: v.name })), "variant", true)));
     }
-    $("experiments").replaceChildren(...(parts.length ? parts : [el("p", {}, "No experiment runs (RECOMMENDER_EXPERIMENTS).")]));
+    $("experiments").replaceChildren(...(parts.length ? parts : [el("p", { class: "empty" }, "No experiment is running. To compare two ways of ranking, describe them in an experiments file and point RECOMMENDER_EXPERIMENTS at it (docs/feedback.md).")]));
   } catch (error) {
     $("status").textContent = error.message;
   }
@@ -115,7 +153,11 @@ $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const key = $("api-key").value.trim();
   if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE);
-  show();
+  for (const d of RANGES) $("range").append(el("option", d === 14 ? { value: d, selected: "" } : { value: d }, `last ${d} days`));
+$("range").addEventListener("change", show);
+show();
 });
 
+for (const d of RANGES) $("range").append(el("option", d === 14 ? { value: d, selected: "" } : { value: d }, `last ${d} days`));
+$("range").addEventListener("change", show);
 show();
