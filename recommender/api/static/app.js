@@ -361,10 +361,13 @@ function drawMap() {
   ctx.clearRect(0, 0, size, height);
   const pad = 16, w = size - 2 * pad, h = height - 2 * pad;
   const focused = mapState.highlight.size > 0;
-  const radius = mapState.points.length > 2000 ? 1.6 : 4;
+  const large = mapState.points.length > 2000;
+  const radius = large ? 1.6 : 4;
+  // a large catalog is drawn faint, so where films crowd the colour deepens: its density
+  const alpha = large ? 0.35 : 0.9;
   for (const p of mapState.points) {
     p.px = pad + p.x * w; p.py = pad + (1 - p.y) * h;
-    ctx.globalAlpha = focused && !mapState.highlight.has(p.id) && p.id !== mapState.focus ? 0.35 : 0.9;
+    ctx.globalAlpha = focused && !mapState.highlight.has(p.id) && p.id !== mapState.focus ? alpha * 0.4 : alpha;
     ctx.fillStyle = mapColor(p.group);
     ctx.beginPath(); ctx.arc(p.px, p.py, radius, 0, 2 * Math.PI); ctx.fill();
   }
@@ -375,6 +378,7 @@ function drawMap() {
     ctx.strokeStyle = p.id === mapState.focus ? "#b3261e" : "#1d1d1f";
     ctx.beginPath(); ctx.arc(p.px, p.py, p.id === mapState.focus ? 8 : 5, 0, 2 * Math.PI); ctx.stroke();
   }
+  if (large) labelGroups(ctx, size);
   if (mapState.points.length <= 60) {  // a small catalog: every title beside its point
     ctx.fillStyle = "#3c4043"; ctx.font = "12px system-ui, sans-serif";
     for (const p of mapState.points) {
@@ -389,6 +393,25 @@ function drawMap() {
     ctx.beginPath(); ctx.arc(hovered.px, hovered.py, 6, 0, 2 * Math.PI); ctx.stroke();
   }
   canvas.dataset.points = String(mapState.points.length);
+}
+
+// Each coloured group's name where most of its films are (the median of its points), so
+// a large catalog's map says where its documentaries or its children's films lie.
+function labelGroups(ctx, size) {
+  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+  ctx.font = `bold ${size < 600 ? 10 : 13}px system-ui, sans-serif`;
+  ctx.textAlign = "center";
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = "rgba(255,255,255,0.9)";
+  for (const [group, colour] of mapState.colors) {
+    const members = mapState.points.filter((p) => p.group === group);
+    if (members.length < 20) continue;
+    const x = Math.min(Math.max(median(members.map((p) => p.px)), 60), size - 60);
+    const y = median(members.map((p) => p.py));
+    ctx.strokeText(group, x, y);
+    ctx.fillStyle = colour;
+    ctx.fillText(group, x, y);
+  }
 }
 
 function nearestPoint(event) {

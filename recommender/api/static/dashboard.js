@@ -60,11 +60,15 @@ function daysOf(stats) {
 function drawChart(stats) {
   const days = daysOf(stats);
   const surfaces = [...new Set(stats.surfaces.map((r) => r.surface))].sort();
-  const W = 760, H = 260, L = 48, R = 230, T = 12, B = 32;
+  // drawn at the width it is shown at; a narrow screen (a phone) gets its legend below
+  const W = Math.max(300, Math.min(900, $("chart").clientWidth || 760));
+  const narrow = W < 600;
+  const L = 48, R = narrow ? 12 : 230, T = 12, B = 32, PLOT = 220;
+  const H = PLOT + (narrow ? 18 * surfaces.length + 8 : 0);
   const step = niceStep(Math.max(0.01, ...stats.surfaces.map((r) => r.ctr)));
   const top = step * Math.ceil(Math.max(0.01, ...stats.surfaces.map((r) => r.ctr)) / step);
   const x = (i) => L + (days.length > 1 ? i * (W - L - R) / (days.length - 1) : (W - L - R) / 2);
-  const y = (v) => T + (H - T - B) * (1 - v / top);
+  const y = (v) => T + (PLOT - T - B) * (1 - v / top);
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "click-through rate per surface per day" });
   const grid = el("svg:g", { class: "grid" });
   for (let v = 0; v <= top + step / 2; v += step) {
@@ -72,7 +76,7 @@ function drawChart(stats) {
     grid.append(el("svg:line", { x1: L, x2: W - R, y1: y(v), y2: y(v) }),
       el("svg:text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, label));
   }
-  days.forEach((d, i) => { if (i % Math.ceil(days.length / 7) === 0) grid.append(el("svg:text", { x: x(i), y: H - 10, "text-anchor": "middle" }, d.slice(5))); });
+  days.forEach((d, i) => { if (i % Math.ceil(days.length / 7) === 0) grid.append(el("svg:text", { x: x(i), y: PLOT - 10, "text-anchor": i === days.length - 1 && i > 0 ? "end" : "middle" }, d.slice(5))); });
   svg.append(grid);
   surfaces.forEach((surface, s) => {
     const colour = COLOURS[s % COLOURS.length];
@@ -84,8 +88,9 @@ function drawChart(stats) {
       svg.append(el("svg:polyline", { class: "line", "data-surface": surface, stroke: colour, points: points.map((p) => p.join(",")).join(" ") }));
       for (const [px, py] of points) svg.append(el("svg:circle", { cx: px, cy: py, r: 3, fill: colour }));
     }
-    svg.append(el("svg:g", { class: "legend" }, el("svg:rect", { x: W - R + 12, y: T + 18 * s, width: 12, height: 12, fill: colour }),
-      el("svg:text", { x: W - R + 30, y: T + 18 * s + 6 }, surfaceName(surface))));
+    const [lx, ly] = narrow ? [L, PLOT + 18 * s] : [W - R + 12, T + 18 * s];
+    svg.append(el("svg:g", { class: "legend" }, el("svg:rect", { x: lx, y: ly, width: 12, height: 12, fill: colour }),
+      el("svg:text", { x: lx + 18, y: ly + 6 }, surfaceName(surface))));
   });
   $("chart").replaceChildren(svg);
 }
@@ -141,7 +146,7 @@ async function show() {
       const report = await api(`/admin/experiments/${encodeURIComponent(e.name)}`);
       parts.push(el("section", { class: "experiment", "data-experiment": e.name },
         el("h3", {}, `${e.name} `, el("span", { class: "muted" }, `${e.surfaces.map(surfaceName).join(", ")}; since ${report.since.slice(0, 10)}`)),
-        figuresTable(report.variants.map((v) => ({ ...v, label: v.name })), "variant", true)));
+        el("div", { class: "table-scroll" }, figuresTable(report.variants.map((v) => ({ ...v, label: v.name })), "variant", true))));
     }
     $("experiments").replaceChildren(...(parts.length ? parts : [el("p", { class: "empty" }, "No experiment is running. To compare two ways of ranking, describe them in an experiments file and point RECOMMENDER_EXPERIMENTS at it (docs/feedback.md).")]));
   } catch (error) {
