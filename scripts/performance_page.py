@@ -1,5 +1,6 @@
 """Put the tables the benchmarks printed into docs/performance.md, stamped with the date,
-the commit and the machine, so the page is regenerated rather than edited by hand.
+the commit and the machine, so the page is regenerated rather than edited by hand; the
+README's headline figures are then read off the page (``headline``).
 
     python scripts/performance_page.py [--results bench-results] [--page docs/performance.md]
 
@@ -65,6 +66,52 @@ def render(page: str, outputs: dict[str, str], stamp: str) -> str:
     return BLOCK.sub(replace, page)
 
 
+HEADLINE = re.compile(r"<!-- headline[^>]*-->\n.*?<!-- /headline -->", re.DOTALL)
+
+
+def _row(page: str, block: str, starts: str) -> list[str]:
+    """The cells of the first table row of ``block`` (a bench block's name, or the whole
+    page for "") whose first cells start with ``starts``."""
+    text = page if not block else block_of(block).search(page).group(0)
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("|") and " | ".join(cells).startswith(starts):
+            return cells
+    raise ValueError(f"docs/performance.md has no row starting {starts!r} in {block!r}")
+
+
+def block_of(name: str) -> re.Pattern[str]:
+    return re.compile(rf"<!-- bench:{name}[^>]*-->\n.*?<!-- /bench:{name} -->", re.DOTALL)
+
+
+def headline(page: str, scaling: str) -> str:
+    """The README's three headline figures, read off docs/performance.md's tables and the
+    fp32 build of docs/scaling.md (``scaling``: measured on a CPU without AVX-512 BF16), so
+    the README can't drift from them, with the runs that measured them."""
+    stamp = block_of("build").search(page).group(0).splitlines()[1]
+    plain = block_of("scaling").search(scaling).group(0).splitlines()[1]
+    local = _row(scaling, "scaling", "local, this process")
+    cpu = re.search(r"commit `\w+`, (.+?), \d+ GiB", plain)
+    bf16 = _row(page, "build", "ours: full build (default: export + OpenVINO bf16)")
+    fp32 = _row(page, "build", "ours: full build (export + OpenVINO fp32")
+    similar = _row(page, "query", "ours | `/films/{id}/similar` | 1")
+    search = _row(page, "query", "ours | `/search?q=` | 1")
+    scale = _row(page, "", "1,000,000 | IndexHNSWFlat efSearch=1024")
+    return (f"<!-- headline (from docs/performance.md: python scripts/performance_page.py) -->\n"
+            f"The Netflix catalog (7,787 titles). {stamp} More, with the commands: "
+            f"[docs/performance.md](docs/performance.md).\n\n"
+            f"- **Build**: {float(bf16[1]):.1f} s for the whole catalog at bf16, {bf16[4]} the "
+            f"plain sentence-transformers + FAISS pipeline (`scripts/bench_build.py`); at "
+            f"fp32, as a CPU without AVX-512 BF16 builds, {float(fp32[1]):.1f} s ({fp32[4]}), "
+            f"and {local[1].split()[0]} s on {cpu.group(1) if cpu else 'another'} "
+            f"([scaling](docs/scaling.md)).\n"
+            f"- **Over HTTP**: \"more like this\" p50 {similar[3]} ms, free-text search p50 "
+            f"{search[3]} ms, one client against the real server (`scripts/bench_query.py`).\n"
+            f"- **At scale**: 1M vectors with HNSW, recall@10 {scale[5]} at p50 {scale[4]} ms "
+            f"per query (`scripts/bench_scale.py`).\n"
+            f"<!-- /headline -->")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "bench-results")
@@ -75,7 +122,12 @@ def main() -> None:
                             capture_output=True, text=True).stdout.strip() or "unknown"
     stamp = (f"Measured {datetime.now(UTC):%Y-%m-%d} at commit `{commit}`, {machine()}.")
     page = args.page.read_text(encoding="utf-8")
-    args.page.write_text(render(page, outputs, stamp), encoding="utf-8")
+    page = render(page, outputs, stamp)
+    args.page.write_text(page, encoding="utf-8")
+    readme = ROOT / "README.md"
+    scaling = (ROOT / "docs" / "scaling.md").read_text("utf-8")
+    readme.write_text(HEADLINE.sub(lambda _: headline(page, scaling),
+                                   readme.read_text("utf-8")), encoding="utf-8")
     print(f"{args.page}: {', '.join(sorted(outputs)) or 'no benchmark output'} ({stamp})")
 
 

@@ -81,3 +81,16 @@ def test_the_performance_page_takes_the_tables_a_benchmark_printed():
     committed = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert set(performance_page.BLOCK.findall(committed)) >= {
         "build", "query", "scale", "peers", "embed", "lean", "events"}
+
+
+def test_the_readmes_headline_figures_are_read_off_the_performance_pages():
+    """Issue 37: the README's build time was another machine's. Its figures are rendered
+    from docs/performance.md and docs/scaling.md (which the benchmarks regenerate), with
+    the commit and the CPU, and the figure of a CPU without AVX-512 BF16 beside them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    scaling = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    block = performance_page.HEADLINE.search(readme).group(0)
+    assert block == performance_page.headline(page, scaling), \
+        "the README's headline is stale: run python scripts/performance_page.py"
+    assert "at commit `" in block and "no AVX-512 BF16" in block
