@@ -546,6 +546,14 @@ def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_inde
         assert page.inner_text("#also-title") == "Viewers who watched this also watched"
         assert page.locator("#also .card h2").all_inner_texts()[0] == "Rocky IV (1985)"
         assert _titles(page)  # "more like this" is still there above it
+        page.locator("#also .card a[data-film]").first.click()  # a click of that answer
+        page.wait_for_selector("#film:not([hidden])")
+        deadline, clicks = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and not clicks:
+            totals = call(base + "/admin/stats?days=1")[1]["totals"]
+            clicks = sum(t["clicks"] for t in totals if t["surface"] == "also_liked")
+            time.sleep(0.2)
+        assert clicks == 1
         page.goto("/?q=karate")  # another view: the row goes
         _titles(page)
         assert page.locator("#also-section").is_hidden()
