@@ -132,7 +132,7 @@ docs: install
 	$(BIN)/mkdocs build --strict
 
 lint: install
-	$(BIN)/ruff check recommender tests scripts
+	$(BIN)/ruff check recommender tests scripts clients
 	$(BIN)/mypy
 
 clean:
