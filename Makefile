@@ -12,7 +12,7 @@ CATALOG ?= seeds/films.jsonl
 PORT ?= $(or $(RECOMMENDER_PORT),8000)
 HOST ?= $(or $(RECOMMENDER_HOST),127.0.0.1)
 
-.PHONY: install install-mpnet browser postgres build run test test-fast bench docs lint clean
+.PHONY: install install-mpnet browser postgres build run test test-fast bench docs lint clean image
 
 install: $(VENV)/.installed
 
@@ -130,6 +130,24 @@ bench: install
 docs: install
 	$(BIN)/python -m recommender.cli.reference
 	$(BIN)/mkdocs build --strict
+
+# The container image (Dockerfile) with buildah, or podman where that is what there is;
+# IMAGE_BASE is the base (deploy/debian-base.sh makes one from Debian's packages where no
+# registry can be reached); torch's CPU wheel is taken from deploy/wheels where it lies.
+IMAGE_BASE ?= python:3.11-slim
+IMAGE ?= localhost/recommender:latest
+# chroot: RUN steps need no cgroups or user namespaces (a CI container, a VM without them)
+BUILDAH_ISOLATION ?= chroot
+# TORCH_INDEX= (empty) takes torch's wheel from deploy/wheels instead of its index
+TORCH_INDEX_SET = $(filter command line environment,$(origin TORCH_INDEX))
+image:
+	@if command -v buildah >/dev/null 2>&1; then \
+	  buildah bud --isolation $(BUILDAH_ISOLATION) --layers -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
+	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
+	elif command -v podman >/dev/null 2>&1; then \
+	  podman build -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
+	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
+	else echo "neither buildah nor podman: apt-get install buildah (or docker build .)"; exit 1; fi
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts clients
