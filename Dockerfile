@@ -25,8 +25,7 @@ RUN if [ -f /wheels/ca.crt ]; then export PIP_CERT=/wheels/ca.crt; fi \
 COPY pyproject.toml README.md /src/
 COPY recommender /src/recommender
 RUN if [ -f /wheels/ca.crt ]; then export PIP_CERT=/wheels/ca.crt; fi \
- && /opt/recommender/bin/pip install --no-cache-dir --quiet --find-links /wheels /src \
- && /opt/recommender/bin/python -m compileall -q /opt/recommender/lib
+ && /opt/recommender/bin/pip install --no-cache-dir --quiet --find-links /wheels /src
 
 FROM ${BASE}
 RUN useradd --system --home-dir /var/lib/recommender --create-home --shell /usr/sbin/nologin \
