@@ -142,10 +142,10 @@ BUILDAH_ISOLATION ?= chroot
 TORCH_INDEX_SET = $(filter command line environment,$(origin TORCH_INDEX))
 image:
 	@if command -v buildah >/dev/null 2>&1; then \
-	  buildah bud --isolation $(BUILDAH_ISOLATION) --layers -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
+	  buildah bud --format docker --isolation $(BUILDAH_ISOLATION) --layers -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
 	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
 	elif command -v podman >/dev/null 2>&1; then \
-	  podman build -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
+	  podman build --format docker -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
 	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
 	else echo "neither buildah nor podman: apt-get install buildah (or docker build .)"; exit 1; fi
 

@@ -7,6 +7,7 @@ and a package registry, so the suite doesn't build it itself (docs/operations.md
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,11 @@ def test_the_image_builds_its_index_and_answers():
     if not _image_exists():
         pytest.skip(f"no image {IMAGE}: build it with `make image` (deploy/debian-base.sh "
                     "makes a base where no registry can be reached)")
+    config = json.loads(subprocess.run([BUILDAH, "inspect", "--type", "image", IMAGE],
+                                       capture_output=True, text=True, check=True,
+                                       timeout=60).stdout)["Docker"]["config"]
+    assert "/ready" in " ".join(config["Healthcheck"]["Test"])  # docker format keeps it
+    assert config["User"] == "recommender"
     container = subprocess.run([BUILDAH, "from", IMAGE], capture_output=True, text=True,
                                check=True, timeout=120).stdout.strip()
     port = free_port()
