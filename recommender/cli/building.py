@@ -75,7 +75,8 @@ def build(args: argparse.Namespace, settings: Settings) -> int:
           f"  model      {report.model} ({report.dimension} dimensions)\n"
           f"  time       {report.seconds:.1f} s in all: model load/export "
           f"{report.model_load_seconds:.1f} s, embedding {report.embed_seconds:.1f} s"
-          + (f" ({report.films_per_second:.0f} films/s)" if report.embedded else
+          + (f" ({report.films_per_second:.{0 if report.films_per_second >= 10 else 1}f} "
+             "films/s)" if report.embedded else
              " (nothing to embed)"))
     manifest = read_manifest(report.path)
     ray_info = manifest["embeddings"].get("ray")
