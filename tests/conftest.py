@@ -4,6 +4,7 @@ per test session, and the Flask app / client ladder on top of them."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,6 +149,20 @@ def e5() -> Embedder:
     return Embedder(E5_SMALL.name).load()
 
 
+def copy_index(src: Path, dst: Path) -> Path:
+    """A copy of an index folder whose ONNX exports are hard links, not copies: the export
+    (~87 MB) is never written in place (a build renames a new one in), and a copy per test
+    filled a CI disk (43 tests of test_hostile_bytes alone wrote 3.7 GB)."""
+
+    def copy(a: str, b: str) -> object:
+        if Path(a).parent.name == "onnx" and a.endswith(".onnx"):
+            return os.link(a, b)
+        return shutil.copy2(a, b)
+
+    shutil.copytree(src, dst, symlinks=True, copy_function=copy)
+    return dst
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, embedder):
     """The seed index with its export, built once for the session: ``source`` copies it."""
@@ -161,7 +176,7 @@ def source(tmp_path, embedder, built):
     """A local index (with its export: made once, copied) and a way to build its next
     version."""
     out = tmp_path / "built"
-    shutil.copytree(built, out, symlinks=True)
+    copy_index(built, out)
     films = [json.loads(line) for line in SEEDS.read_text("utf-8").splitlines()]
 
     def next_version(extra: dict) -> Path:
