@@ -12,7 +12,7 @@ CATALOG ?= seeds/films.jsonl
 PORT ?= $(or $(RECOMMENDER_PORT),8000)
 HOST ?= $(or $(RECOMMENDER_HOST),127.0.0.1)
 
-.PHONY: install install-mpnet browser postgres build run test test-fast bench docs lint clean image
+.PHONY: install install-mpnet browser postgres image-tools build run test test-fast bench docs lint clean image
 
 install: $(VENV)/.installed
 
@@ -61,7 +61,17 @@ postgres:
 	      || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
 	  else echo "no postgresql and no root apt-get: the PostgreSQL tests will be skipped"; fi; }
 
-test: install browser postgres
+# The image's test (tests/system/test_image.py) builds the image with Debian's buildah
+# from a base debootstrap makes; installed where we can, else that test is skipped.
+image-tools:
+	@{ command -v buildah >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's buildah and debootstrap for the container image's test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null) \
+	      || echo "buildah could not be installed: the image's test will be skipped"; \
+	  else echo "no buildah and no root apt-get: the image's test will be skipped"; fi; }
+
+test: install browser postgres image-tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -136,6 +146,8 @@ docs: install
 # registry can be reached); torch's CPU wheel is taken from deploy/wheels where it lies.
 IMAGE_BASE ?= python:3.11-slim
 IMAGE ?= localhost/recommender:latest
+# what the build sees: the working tree, or a copy (the image's test builds from one)
+IMAGE_CONTEXT ?= .
 # chroot: RUN steps need no cgroups or user namespaces (a CI container, a VM without them)
 BUILDAH_ISOLATION ?= chroot
 # TORCH_INDEX= (empty) takes torch's wheel from deploy/wheels instead of its index
@@ -143,10 +155,10 @@ TORCH_INDEX_SET = $(filter command line environment,$(origin TORCH_INDEX))
 image:
 	@if command -v buildah >/dev/null 2>&1; then \
 	  buildah bud --format docker --isolation $(BUILDAH_ISOLATION) --layers -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
-	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
+	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) $(IMAGE_CONTEXT) ; \
 	elif command -v podman >/dev/null 2>&1; then \
 	  podman build --format docker -t $(IMAGE) --build-arg BASE=$(IMAGE_BASE) \
-	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) . ; \
+	    $(if $(TORCH_INDEX_SET),--build-arg TORCH_INDEX=$(TORCH_INDEX)) $(IMAGE_CONTEXT) ; \
 	else echo "neither buildah nor podman: apt-get install buildah (or docker build .)"; exit 1; fi
 
 lint: install
