@@ -121,3 +121,24 @@ def test_every_event_is_read_back_for_training_a_page_at_a_time(store):
                for i in range(7)])
     rows = list(store.interactions(page=2))
     assert rows == [(f"u{i % 3}", f"f{i}", 1000.0 + i) for i in range(7)]
+
+
+@pytest.mark.postgres
+def test_a_sql_ascii_database_reads_back_text_not_bytes(postgres):
+    """initdb in a C locale (a minimal image's default) makes SQL_ASCII databases, where
+    the driver hands back bytes unless the connection asks for UTF-8: a 500 on every
+    history, seen in compose with such a server."""
+    import psycopg
+
+    name = "t_ascii_" + str(time.time_ns())
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
+                     "LC_COLLATE 'C' LC_CTYPE 'C'")
+    store = open_store(postgres.rsplit("/", 1)[0] + "/" + name)
+    try:
+        store.add([Event("søren", "ørnen-1997", "like", event_id="æ1")])
+        [event] = store.history("søren", 5)
+        assert (event.user, event.film_id, event.event_id) == ("søren", "ørnen-1997", "æ1")
+        assert store.delete_user("søren") == 1
+    finally:
+        store.close()

@@ -34,8 +34,10 @@ class PostgresEventStore(EventStore):
         # timeout (the server's: under its request budget), so a database that hangs is
         # a 503 in time, not a thread held
         milliseconds = max(int(self.timeout * 1000), 1)
+        # UTF-8 whatever the database's encoding: in a SQL_ASCII one (initdb in a C locale,
+        # a minimal image's default) the driver would hand back text as bytes otherwise
         return psycopg.connect(self.url, connect_timeout=max(int(self.timeout + 0.999), 1),
-                               options=f"-c statement_timeout={milliseconds} "
+                               client_encoding="utf8", options=f"-c statement_timeout={milliseconds} "
                                        f"-c lock_timeout={milliseconds}")
 
     def _lock_schema(self, cursor: Any) -> None:
