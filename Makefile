@@ -61,15 +61,16 @@ postgres:
 	      || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
 	  else echo "no postgresql and no root apt-get: the PostgreSQL tests will be skipped"; fi; }
 
-# The image's test (tests/system/test_image.py) builds the image with Debian's buildah
-# from a base debootstrap makes; installed where we can, else that test is skipped.
+# The image's tests (tests/system/test_image.py, test_compose.py) build the image with
+# Debian's buildah from a base debootstrap makes, and run compose.yaml with podman (and
+# runc); installed where we can, else those tests are skipped.
 image-tools:
-	@{ command -v buildah >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; } || { \
+	@{ command -v buildah && command -v debootstrap && command -v podman && command -v runc; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's buildah and debootstrap for the container image's test"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null) \
-	      || echo "buildah could not be installed: the image's test will be skipped"; \
-	  else echo "no buildah and no root apt-get: the image's test will be skipped"; fi; }
+	    echo "installing Debian's buildah, debootstrap, podman and runc for the container image's tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap podman runc >/dev/null) \
+	      || echo "buildah or podman could not be installed: the image's tests will be skipped"; \
+	  else echo "no buildah and no root apt-get: the image's tests will be skipped"; fi; }
 
 test: install browser postgres image-tools
 	$(BIN)/mypy
