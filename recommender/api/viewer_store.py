@@ -68,7 +68,7 @@ class ViewerStore:
 
     def _open_personal(self, unavailable: EventsUnavailable) -> Personalizer:
         from recommender.viewers.events import default_url, open_store
-        from recommender.viewers.personal import Personalizer
+        from recommender.viewers.personal import open_personalizer
 
         config = self.settings
         url = config.events_url or default_url(config.index)
@@ -81,7 +81,7 @@ class ViewerStore:
             self.failed_at = time.monotonic()
             raise unavailable from None
         live = self.live
-        return Personalizer(store, config, model=lambda: live.model)
+        return open_personalizer(config, store=store, model=lambda: live.model)
 
     def status(self) -> dict[str, Any]:
         """Whether the event store works now (for /ready): ``{"status": "ok"}``,

@@ -95,13 +95,11 @@ def _add_store(p: argparse.ArgumentParser) -> None:
 
 
 def _personal(settings: Settings) -> tuple[Any, Any]:
+    """The engine and the viewers' side as the server opens them (the trained model too)."""
     from recommender.search.factory import open_engine
-    from recommender.viewers.events import default_url, open_store
-    from recommender.viewers.personal import Personalizer
+    from recommender.viewers.personal import open_personalizer
 
-    engine = open_engine(settings)
-    store = open_store(settings.events_url or default_url(settings.index))
-    return engine, Personalizer(store, settings)
+    return open_engine(settings), open_personalizer(settings)
 
 
 def _events_of(path: str, engine: Any, now: float,
@@ -280,6 +278,16 @@ def print_report(table: str, report: dict[str, Any], path: str | None) -> int:
     return 0
 
 
+def _why(reason: dict[str, Any]) -> str:
+    """A reason in words: "because you liked Rocky", "viewers of Rocky watched it too"."""
+    because, film = reason["because"], (reason.get("film") or {}).get("title")
+    if film and because == "viewers_also_liked":
+        return f"viewers of {film} watched it too"
+    if film:
+        return f"because you {because} {film}"
+    return because.replace("_", " ")
+
+
 def user_recs(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.search.query import QueryOptions
 
@@ -296,9 +304,7 @@ def user_recs(args: argparse.Namespace, settings: Settings) -> int:
     print(f"For {args.user} ({body['query']['history']} events, by "
           f"{body['query']['basis']}):")
     for rank, film in enumerate(body["results"], start=1):
-        reason = film["reasons"][0] if film.get("reasons") else {}
-        why = f"because you {reason['because']} {reason['film']['title']}" \
-            if "film" in reason else reason.get("because", "")
+        why = _why(film["reasons"][0]) if film.get("reasons") else ""
         year = f" ({film['year']})" if film["year"] is not None else ""
         print(f"{rank:3d}. {film['title']}{year}  [{film['id']}]  {why}")
     return 0

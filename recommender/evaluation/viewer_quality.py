@@ -40,7 +40,7 @@ from recommender.search.query import QueryOptions
 from recommender.viewers import collaborative
 from recommender.viewers.baselines import Baselines
 from recommender.viewers.events import Event, open_store
-from recommender.viewers.personal import DAY, Personalizer, event_weight
+from recommender.viewers.personal import DAY, Personalizer, event_weight, open_personalizer
 
 POSITIVE = 0.5
 """An event of at least this weight is taste (the same cut as a "because you liked" row)."""
@@ -213,9 +213,10 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
             # the hidden films are the films a catalog adds: the live catalog records when
             # (a day before the clock here), as it would for films added this week
             arrivals = {f: now - DAY for f in hidden} if cold_new else {}
-            service = Personalizer(store, settings, clock=lambda: now, model=lambda: model,
-                                   arrivals=lambda index: arrivals)
-            content = Personalizer(store, settings, clock=lambda: now)
+            service = open_personalizer(settings, store=store, clock=lambda: now,
+                                        model=lambda: model, arrivals=lambda index: arrivals)
+            content = open_personalizer(settings, store=store, clock=lambda: now,
+                                        model=lambda: None)
             for user in progress(users) if progress else users:
                 target = split.held_out[user].film_id
                 segments = [segment_of(user),

@@ -25,9 +25,10 @@ from recommender.errors import NothingToRecommendFrom
 from recommender.index.film_index import FilmIndex
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
+from recommender.viewers import collaborative
 from recommender.viewers.blend import Alignment, blended
 from recommender.viewers.collaborative import CollaborativeModel
-from recommender.viewers.events import Event, EventStore
+from recommender.viewers.events import Event, EventStore, default_url, open_store
 from recommender.viewers.events.impressions import ImpressionLog
 from recommender.viewers.recency import (
     DAY,
@@ -39,7 +40,8 @@ from recommender.viewers.recency import (
     new_mask,
 )
 
-__all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_weight"]
+__all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_weight",
+           "open_personalizer"]
 
 
 MAX_REASON_FILMS = 20
@@ -278,6 +280,32 @@ class Personalizer:
             hit.reasons = [{"because": profile.kind.get(closest, "liked"),
                             "film": film_summary(engine.film(closest)),
                             "similarity": round(float(row.max()), 4)}]
+
+
+def open_personalizer(settings: Settings, *, store: EventStore | None = None,
+                      model: Callable[[], CollaborativeModel | None] | None = None,
+                      clock: Callable[[], float] = time.time,
+                      arrivals: Callable[[FilmIndex], dict[str, float]] = arrived
+                      ) -> Personalizer:
+    """The one way a :class:`Personalizer` is made: by the server, the CLI and the
+    evaluation alike, so ``recommender user-recs`` answers as the HTTP route does.
+
+    Args:
+        store: the event store (default: ``settings.events_url``, else the SQLite file
+            beside the index), opened here where not given.
+        model: the collaborative model serving, read per request (the server's follows
+            the index folder); default: the one ``recommender train`` made for the index
+            (``<index>/models/current``), loaded once, or none where none was trained.
+        clock: what "now" is (the evaluation's: the end of its log).
+        arrivals: when each film arrived (the evaluation's: its hidden films).
+    """
+    if store is None:
+        store = open_store(settings.events_url or default_url(settings.index))
+    if model is None:
+        current = collaborative.current_path(settings.index)
+        loaded = collaborative.load(current) if current is not None else None
+        model = lambda: loaded  # noqa: E731 (a constant, read as the live one is)
+    return Personalizer(store, settings, clock=clock, model=model, arrivals=arrivals)
 
 
 def fields_of(options: QueryOptions) -> dict[str, Any]:

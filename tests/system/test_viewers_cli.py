@@ -57,3 +57,24 @@ def test_hostile_lines_are_refused_alone(tmp_path, seed_index_dir):
     assert "1 events stored, 0 duplicates, 2 rejected" in done.stdout
     assert "rejected line 1: The line nests deeper than 32 levels" in done.stderr
     assert "rejected line 2: The key 'user' is given twice" in done.stderr
+
+
+def test_user_recs_answers_as_the_http_route_does_with_the_trained_model(tmp_path,
+                                                                         seed_index_dir):
+    """One factory (open_personalizer) for the server and the CLI: with a model trained,
+    both rank by history and every viewer's, the same films in the same order."""
+    from tests.ops import call, running_server
+    from tests.system.test_collaborative import train_a_seed_copy
+
+    index, url = train_a_seed_copy(tmp_path, seed_index_dir)
+    store = ["--index", str(index), "--events-url", url]
+    cli = json.loads(_cli("user-recs", "v0", "-k", "3", "--json", *store).stdout)
+    assert cli["query"]["basis"] == "history and every viewer's"
+    assert cli["query"]["model"]
+    with running_server(index, workers=1, env={"RECOMMENDER_EVENTS_URL": url}) as (base, _):
+        status, http = call(base + "/users/v0/recommendations?k=3")
+    assert status == 200, http
+    assert [r["id"] for r in cli["results"]] == [r["id"] for r in http["results"]]
+    assert cli["query"]["model"] == http["query"]["model"]
+    table = _cli("user-recs", "v0", "-k", "3", *store).stdout
+    assert "by history and every viewer's" in table and "viewers_also_liked" not in table

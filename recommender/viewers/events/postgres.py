@@ -37,7 +37,8 @@ class PostgresEventStore(EventStore):
         # UTF-8 whatever the database's encoding: in a SQL_ASCII one (initdb in a C locale,
         # a minimal image's default) the driver would hand back text as bytes otherwise
         return psycopg.connect(self.url, connect_timeout=max(int(self.timeout + 0.999), 1),
-                               client_encoding="utf8", options=f"-c statement_timeout={milliseconds} "
+                               client_encoding="utf8",
+                               options=f"-c statement_timeout={milliseconds} "
                                        f"-c lock_timeout={milliseconds}")
 
     def _lock_schema(self, cursor: Any) -> None:
