@@ -48,6 +48,7 @@ from recommender.search.projection import METHOD, group_of
 from recommender.viewers.events.catalog_log import CatalogLog
 from recommender.viewers.events.impressions import ImpressionLog
 from recommender.viewers.experiments import Experiments
+from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
     options = QueryOptions.from_fields({**dict(req), **dict(req.filters)}, settings.search_mode)
-    label, _ = reports.variant("recommend", req.user)
+    label, _ = reports.variant(Surface.RECOMMEND, req.user)
     return http_io.page_body(engine, engine.recommend(
         req.items("positive"), req.items("negative"), req.query, req.strategy, options),
         experiment=label, user=req.user)
@@ -175,7 +176,7 @@ def film(film_id: str) -> Any:
 def film_similar(film_id: str) -> Any:
     params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
-    label, ranking = reports.variant("similar", params.user)
+    label, ranking = reports.variant(Surface.SIMILAR, params.user)
     page = film_variant(engine, film_id, http_io.options(params), ranking,
                         http_io.live().model, reports.personal_for(ranking), "content")
     return http_io.page(engine, page, params, label)
@@ -250,7 +251,7 @@ def similar() -> Any:
     engine = http_io.engine()
     params = parse_args(TitleParams, request.args)
     found = engine.similar_by_title(params.title, params.year, http_io.options(params))
-    label, ranking = reports.variant("similar", params.user)
+    label, ranking = reports.variant(Surface.SIMILAR, params.user)
     if ranking is not None and ranking.source not in (None, "content"):
         resolved = found.query["resolved"]["id"]
         found = film_variant(engine, resolved, http_io.options(params), ranking,
@@ -262,7 +263,7 @@ def similar() -> Any:
 def search() -> Any:
     engine = http_io.engine()
     params = parse_args(TextParams, request.args)
-    label, _ = reports.variant("search", params.user)
+    label, _ = reports.variant(Surface.SEARCH, params.user)
     return http_io.page(engine, engine.search(params.q, http_io.options(params)), params,
                         label)
 

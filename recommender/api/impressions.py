@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,14 +24,16 @@ from recommender.search.engine import Engine
 from recommender.viewers.events import Event
 from recommender.viewers.events.impressions import Impression, ImpressionLog
 from recommender.viewers.impressions import ImpressionRecorder
+from recommender.viewers.surfaces import Surface
 
 EXTENSION = "recommender.impressions"
-SURFACES = {
-    "users.user_recommendations": "user_recommendations", "users.user_rows": "user_rows",
-    "api.film_similar": "similar", "api.similar": "similar",
-    "users.film_also_liked": "also_liked", "api.search": "search",
-    "api.recommend": "recommend", "api.recommend_batch": "recommend",
-    "users.trending": "trending",
+SURFACES: dict[str, Surface] = {
+    "users.user_recommendations": Surface.USER_RECOMMENDATIONS,
+    "users.user_rows": Surface.USER_ROWS,
+    "api.film_similar": Surface.SIMILAR, "api.similar": Surface.SIMILAR,
+    "users.film_also_liked": Surface.ALSO_LIKED, "api.search": Surface.SEARCH,
+    "api.recommend": Surface.RECOMMEND, "api.recommend_batch": Surface.RECOMMEND,
+    "users.trending": Surface.TRENDING,
 }
 """Route endpoint -> the surface its answers are recorded under (the experiments' names)."""
 
@@ -52,10 +55,18 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
         settings.impressions_flush_seconds, settings.impressions_retention_days,
         on_written=written,
         on_dropped=lambda why, n: metrics.impressions_dropped.labels(reason=why).inc(n))
-    atexit.register(recorder.close)  # a worker on its way out writes what it queued
+    # a worker on its way out writes what it queued; held weakly, so that an app let go
+    # (a test's, a reload's) is not kept alive, nor closed at exit against a store gone
+    atexit.register(_close_at_exit, weakref.ref(recorder))
     app.extensions[EXTENSION] = recorder
     app.extensions[EXTENSION + ".live"] = live
     app.after_request(_offer_if_answered)
+
+
+def _close_at_exit(ref: weakref.ref[ImpressionRecorder]) -> None:
+    recorder = ref()
+    if recorder is not None:
+        recorder.close()
 
 
 def _offer_if_answered(response: Response) -> Response:
@@ -89,7 +100,7 @@ def record(engine: Engine, films: Sequence[str], recommendation_id: str,
     # the viewer of the path, or of ?user= (both validated by the route before it answers)
     user = user or (request.view_args or {}).get("user") or request.args.get("user")
     g.setdefault("pending_impressions", []).append(Impression(
-        recommendation_id, surface, tuple(films), time.time(),
+        recommendation_id, surface.value, tuple(films), time.time(),
         user=user if isinstance(user, str) else None,
         experiment=experiment[0] if experiment else None,
         variant=experiment[1] if experiment else None,

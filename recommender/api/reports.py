@@ -23,6 +23,7 @@ from recommender.evaluation.online import MAX_DAYS, experiment_report, stats_rep
 from recommender.viewers.events.impressions import CONVERSIONS, ImpressionLog
 from recommender.viewers.experiments import Experiments, Ranking, load_experiments
 from recommender.viewers.personal import Personalizer
+from recommender.viewers.surfaces import Surface
 
 EXTENSION = "recommender.experiments"
 bp = Blueprint("reports", __name__)
@@ -43,7 +44,7 @@ def experiments() -> Experiments:
     return value if isinstance(value, Experiments) else Experiments()
 
 
-def variant(surface: str, user: str | None) -> tuple[tuple[str, str] | None, Ranking | None]:
+def variant(surface: Surface, user: str | None) -> tuple[tuple[str, str] | None, Ranking | None]:
     """The (experiment, variant) names ``user`` is served on ``surface``, and the
     variant's ranking (None, None: in no experiment)."""
     assigned = experiments().assign(surface, user)

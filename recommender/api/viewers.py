@@ -31,6 +31,7 @@ from recommender.errors import Forbidden, InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
 from recommender.viewers.events import Event
 from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant, recommend_variant, trending_variant
 
 bp = Blueprint("users", __name__)
@@ -83,7 +84,7 @@ def user_recommendations(user: str) -> Any:
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
     personal = viewer_store.personal()
-    assigned = reports.experiments().assign("user_recommendations", user)
+    assigned = reports.experiments().assign(Surface.USER_RECOMMENDATIONS, user)
     if assigned is None:
         page = personal.recommend(engine, user, http_io.options(params),
                                   include_seen=params.include_seen)
@@ -105,7 +106,7 @@ def user_rows(user: str) -> Any:
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
     rows = viewer_store.personal().rows(engine, user, params.rows, params.k, options)
     recommendation_id = http_io.new_recommendation_id()
-    assigned = reports.experiments().assign("user_rows", user)
+    assigned = reports.experiments().assign(Surface.USER_ROWS, user)
     label = (assigned[0].name, assigned[1].name) if assigned else None
     impressions.record(engine, [hit.film.id for row in rows for hit in row["results"]],
                        recommendation_id, label)
@@ -148,7 +149,7 @@ def film_also_liked(film_id: str) -> Any:
     content's "more like this" (``/films/{id}/similar``)."""
     params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
-    label, ranking = reports.variant("also_liked", params.user)
+    label, ranking = reports.variant(Surface.ALSO_LIKED, params.user)
     page = film_variant(engine, film_id, http_io.options(params), ranking,
                         http_io.live().model, reports.personal_for(ranking), "collaborative")
     return http_io.page(engine, page, params, label)
@@ -160,7 +161,7 @@ def trending() -> Any:
     params = parse_args(TrendingViewerParams, request.args)
     engine = http_io.engine()
     options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
-    label, ranking = reports.variant("trending", params.user)
+    label, ranking = reports.variant(Surface.TRENDING, params.user)
     page = trending_variant(viewer_store.personal(), engine, options, params.window_days,
                             ranking)
     return http_io.page(engine, page, params, label)

@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-Surface = Literal["user_recommendations", "user_rows", "similar", "also_liked", "search",
-                  "recommend", "trending"]
+from recommender.viewers.surfaces import Surface
+
 WEIGHTS = ("popular_weight", "popular_half_life_days", "popular_activity_half_life_days",
            "history_half_life_days", "new_slots")
 Source = Literal["popular", "trending", "collaborative", "content"]
@@ -106,12 +106,13 @@ class Experiments:
         self.all = list(experiments)
         self.source = source
         self.by_name = {e.name: e for e in self.all}
-        self.by_surface: dict[str, Experiment] = {}
+        self.by_surface: dict[Surface, Experiment] = {}
         for experiment in self.all:
             for surface in experiment.surfaces:
                 self.by_surface[surface] = experiment
 
-    def assign(self, surface: str, user: str | None) -> tuple[Experiment, Variant] | None:
+    def assign(self, surface: Surface, user: str | None
+               ) -> tuple[Experiment, Variant] | None:
         """(experiment, variant) of ``user`` on ``surface``; None: none applies."""
         experiment = self.by_surface.get(surface)
         if experiment is None or user is None:
@@ -149,7 +150,7 @@ def load_experiments(path: str | Path) -> Experiments:
         raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} line "
                                f"{_line_of(text, loc)}, {field or 'the file'}: "
                                f"{first['msg']}") from None
-    seen: dict[str, str] = {}
+    seen: dict[Surface, str] = {}
     for i, experiment in enumerate(parsed.experiments):
         field = f"experiments[{i}]"
         if experiment.name in {e.name for e in parsed.experiments[:i]}:
@@ -173,16 +174,17 @@ def load_experiments(path: str | Path) -> Experiments:
     return Experiments(parsed.experiments, str(where))
 
 
-SOURCES_OF = {"user_recommendations": {"popular", "trending", "collaborative", "content"},
-              "similar": {"popular", "trending", "collaborative", "content"},
-              "also_liked": {"popular", "trending", "collaborative", "content"},
-              "trending": {"popular", "trending"}}
+SOURCES_OF: dict[Surface, set[str]] = {
+    Surface.USER_RECOMMENDATIONS: {"popular", "trending", "collaborative", "content"},
+    Surface.SIMILAR: {"popular", "trending", "collaborative", "content"},
+    Surface.ALSO_LIKED: {"popular", "trending", "collaborative", "content"},
+    Surface.TRENDING: {"popular", "trending"}}
 """The sources each surface can serve a variant from (the others serve their own list)."""
 
 
-def _unservable(ranking: Ranking, surfaces: Sequence[str]) -> str | None:
+def _unservable(ranking: Ranking, surfaces: Sequence[Surface]) -> str | None:
     """Why ``ranking`` can't be served on every one of ``surfaces`` (None: it can)."""
-    if ranking.weights and list(surfaces) != ["user_recommendations"]:
+    if ranking.weights and list(surfaces) != [Surface.USER_RECOMMENDATIONS]:
         return ("other weights change user_recommendations only; give that surface "
                 "alone")
     if ranking.source is not None:

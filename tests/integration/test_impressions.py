@@ -323,3 +323,14 @@ def test_a_film_surface_takes_the_viewer_as_a_parameter_and_serves_their_variant
     assert _log(app).get(recommended.get_json()["recommendation_id"]).user == "u3"
     imp = _log(app).get(seen["popular"]["recommendation_id"])
     assert imp.surface == "similar" and imp.user is not None and imp.variant == "popular"
+
+
+def test_every_surface_is_a_route_of_the_app_and_every_route_named_is_real(app):
+    """The impression log names surfaces by route endpoint: a route renamed, or a surface
+    no route records, fails here rather than recording nothing in silence."""
+    from recommender.api.impressions import SURFACES
+    from recommender.viewers.surfaces import Surface
+
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert set(SURFACES) <= endpoints
+    assert set(SURFACES.values()) == set(Surface)
