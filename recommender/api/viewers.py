@@ -31,6 +31,7 @@ from recommender.errors import Forbidden, InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
 from recommender.viewers.events import Event
 from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.rows import home_rows
 from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant, recommend_variant, trending_variant
 
@@ -104,7 +105,7 @@ def user_rows(user: str) -> Any:
     engine = http_io.engine()
     options = QueryOptions.from_fields(
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
-    rows = viewer_store.personal().rows(engine, user, params.rows, params.k, options)
+    rows = home_rows(viewer_store.personal(), engine, user, params.rows, params.k, options)
     recommendation_id = http_io.new_recommendation_id()
     assigned = reports.experiments().assign(Surface.USER_ROWS, user)
     label = (assigned[0].name, assigned[1].name) if assigned else None

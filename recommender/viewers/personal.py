@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -182,13 +181,6 @@ class Personalizer:
                       "include_seen": include_seen, **page.query}
         return page
 
-    def rows(self, engine: Engine, user: str, rows: int, k: int,
-             options: QueryOptions) -> list[dict[str, Any]]:
-        """A home screen's rows (:func:`recommender.viewers.rows.home_rows`)."""
-        from recommender.viewers.rows import home_rows
-
-        return home_rows(self, engine, user, rows, k, options)
-
     def trending(self, engine: Engine, options: QueryOptions, window_days: float | None = None,
                  exclude: Sequence[str] = (), half_life_days: float | None = None
                  ) -> ResultPage:
@@ -306,7 +298,3 @@ def open_personalizer(settings: Settings, *, store: EventStore | None = None,
         loaded = collaborative.load(current) if current is not None else None
         model = lambda: loaded  # noqa: E731 (a constant, read as the live one is)
     return Personalizer(store, settings, clock=clock, model=model, arrivals=arrivals)
-
-
-def fields_of(options: QueryOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in QueryOptions.__dataclass_fields__}

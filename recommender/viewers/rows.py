@@ -15,14 +15,12 @@ filters, and never calls the catalog's order trending.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from recommender.catalog.titles import film_summary
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ScoredFilm
-
-if TYPE_CHECKING:
-    from recommender.viewers.personal import Personalizer
+from recommender.viewers.personal import Personalizer
 
 TRENDING_DAYS = 7.0
 TITLE_OF = {"liked": "Because you liked", "rated": "Because you rated",
@@ -32,15 +30,13 @@ TITLE_OF = {"liked": "Because you liked", "rated": "Because you rated",
 def home_rows(personal: Personalizer, engine: Engine, user: str, rows: int, k: int,
               options: QueryOptions) -> list[dict[str, Any]]:
     """At most ``rows`` "because" rows of ``k`` films, then the trending and new rows."""
-    from recommender.viewers.personal import fields_of
-
     profile = personal.profile(user)
     used = set(profile.seen)
     out: list[dict[str, Any]] = []
 
     def row_options() -> QueryOptions:
         return QueryOptions.from_fields(
-            {**fields_of(options), "k": k, "offset": 0,
+            {**_fields_of(options), "k": k, "offset": 0,
              "exclude": tuple(sorted(used | set(options.exclude)))}, options.mode)
 
     for film_id in profile.positives:
@@ -101,3 +97,7 @@ def _new_films(personal: Personalizer, engine: Engine, options: QueryOptions
         if len(hits) >= options.k:
             break
     return hits
+
+
+def _fields_of(options: QueryOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in QueryOptions.__dataclass_fields__}

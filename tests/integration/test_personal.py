@@ -8,6 +8,7 @@ import pytest
 from recommender.search.query import QueryOptions
 from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
+from recommender.viewers.rows import home_rows
 from tests.conftest import ROCKY_IDS
 
 
@@ -89,7 +90,7 @@ def test_trending_decays_with_time_and_honours_filters(personal, engine):
 def test_rows_are_one_per_liked_film_with_no_film_twice(personal, engine):
     _add(personal, "di", ("rocky-1976", "like", None), ago_days=1)
     _add(personal, "di", ("the-karate-kid-1984", "view", 0.9))
-    rows = personal.rows(engine, "di", rows=3, k=3, options=QueryOptions())
+    rows = home_rows(personal, engine, "di", rows=3, k=3, options=QueryOptions())
     assert [row["because"]["id"] for row in rows] == ["the-karate-kid-1984", "rocky-1976"]
     assert [row["reason"] for row in rows] == ["watched", "liked"]
     shown = [hit.film.id for row in rows for hit in row["results"]]

@@ -14,6 +14,7 @@ from recommender.search.query import QueryOptions
 from recommender.viewers import collaborative
 from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
+from recommender.viewers.rows import home_rows
 from tests.conftest import ROCKY_IDS
 
 NOW = time.time()
@@ -109,13 +110,13 @@ def test_the_home_screen_says_what_each_row_is(world, settings, engine):
     outsider = next(f for f in films if f not in ROCKY_IDS)
     newest = next(f for f in films if f not in ROCKY_IDS and f != outsider)
     empty = _personal(store, model, settings, clock=OLD + 900 * DAY)
-    rows = empty.rows(engine, "nobody", rows=3, k=4, options=QueryOptions())
+    rows = home_rows(empty, engine, "nobody", rows=3, k=4, options=QueryOptions())
     # nothing watched within a week of that clock and nothing new: the catalog, said so
     assert [(r["title"], r["reason"]) for r in rows] == [("From the catalog", "catalog")]
     _popular_now(store, outsider, viewers=5)
     store.add([Event("ed", "rocky-1976", "like", ts=NOW - 3600)])
     personal = _personal(store, model, settings, arrivals={newest: NOW - DAY})
-    rows = personal.rows(engine, "ed", rows=1, k=3, options=QueryOptions())
+    rows = home_rows(personal, engine, "ed", rows=1, k=3, options=QueryOptions())
     titles = [r["title"] for r in rows]
     assert titles[0].startswith("Because you liked Rocky")
     assert titles[1:] == ["Trending this week", "New on the service"]

@@ -108,3 +108,47 @@ def test_no_class_over_250_lines_no_module_over_400_and_the_app_under_300():
                 too_long.append(f"{path.relative_to(PACKAGE)}: class {node.name} "
                                 f"{node.end_lineno - node.lineno + 1} lines (at most 250)")
     assert not too_long, too_long
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports (at the top, in a function, or for
+    types only: each is a knot a reader has to untie)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in known else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def test_no_import_circle_inside_a_folder():
+    """Two modules of one folder that import each other (even lazily, even for types)
+    are one module in two files: a reader can't understand either alone."""
+    paths = {_module_of(p): p for p in PACKAGE.rglob("*.py")}
+    known = set(paths)
+    edges = {m: {n for n in _imported_modules(p, known) if n != m
+                 and n.rsplit(".", 1)[0] == m.rsplit(".", 1)[0]
+                 and paths[n].name != "__init__.py"}
+             for m, p in paths.items()}
+    circles: set[str] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        for nxt in sorted(edges[module]):
+            if nxt in trail:
+                circle = [*trail[trail.index(nxt):], nxt]
+                if min(circle[:-1]) == circle[0]:  # each circle once
+                    circles.add(" -> ".join(circle))
+            elif len(trail) < 8:
+                visit(nxt, [*trail, nxt])
+
+    for module in sorted(edges):
+        visit(module, [module])
+    assert not circles, sorted(circles)
