@@ -25,12 +25,13 @@ from recommender.index.film_index import FilmIndex
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.viewers import collaborative
-from recommender.viewers.blend import Alignment, blended
+from recommender.viewers.blend import CONTENT_WEIGHT, Alignment, blended
 from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.events import Event, EventStore, default_url, open_store
 from recommender.viewers.events.impressions import ImpressionLog
 from recommender.viewers.recency import (
     DAY,
+    WINDOW_HALF_LIVES,
     DecayedCounts,
     TimeSources,
     arrived,
@@ -145,41 +146,64 @@ class Personalizer:
     # -- answers ---------------------------------------------------------------------
 
     def recommend(self, engine: Engine, user: str, options: QueryOptions,
-                  include_seen: bool = False) -> ResultPage:
+                  include_seen: bool = False, source: str | None = None) -> ResultPage:
         """The viewer's recommendations, each with its ``reasons``."""
-        return self.recommend_for(engine, user, self.profile(user), options, include_seen)
+        return self.recommend_for(engine, user, self.profile(user), options, include_seen,
+                                  source)
 
     def recommend_for(self, engine: Engine, user: str, profile: Profile,
-                      options: QueryOptions, include_seen: bool = False) -> ResultPage:
-        """:meth:`recommend` from a profile already read (one read for several answers)."""
+                      options: QueryOptions, include_seen: bool = False,
+                      source: str | None = None) -> ResultPage:
+        """:meth:`recommend` from a profile already read (one read for several answers).
+
+        ``source``: one source alone, as an experiment's variant asks (``collaborative``:
+        the model without content or time; ``content``: the films' likeness; ``popular``:
+        what is popular now; ``trending``: ``GET /trending``'s list); None: the default.
+        One chain for all: the blend of the model and the content, then the content alone,
+        then what is trending; a source alone takes its own link of it, and where it has
+        nothing for this viewer, what is trending.
+        """
         options = options.validate(self.settings.max_k)
         exclude = () if include_seen else tuple(sorted(profile.seen))
+        echo = {"user": user, "history": profile.events, "include_seen": include_seen}
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
-        model = self.model()
+        model = self.model() if source in (None, "collaborative") else None
         if model is not None and profile.weights:
-            results = blended(engine, model, self.aligned(engine, model), liked,
-                              profile.disliked, list(profile.weights), options, exclude,
-                              self.time_sources(engine, profile))
+            alone = source == "collaborative"
+            results = blended(engine, model, self.aligned(engine, model),
+                              {} if alone else liked, {} if alone else profile.disliked,
+                              list(profile.weights), options, exclude,
+                              TimeSources() if alone else self.time_sources(engine, profile),
+                              content_weight=0.0 if alone else CONTENT_WEIGHT)
             if results is not None and (results or options.offset):
-                return ResultPage({"user": user, "history": profile.events,
-                                   "basis": "history and every viewer's",
-                                   "model": model.version, "include_seen": include_seen,
-                                   **options.echo()}, results, len(results) == options.k)
-        if liked:
+                return ResultPage({**echo, "basis": source or "history and every viewer's",
+                                   "model": model.version, **options.echo()},
+                                  results, len(results) == options.k)
+        if liked and source in (None, "content"):
             try:
                 page = engine.recommend_weighted(liked, profile.disliked, options, exclude)
             except NothingToRecommendFrom:
                 page = None
             if page is not None and (page.results or options.offset):
                 self._explain(engine, page.results, liked, profile)
-                page.query = {"user": user, "history": profile.events, "basis": "history",
-                              "include_seen": include_seen, **page.query}
+                page.query = {**echo, "basis": source or "history", **page.query}
                 return page
-        page = self.trending(engine, options, exclude=exclude)
-        page.query = {"user": user, "history": profile.events,
-                      "basis": "trending" if liked == {} else "trending (history filtered out)",
-                      "include_seen": include_seen, **page.query}
+        if source == "popular":
+            page, basis = self.popular(engine, options, exclude), "popular"
+        else:
+            page = self.trending(engine, options, exclude=exclude)
+            basis = "trending" if liked == {} or source is not None else \
+                "trending (history filtered out)"
+        page.query = {**echo, "basis": basis, **page.query}
         return page
+
+    def popular(self, engine: Engine, options: QueryOptions, exclude: Sequence[str] = ()
+                ) -> ResultPage:
+        """What is popular now: :meth:`trending` counted as the ranking's popular-now is
+        (``popular_half_life_days``, over the window that half-life reads)."""
+        half_life = self.settings.popular_half_life_days
+        return self.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
+                             half_life_days=half_life)
 
     def trending(self, engine: Engine, options: QueryOptions, window_days: float | None = None,
                  exclude: Sequence[str] = (), half_life_days: float | None = None

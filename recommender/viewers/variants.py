@@ -8,14 +8,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from recommender.errors import NothingToRecommendFrom
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage
-from recommender.viewers.blend import also_liked, blended
+from recommender.viewers.blend import also_liked
 from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.experiments import Ranking
 from recommender.viewers.personal import Personalizer
-from recommender.viewers.recency import WINDOW_HALF_LIVES, TimeSources
 
 
 def with_weights(personal: Personalizer, ranking: Ranking) -> Personalizer:
@@ -31,41 +29,9 @@ def with_weights(personal: Personalizer, ranking: Ranking) -> Personalizer:
 def recommend_variant(personal: Personalizer, engine: Engine, user: str,
                       options: QueryOptions, include_seen: bool,
                       ranking: Ranking) -> ResultPage:
-    """The viewer's recommendations as ``ranking`` ranks them."""
-    served = with_weights(personal, ranking)
-    if ranking.source is None:
-        return served.recommend(engine, user, options, include_seen)
-    options = options.validate(personal.settings.max_k)
-    profile = served.profile(user)
-    exclude = () if include_seen else tuple(sorted(profile.seen))
-    echo = {"user": user, "history": profile.events, "include_seen": include_seen}
-    page = None
-    if ranking.source == "popular":
-        half_life = served.settings.popular_half_life_days
-        page = served.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
-                               half_life_days=half_life)
-    elif ranking.source == "trending":
-        page = served.trending(engine, options, exclude=exclude)
-    elif ranking.source == "collaborative":
-        model = served.model()
-        if model is not None and profile.weights:
-            results = blended(engine, model, served.aligned(engine, model), {}, {},
-                              list(profile.weights), options, exclude, TimeSources(),
-                              content_weight=0.0)
-            if results:
-                page = ResultPage({**options.echo()}, results, len(results) == options.k)
-    elif ranking.source == "content":
-        liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
-        if liked:
-            try:
-                page = engine.recommend_weighted(liked, profile.disliked, options, exclude)
-            except NothingToRecommendFrom:
-                page = None
-    if page is None:  # the source has nothing for this viewer: what is trending
-        page = served.trending(engine, options, exclude=exclude)
-        echo["basis"] = "trending"
-    page.query = {**echo, "basis": echo.get("basis", ranking.source), **page.query}
-    return page
+    """The viewer's recommendations as ``ranking`` ranks them: its weights, its source."""
+    return with_weights(personal, ranking).recommend(engine, user, options, include_seen,
+                                                     source=ranking.source)
 
 
 def film_variant(engine: Engine, film_id: str, options: QueryOptions, ranking: Ranking | None,
@@ -83,9 +49,7 @@ def film_variant(engine: Engine, film_id: str, options: QueryOptions, ranking: R
     assert personal is not None  # the caller opens the event store for these sources
     exclude = (film_id, *options.exclude)
     if source == "popular":
-        half_life = personal.settings.popular_half_life_days
-        page = personal.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
-                                 half_life_days=half_life)
+        page = personal.popular(engine, options, exclude)
     else:
         page = personal.trending(engine, options, exclude=exclude)
     page.query = {"id": film_id, "basis": source, **page.query}
@@ -97,9 +61,7 @@ def trending_variant(personal: Personalizer, engine: Engine, options: QueryOptio
                      exclude: tuple[str, ...] = ()) -> ResultPage:
     """``GET /trending``, or what is popular now where the variant says ``popular``."""
     if ranking is not None and ranking.source == "popular":
-        half_life = personal.settings.popular_half_life_days
-        page = personal.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
-                                 half_life_days=half_life)
+        page = personal.popular(engine, options, exclude)
         page.query = {"basis": "popular", **page.query}
         return page
     return personal.trending(engine, options, window_days, exclude)

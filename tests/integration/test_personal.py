@@ -105,3 +105,24 @@ def test_a_forgotten_viewer_is_unknown_everywhere(personal, engine):
     assert personal.recommend(engine, "ed", QueryOptions(k=2)).query["history"] == 0
     assert personal.trending(engine, QueryOptions(k=1)).results[0].reasons == \
         [{"because": "catalog"}]
+
+
+@pytest.mark.parametrize("source", ["content", "collaborative", "popular", "trending"])
+def test_each_source_alone_answers_with_its_reasons_through_the_one_chain(personal, engine,
+                                                                          source):
+    """An experiment's variant of one source goes through the default's chain: its
+    answers have reasons (the content variant's said nothing of why before), and a source
+    with nothing for the viewer (no model here) gives way to what is trending."""
+    _add(personal, "fay", ("rocky-1976", "like", None))
+    _add(personal, "gus", ("lucky-you-2007", "view", 1.0))
+    page = personal.recommend(engine, "fay", QueryOptions(k=3), source=source)
+    assert len(page.results) == 3 and all(r.reasons for r in page.results)
+    assert "rocky-1976" not in {r.film.id for r in page.results}
+    if source == "content":
+        assert page.query["basis"] == "content"
+        assert all(r.reasons[0] == {"because": "liked", "film": r.reasons[0]["film"],
+                                    "similarity": r.reasons[0]["similarity"]}
+                   and r.reasons[0]["film"]["id"] == "rocky-1976" for r in page.results)
+    else:  # no model: the collaborative source has nothing; popular and trending count
+        assert page.query["basis"] == ("popular" if source == "popular" else "trending")
+        assert page.results[0].film.id == "lucky-you-2007"
