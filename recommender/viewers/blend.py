@@ -1,27 +1,23 @@
-"""One ranking for a viewer from two sources: what every viewer's events teach (the
-collaborative model, :mod:`recommender.viewers.collaborative`) and what the films are about (their
-vectors, as the content recommendations use them).
+"""A viewer's ranking from its sources (:mod:`recommender.viewers.sources`): the blend,
+a pure function of their scores and :class:`~recommender.viewers.sources.RankingWeights`,
+then the page, with places kept for films new on the service and each film's reason.
 
-Per film the model knows: ``z(collaborative) + CONTENT_WEIGHT * z(content)`` (plus what
-is popular now, and places kept for films new on the service: :class:`TimeSources`, from
-:mod:`recommender.viewers.recency`), where ``z``
-standardises a score over the films (mean 0, deviation 1), so neither source wins by its
-scale. A film the model has never seen an event of (new to the catalog, or never watched)
-has no collaborative score of its own: it takes the weighted mean of its NEIGHBOURS
-closest known films' (by content: a film like the ones this viewer's peers watch ranks
-like them), plus ``COLD_CONTENT_WEIGHT * z(content)``. The weights were chosen on
-development splits of the MovieLens x IMDb and x Netflix logs (each viewer's
-second-to-last new film held out, never the last, which the figures are measured on),
-as the best sum of the warm viewers' and the new films' hit rates on both: a larger
+Per film the collaborative model knows: ``collaborative + content * z(content) + popular *
+z(popular now)``, each source already in standard units, so that none wins by its scale;
+a film the model never saw (its score imputed from its closest known films) adds the
+content's likeness again, ``cold_content`` times, where content counts at all. The weights
+were chosen on development splits of the MovieLens x IMDb and x Netflix logs (each
+viewer's second-to-last new film held out, never the last, which the figures are measured
+on), as the best sum of the warm viewers' and the new films' hit rates on both: a larger
 content weight for new films found more of them on IMDb and cost the Netflix join's warm
 viewers a tenth of their hits; imputing from neighbours instead of adding content alone
-kept the warm viewers at EASE's level (docs/viewer-quality.md).
+kept the warm viewers at EASE's level (docs/viewer-quality.md). Popular now and the new
+films' places were chosen on development cut-offs of the same logs (scripts/time_grid.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -29,99 +25,57 @@ from recommender.catalog.titles import film_summary
 from recommender.ranking import top_k
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
-from recommender.search.vectors import weighted_query
 from recommender.viewers.collaborative import CollaborativeModel
-from recommender.viewers.recency import TimeSources
+from recommender.viewers.sources import RankingWeights, Scores
 
-CONTENT_WEIGHT = 0.1
-NEIGHBOURS = 10
-COLD_SHRINK = 1.0
-COLD_CONTENT_WEIGHT = 1.0
+REASON_ORDER = ("collaborative", "content", "popular")
+"""Whose reason a film of the blend carries: the first of these that scored it."""
 
 
-def _z(values: np.ndarray) -> np.ndarray:
-    deviation = float(values.std())
-    return (values - float(values.mean())) / deviation if deviation > 0 else values * 0.0
+def blend(scores: Mapping[str, Scores], weights: RankingWeights) -> np.ndarray:
+    """Every film's blended score: the sources' values, weighted and added (pure)."""
+    base = scores["collaborative"]
+    total = weights.collaborative * base.values
+    content = scores.get("content")
+    if content is not None and weights.content:
+        total = total + weights.content * content.values
+        if base.imputed is not None and weights.cold_content:
+            total[base.imputed] += weights.cold_content * content.values[base.imputed]
+    popular = scores.get("popular")
+    if popular is not None and weights.popular:
+        total = total + (weights.popular * popular.scale) * popular.values
+    return total
 
 
-class Alignment:
-    """Where each index row is in a model (-1: the model never saw the film), made once
-    per (index version, model version) pair and reused by every request."""
-
-    def __init__(self, engine: Engine, model: CollaborativeModel) -> None:
-        self.key = (engine.index.generation, model.version)
-        self.model_row = np.array([model.row_of.get(f.id, -1) for f in engine.index.films],
-                                  dtype=np.int64)
-        self.known = self.model_row >= 0
-        self.vectors = engine.index.faiss_index.reconstruct_n(0, len(engine.index))
-        # each film the model never saw: its NEIGHBOURS closest films the model knows
-        self.cold = np.flatnonzero(~self.known)
-        known_rows = np.flatnonzero(self.known)
-        m = min(NEIGHBOURS, len(known_rows))
-        self.neighbours = np.zeros((len(self.cold), m), dtype=np.int64)
-        self.neighbour_weights = np.zeros((len(self.cold), m), dtype=np.float32)
-        for start in range(0, len(self.cold), 1024):
-            rows = self.cold[start:start + 1024]
-            sims = self.vectors[rows] @ self.vectors[known_rows].T
-            top = np.argpartition(-sims, m - 1, axis=1)[:, :m] if m else sims[:, :0]
-            self.neighbours[start:start + len(rows)] = known_rows[top]
-            weights = np.maximum(np.take_along_axis(sims, top, axis=1), 0.0)
-            self.neighbour_weights[start:start + len(rows)] = \
-                weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-
-
-def blended(engine: Engine, model: CollaborativeModel, alignment: Alignment,
-            liked: dict[str, float], disliked: dict[str, float], interacted: Sequence[str],
-            options: QueryOptions, exclude: Sequence[str],
-            now: TimeSources | None = None,
-            content_weight: float = CONTENT_WEIGHT) -> list[ScoredFilm] | None:
-    """The viewer's page (``options.offset`` .. ``+ k``), or None where the model knows none
-    of the films they interacted with (the content ranking then answers alone)."""
-    now = now or TimeSources()
-    theirs, block = model.rows_of(interacted)
-    known = alignment.known
-    if not theirs or not known.any():  # (a model of another catalog knows none of these)
-        return None
-    if now.recency:
-        cf = np.array([now.recency.get(f, 1.0) for f in theirs], dtype=np.float32) @ block
-    else:
-        cf = block.sum(axis=0)
+def rank(engine: Engine, scores: Mapping[str, Scores], weights: RankingWeights,
+         options: QueryOptions, exclude: Sequence[str]) -> list[ScoredFilm]:
+    """The viewer's page (``options.offset`` .. ``+ k``) of the blend, through the query's
+    filters, with ``new_slots`` places kept for the new films that fit best."""
     index = engine.index
-    scores = np.full(len(index), -np.inf, dtype=np.float32)
-    scores[known] = _z(cf[alignment.model_row[known]])
-    if len(alignment.cold) and alignment.neighbours.shape[1]:
-        # a film nobody has watched yet scores as its closest watched films do, shrunk:
-        # in the same units as the others, so it rises as far as its likeness earns
-        scores[alignment.cold] = COLD_SHRINK * np.sum(
-            scores[alignment.neighbours] * alignment.neighbour_weights, axis=1)
-    liked_rows = [index.row_of[f] for f in liked if f in index.row_of]
-    content = np.zeros(len(index), dtype=np.float32)
-    if liked_rows:
-        disliked_rows = [index.row_of[f] for f in disliked if f in index.row_of]
-        query = weighted_query(index, liked_rows, np.array([liked[index.films[r].id]
-                                                            for r in liked_rows]),
-                               disliked_rows, np.array([disliked[index.films[r].id]
-                                                        for r in disliked_rows]))
-        content = _z(alignment.vectors @ query.vector)
-        scores += content_weight * content
-        if content_weight:
-            scores[alignment.cold] += COLD_CONTENT_WEIGHT * content[alignment.cold]
-    if now.popular is not None and now.popular_weight:
-        scores += now.popular_weight * _z(now.popular)
-    fresh = now.new & ~known if now.new is not None and now.new_slots else None
+    total = blend(scores, weights)
+    base, new = scores["collaborative"], scores.get("new")
+    fresh = None
+    if new is not None and weights.new_slots:
+        fresh = new.values > 0
+        if base.imputed is not None:
+            fresh &= base.imputed
     excluded = {index.row_of[f] for f in exclude if f in index.row_of}
     allowed = engine.filters.allowed(options, excluded)
     wanted = options.offset + options.k
-    ranked = top_k(scores, wanted, allowed, options.min_score)
+    ranked = top_k(total, wanted, allowed, options.min_score)
     if fresh is not None and fresh.any():
-        ranked = _with_new(scores, ranked, fresh, allowed, wanted, now.new_slots,
+        ranked = _with_new(total, ranked, fresh, allowed, wanted, weights.new_slots,
                            options.min_score)
+    content = scores.get("content")
+    semantic = content.values if content is not None and weights.content else \
+        np.zeros(len(index), dtype=np.float32)
+    reasons = [scores[name] for name in REASON_ORDER if name in scores]
     hits = []
     for row, value in ranked[options.offset:]:
-        hit = ScoredFilm(index.films[row], value, semantic=float(content[row]))
-        hit.reasons = _reasons(engine, alignment, row, theirs, block, liked_rows)
-        if fresh is not None and fresh[row]:
-            hit.reasons[0] = {"because": "new_on_the_service"}
+        hit = ScoredFilm(index.films[row], value, semantic=float(semantic[row]))
+        hit.reasons = reasons[0].reason(row)
+        if fresh is not None and fresh[row] and new is not None:
+            hit.reasons[0] = new.reason(row)[0]
         hits.append(hit)
     return hits
 
@@ -145,27 +99,6 @@ def _with_new(scores: np.ndarray, ranked: list[tuple[int, float]], fresh: np.nda
     others = [item for item in ranked if not fresh[item[0]]]
     room = max(wanted - len(kept) - len(extra), 0)
     return sorted(others[:room] + kept + extra, key=lambda item: (-item[1], item[0]))
-
-
-def _reasons(engine: Engine, alignment: Alignment, row: int, theirs: list[str],
-             block: np.ndarray, liked_rows: list[int]) -> list[dict[str, Any]]:
-    """Why: the viewer's film whose viewers most also watched this one, or, for a film no
-    one has watched yet, "new" and the liked film it is closest to."""
-    index = engine.index
-    if alignment.known[row]:
-        weights = block[:, int(alignment.model_row[row])]
-        best = int(np.argmax(weights))
-        if weights[best] > 0 and theirs[best] in index.row_of:
-            return [{"because": "viewers_also_liked",
-                     "film": film_summary(engine.film(theirs[best]))}]
-        return [{"because": "viewers_like_you"}]
-    reasons: list[dict[str, Any]] = [{"because": "new"}]
-    if liked_rows:
-        similarity = alignment.vectors[liked_rows] @ alignment.vectors[row]
-        closest = liked_rows[int(np.argmax(similarity))]
-        reasons.append({"because": "liked", "film": film_summary(index.films[closest]),
-                        "similarity": round(float(similarity.max()), 4)})
-    return reasons
 
 
 def also_liked(engine: Engine, model: CollaborativeModel | None, film_id: str,

@@ -9,12 +9,13 @@
 
 The first variant is the control. ``ranking`` says what a variant serves: ``{}`` the
 default ranking; ``{"source": S}`` one source alone (``popular``: what is popular now;
-``trending``: ``GET /trending``'s list; ``collaborative``: the model without content or
-time, or on a film's surfaces "also liked"; ``content``: the films' likeness alone, or a
-film's "more like this"); or the default with other weights (any of :data:`WEIGHTS`, as
-the settings of the same names: ``user_recommendations`` only). Which surface takes which
-source is :data:`SOURCES_OF`; on ``user_rows``, ``search`` and ``recommend`` a variant is
-recorded and reported and serves what the surface serves.
+``trending``: ``GET /trending``'s list; ``collaborative``: the model without content,
+popular-now or new films' places, or on a film's surfaces "also liked"; ``content``: the
+films' likeness alone, or a film's "more like this"); or the default with other weights
+(any of :data:`WEIGHTS`, as the settings of the same names: ``user_recommendations``
+only). Which surface takes which source is :data:`SOURCES_OF`; on ``user_rows``,
+``search`` and ``recommend`` a variant is recorded and reported and serves what the
+surface serves.
 
 A viewer's variant is a hash of the experiment's name and the viewer's id (SHA-256),
 mapped onto the variants by their weights: the same on every worker, replica and

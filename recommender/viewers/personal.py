@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,20 +24,22 @@ from recommender.index.film_index import FilmIndex
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.viewers import collaborative
-from recommender.viewers.blend import CONTENT_WEIGHT, Alignment, blended
+from recommender.viewers.blend import rank
 from recommender.viewers.collaborative import CollaborativeModel
 from recommender.viewers.events import Event, EventStore, default_url, open_store
 from recommender.viewers.events.impressions import ImpressionLog
+from recommender.viewers.profile import Profile, build_profile
 from recommender.viewers.recency import (
     DAY,
     WINDOW_HALF_LIVES,
     DecayedCounts,
-    TimeSources,
     arrived,
     decayed,
     event_weight,
-    new_mask,
 )
+from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores, Source
+from recommender.viewers.sources.base import Needs
+from recommender.viewers.sources.new import NewSource
 
 __all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_weight",
            "open_personalizer"]
@@ -46,57 +47,6 @@ __all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_
 
 MAX_REASON_FILMS = 20
 """A result's "because you liked X" is the closest of at most this many liked films."""
-SEEN_TYPES = frozenset({"view", "like", "dislike", "rating"})
-"""Events that mean the viewer has seen the film (a watchlist entry doesn't)."""
-REASON_OF = {"like": "liked", "rating": "rated", "view": "watched", "watchlist": "watchlisted"}
-
-
-@dataclass
-class Profile:
-    """A viewer's history, summed per film."""
-
-    weights: dict[str, float] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    kind: dict[str, str] = field(default_factory=dict)
-    """Per film, the type of its strongest positive event (for the reason's wording)."""
-    positives: list[str] = field(default_factory=list)
-    """Films liked, rated well or watched most of the way, newest first, each once."""
-    newest: dict[str, float] = field(default_factory=dict)
-    """Per film, the time of the viewer's newest event of it."""
-    events: int = 0
-
-    @property
-    def liked(self) -> dict[str, float]:
-        return {f: w for f, w in self.weights.items() if w > 0}
-
-    @property
-    def disliked(self) -> dict[str, float]:
-        return {f: -w for f, w in self.weights.items() if w < 0}
-
-
-def build_profile(events: Sequence[Event], now: float, half_life_days: float) -> Profile:
-    """The profile of ``events`` (newest first), each weighed by ``0.5 ** (age / half_life)``."""
-    profile = Profile(events=len(events))
-    strongest: dict[str, float] = {}
-    for event in events:
-        if event.type == "click":  # a film opened from a list: no taste by itself
-            continue
-        decay = decayed(now - (event.ts or 0.0), half_life_days)
-        weight = event_weight(event.type, event.value) * decay
-        film = event.film_id
-        profile.newest.setdefault(film, event.ts or 0.0)
-        profile.weights[film] = profile.weights.get(film, 0.0) + weight
-        if event.type in SEEN_TYPES:
-            profile.seen.add(film)
-        if weight > strongest.get(film, 0.0):
-            strongest[film] = weight
-            profile.kind[film] = REASON_OF.get(event.type, "liked")
-        if event_weight(event.type, event.value) >= 0.5 and film not in profile.positives:
-            profile.positives.append(film)
-    profile.positives = [f for f in profile.positives if profile.weights[f] > 0]
-    return profile
-
-
 class Personalizer:
     """Per-viewer answers over one event store; the engine is passed to each call, so a
     hot swap of the index never leaves this object behind. ``clock`` is what "now" is:
@@ -112,12 +62,11 @@ class Personalizer:
         self.model = model
         """The collaborative model serving now (None: none trained yet), read per request:
         a new one is taken as soon as the server has loaded it."""
-        self._alignment: Alignment | None = None
         self.counts = DecayedCounts(store, clock, settings.trending_max_events,
                                     settings.trending_cache_seconds)
-        self._arrived = arrivals
-        """When each film arrived (its window, the live catalog's additions)."""
-        self._arrivals: tuple[str, dict[str, float]] | None = None
+        needs = Needs(model=lambda: self.model(), counts=self.counts, arrivals=arrivals)
+        self.sources: dict[str, Source] = {name: make(needs) for name, make in SOURCES.items()}
+        """Every source of the ranking (:data:`recommender.viewers.sources.SOURCES`)."""
 
     # -- events ----------------------------------------------------------------------
 
@@ -167,18 +116,19 @@ class Personalizer:
         exclude = () if include_seen else tuple(sorted(profile.seen))
         echo = {"user": user, "history": profile.events, "include_seen": include_seen}
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
-        model = self.model() if source in (None, "collaborative") else None
-        if model is not None and profile.weights:
-            alone = source == "collaborative"
-            results = blended(engine, model, self.aligned(engine, model),
-                              {} if alone else liked, {} if alone else profile.disliked,
-                              list(profile.weights), options, exclude,
-                              TimeSources() if alone else self.time_sources(engine, profile),
-                              content_weight=0.0 if alone else CONTENT_WEIGHT)
-            if results is not None and (results or options.offset):
-                return ResultPage({**echo, "basis": source or "history and every viewer's",
-                                   "model": model.version, **options.echo()},
-                                  results, len(results) == options.k)
+        if source in (None, "collaborative") and profile.weights:
+            weights = RankingWeights.from_settings(self.settings)
+            if source is not None:
+                weights = weights.alone(source)
+            context = Context(engine, profile, self.clock(), self.settings, liked)
+            scores = self.scores(context, weights)
+            if "collaborative" in scores:
+                results = rank(engine, scores, weights, options, exclude)
+                if results or options.offset:
+                    model = self.model()
+                    return ResultPage({**echo, "basis": source or "history and every viewer's",
+                                       "model": model.version if model else None,
+                                       **options.echo()}, results, len(results) == options.k)
         if liked and source in (None, "content"):
             try:
                 page = engine.recommend_weighted(liked, profile.disliked, options, exclude)
@@ -243,43 +193,23 @@ class Personalizer:
 
     # -- inside ------------------------------------------------------------------------
 
-    def time_sources(self, engine: Engine, profile: Profile) -> TimeSources:
-        """What time adds to this viewer's ranking now (:mod:`recommender.viewers.recency`)."""
-        settings = self.settings
-        now = self.clock()
-        index = engine.index
-        popular = self.counts.by_row(index, settings.popular_half_life_days) \
-            if settings.popular_weight else None
-        new = None
-        if settings.new_slots:
-            arrivals = self.arrivals(index)
-            new = new_mask(index, arrivals, now, settings.new_window_days) if arrivals \
-                else None
-        # relative to the viewer's own newest event: their old films weigh less than their
-        # recent ones however long ago they were last here (and a scale doesn't underflow)
-        latest = max(profile.newest.values(), default=now)
-        recency = {f: decayed(latest - ts, settings.history_half_life_days)
-                   for f, ts in profile.newest.items()} \
-            if settings.history_half_life_days else None
-        weight = settings.popular_weight
-        if settings.popular_activity_half_life_days and profile.newest:
-            weight *= decayed(now - max(profile.newest.values()),
-                              settings.popular_activity_half_life_days)
-        return TimeSources(popular, new, weight, settings.new_slots, recency)
+    def scores(self, context: Context, weights: RankingWeights) -> dict[str, Scores]:
+        """What each source that counts (its weight above 0) has for this viewer."""
+        counted = {name for name in self.sources
+                   if getattr(weights, "new_slots" if name == "new" else name, 0)}
+        base = self.sources["collaborative"].scores(context)
+        if base is None:  # the blend stands on the model: without it, nothing to blend
+            return {}
+        answers = {name: self.sources[name].scores(context)
+                   for name in sorted(counted - {"collaborative"})}
+        return {"collaborative": base,
+                **{name: found for name, found in answers.items() if found is not None}}
 
     def arrivals(self, index: FilmIndex) -> dict[str, float]:
         """When each film of ``index`` arrived, where known, made once per index state."""
-        cached = self._arrivals
-        if cached is None or cached[0] != index.generation:
-            cached = self._arrivals = (index.generation, self._arrived(index))
-        return cached[1]
-
-    def aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
-        """The index rows' places in the model, made once per index and model version."""
-        alignment = self._alignment
-        if alignment is None or alignment.key != (engine.index.generation, model.version):
-            alignment = self._alignment = Alignment(engine, model)
-        return alignment
+        new = self.sources["new"]
+        assert isinstance(new, NewSource)
+        return new.arrivals(index)
 
     @staticmethod
     def _explain(engine: Engine, results: Sequence[ScoredFilm], liked: dict[str, float],

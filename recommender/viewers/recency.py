@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -139,21 +138,6 @@ def arrived(index: FilmIndex) -> dict[str, float]:
         if math.isfinite(at):
             out[film.id] = at
     return out
-
-
-@dataclass(frozen=True)
-class TimeSources:
-    """What time adds to one viewer's ranking, per row of the index it was made for."""
-
-    popular: np.ndarray | None = None
-    """Popular now (``log1p`` of a decayed count); None: not used."""
-    new: np.ndarray | None = None
-    """True for films new on the service (arrived within the window)."""
-    popular_weight: float = 0.0
-    new_slots: int = 0
-    """Places of a page kept for the new films that fit the viewer best."""
-    recency: dict[str, float] | None = None
-    """Per film of the viewer, how much it counts for the collaborative score (1: now)."""
 
 
 def new_mask(index: FilmIndex, arrivals: dict[str, float], now: float,

@@ -15,6 +15,7 @@ from recommender.viewers import collaborative
 from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
 from recommender.viewers.rows import home_rows
+from recommender.viewers.sources import Context
 from tests.conftest import ROCKY_IDS
 
 NOW = time.time()
@@ -80,7 +81,10 @@ def test_popular_now_counts_less_for_a_viewer_away_for_long(world, settings, eng
     active = _ids(personal.recommend(engine, "cy", QueryOptions(k=8)))
     assert active[0] == outsider
     assert away[0] in ROCKY_IDS  # three years away: their own films speak for them
-    assert personal.time_sources(engine, personal.profile("bo")).popular_weight < 1e-6
+    profile = personal.profile("bo")
+    popular = personal.sources["popular"].scores(Context(engine, profile, NOW, timely,
+                                                         profile.liked))
+    assert popular is not None and popular.scale < 1e-6
 
 
 def test_a_film_new_on_the_service_gets_exposure_until_the_model_learns_it(world, settings,

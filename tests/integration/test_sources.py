@@ -1,0 +1,134 @@
+"""The ranking's sources (recommender/viewers/sources/) against their one contract, each
+with the real engine, a real event store and a real trained model; and the blend
+(recommender/viewers/blend.py) on small arrays whose answer is known."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from recommender.search.query import QueryOptions
+from recommender.viewers import collaborative
+from recommender.viewers.blend import blend, rank
+from recommender.viewers.events import Event, open_store
+from recommender.viewers.personal import DAY, Personalizer
+from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores
+from tests.conftest import ROCKY_IDS
+
+NOW = time.time()
+
+
+@pytest.fixture
+def world(tmp_path, engine, settings):
+    """Viewers who each watched two Rocky films, a model learnt from them, what is popular
+    this week, one film new on the service; a viewer who liked Rocky and disliked one."""
+    store = open_store(f"sqlite:///{tmp_path / 'events.sqlite3'}")
+    films = [f.id for f in engine.index.films]
+    events = [Event(f"v{i}", f, "rating", 4.5, ts=NOW - 30 * DAY + i)
+              for i in range(60) for f in (ROCKY_IDS[i % 5], ROCKY_IDS[(i + 1) % 5])]
+    store.add(events)
+    trained = collaborative.train(tmp_path, ((e.user, e.film_id, e.ts) for e in events), films)
+    model = collaborative.load(trained.path)
+    outsider = next(f for f in films if f not in ROCKY_IDS)
+    new = next(f for f in films if f not in model.row_of)
+    store.add([Event(f"now{i}", outsider, "like", ts=NOW - DAY + i) for i in range(20)])
+    store.add([Event("ann", "rocky-1976", "like", ts=NOW - 3600),
+               Event("ann", "lucky-you-2007", "dislike", ts=NOW - 1800)])
+    personal = Personalizer(store, settings, clock=lambda: NOW, model=lambda: model,
+                            arrivals=lambda index: {new: NOW - DAY})
+    profile = personal.profile("ann")
+    liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
+    yield personal, Context(engine, profile, NOW, settings, liked), new
+    store.close()
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_every_source_keeps_the_contract(world, engine, name):
+    personal, context, _ = world
+    source = personal.sources[name]
+    assert source.name == name
+    scores = source.scores(context)
+    assert isinstance(scores, Scores)
+    values = scores.values
+    assert values.shape == (len(engine.index),) and values.dtype == np.float32
+    assert not np.isnan(values).any() and not np.isposinf(values).any()
+    for row in range(len(engine.index)):
+        reasons = scores.reason(row)
+        assert reasons and all(isinstance(r["because"], str) for r in reasons)
+    finite = values[np.isfinite(values)] if scores.imputed is None else \
+        values[~scores.imputed]
+    if name != "new":  # the others in standard units over what they score themselves
+        assert abs(float(finite.mean())) < 1e-4 and abs(float(finite.std()) - 1) < 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_a_source_with_nothing_for_a_newcomer_says_none_or_scores_everyone_alike(
+        world, engine, settings, name):
+    """A viewer with no history: the model and the content have nothing (None); popular
+    now and the new films are the same for everyone."""
+    personal, _, _ = world
+    empty = Context(engine, personal.profile("nobody"), NOW, settings, {})
+    scores = personal.sources[name].scores(empty)
+    if name in ("collaborative", "content"):
+        assert scores is None
+    else:
+        assert scores is not None
+
+
+def test_the_ranked_page_honours_filters_leaves_seen_films_out_and_has_no_film_twice(
+        world, engine):
+    personal, context, new = world
+    weights = RankingWeights(new_slots=2)
+    scores = personal.scores(context, weights)
+    assert set(scores) == set(SOURCES)
+    options = QueryOptions(k=5, genres=("Drama",)).validate(100)
+    page = rank(engine, scores, weights, options, ("rocky-ii-1979",))
+    ids = [hit.film.id for hit in page]
+    assert len(ids) == len(set(ids)) and "rocky-ii-1979" not in ids
+    assert all("drama" in {g.lower() for g in hit.film.genres} for hit in page)
+    assert all(hit.reasons for hit in page)
+    everything = rank(engine, scores, weights, QueryOptions(k=8).validate(100), ())
+    assert new in [hit.film.id for hit in everything]  # a place kept for the new film
+    placed = next(hit for hit in everything if hit.film.id == new)
+    assert placed.reasons[0]["because"] == "new_on_the_service"
+
+
+def _scores(values: list[float], imputed: list[bool] | None = None,
+            scale: float = 1.0) -> Scores:
+    return Scores(np.array(values, dtype=np.float32), lambda row: [{"because": "x"}],
+                  scale=scale,
+                  imputed=None if imputed is None else np.array(imputed, dtype=bool))
+
+
+def test_the_blend_adds_weighted_scores():
+    scores = {"collaborative": _scores([1.0, -1.0, 0.0, -math.inf], [False, False, True, True]),
+              "content": _scores([0.0, 1.0, -1.0, 2.0]),
+              "popular": _scores([2.0, 0.0, 0.0, 0.0], scale=0.5)}
+    weights = RankingWeights(collaborative=1.0, content=0.5, cold_content=1.0, popular=2.0)
+    # collaborative + 0.5 content (+ 1.0 content again where imputed) + 2 * 0.5 popular
+    assert blend(scores, weights).tolist() == [3.0, -0.5, -1.5, -math.inf]
+
+
+def test_the_blend_of_one_source_alone_is_that_source():
+    scores = {"collaborative": _scores([1.0, -1.0, 0.5], [False, False, True]),
+              "content": _scores([5.0, 5.0, 5.0]), "popular": _scores([9.0, 0.0, 0.0])}
+    alone = RankingWeights(popular=3.0, new_slots=2).alone("collaborative")
+    assert (alone.content, alone.popular, alone.new_slots) == (0.0, 0.0, 0)
+    assert blend(scores, alone).tolist() == [1.0, -1.0, 0.5]
+
+
+def test_cold_content_counts_only_where_content_counts():
+    scores = {"collaborative": _scores([0.0, 0.0], [False, True]),
+              "content": _scores([1.0, 1.0])}
+    assert blend(scores, RankingWeights(content=0.0, cold_content=1.0)).tolist() == [0, 0]
+    assert blend(scores, RankingWeights(content=0.5, cold_content=1.0)).tolist() == \
+        [0.5, 1.5]
+
+
+def test_a_weight_out_of_its_bounds_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"ranking weight popular must be within 0\.0\.\.100\.0"):
+        RankingWeights(popular=-1.0).check()
+    assert RankingWeights().check() == RankingWeights()
