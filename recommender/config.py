@@ -184,6 +184,10 @@ class Settings:
     train_half_life_days: float = 0.0
     """An interaction counts half as much for the collaborative model after this long
     before the newest event it learns from; 0: every interaction counts the same."""
+    next_weight: float = 0.0
+    """How much "what comes next" counts in a warm viewer's ranking: the films other
+    viewers' histories hold with the viewer's last few (the model's ``next`` matrix), in
+    standard deviations; 0: not at all."""
     new_slots: int = 3
     """Places of a viewer's page kept for the films new on the service (arrived within
     ``new_window_days``, not learnt by the model yet) that fit them best; 0: none."""
@@ -284,7 +288,7 @@ _MINIMUM: dict[str, float] = {
     "trending_half_life_days": 0.001, "trending_max_events": 1, "trending_cache_seconds": 0,
     "popular_weight": 0, "popular_half_life_days": 0.001, "history_half_life_days": 0,
     "popular_activity_half_life_days": 0, "train_half_life_days": 0,
-    "new_slots": 0, "new_window_days": 0, "impressions_queue_size": 1,
+    "new_slots": 0, "new_window_days": 0, "next_weight": 0, "impressions_queue_size": 1,
     "impressions_batch": 1, "impressions_flush_seconds": 0, "impressions_retention_days": 0.001,
 }
 """The least value of each numeric setting (a negative count or time means nothing)."""

@@ -164,7 +164,7 @@ def offline_figures(join: Path) -> dict:
 
     settings = Settings(index=join / "index")
     engine = open_engine(settings)
-    events = [e for _, e in _events_of(str(join / "events.jsonl"), engine, time.time())
+    events = [e for _, e in _events_of(str(join / "events.jsonl"), engine, time.time(), {})
               if not isinstance(e, str)]
     pooled = evaluate_future(engine, events, settings, parse_cuts(OFFLINE_CUTS))["pooled"]
     ours, popular = pooled["per-user (hybrid)"], pooled["popular (decayed)"]

@@ -76,7 +76,7 @@ def main() -> int:
     for join in args.join:
         settings = Settings(index=join / "index")
         engine = open_engine(settings)
-        events = [e for _, e in _events_of(str(join / "events.jsonl"), engine, time.time())
+        events = [e for _, e in _events_of(str(join / "events.jsonl"), engine, time.time(), {})
                   if not isinstance(e, str)]
         # leave-last-out's development split: each viewer's log up to (not with) the film
         # the reported figure holds out, so the second-to-last is held out here

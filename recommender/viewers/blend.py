@@ -44,6 +44,9 @@ def blend(scores: Mapping[str, Scores], weights: RankingWeights) -> np.ndarray:
     popular = scores.get("popular")
     if popular is not None and weights.popular:
         total = total + (weights.popular * popular.scale) * popular.values
+    following = scores.get("next")
+    if following is not None and weights.next:
+        total = total + weights.next * following.values
     return total
 
 
@@ -53,7 +56,7 @@ def rank(engine: Engine, scores: Mapping[str, Scores], weights: RankingWeights,
     filters, with ``new_slots`` places kept for the new films that fit best."""
     index = engine.index
     total = blend(scores, weights)
-    base, new = scores["collaborative"], scores.get("new")
+    base, new, following = scores["collaborative"], scores.get("new"), scores.get("next")
     fresh = None
     if new is not None and weights.new_slots:
         fresh = new.values > 0
@@ -74,6 +77,9 @@ def rank(engine: Engine, scores: Mapping[str, Scores], weights: RankingWeights,
     for row, value in ranked[options.offset:]:
         hit = ScoredFilm(index.films[row], value, semantic=float(semantic[row]))
         hit.reasons = reasons[0].reason(row)
+        if following is not None and weights.next * following.values[row] > \
+                weights.collaborative * base.values[row]:  # it owes most to the last films
+            hit.reasons = following.reason(row)
         if fresh is not None and fresh[row] and new is not None:
             hit.reasons[0] = new.reason(row)[0]
         hits.append(hit)

@@ -17,7 +17,11 @@ thought of the film is the content side's and the exclusion rules' business.
 On disk, beside the index's versions (``recommender train`` writes it)::
 
     <index>/models/current -> versions/<version>
-    <index>/models/versions/<version>/{manifest.json, weights.npy, films.json, popularity.npy}
+    <index>/models/versions/<version>/{manifest.json, weights.npy, next.npy, films.json,
+                                       popularity.npy}
+
+``next.npy`` is what the "what comes next" source reads (:func:`next_weights`); a version
+trained before it has none, and that source then has nothing to say.
 
 written to a temporary folder and renamed into place; servers map ``weights.npy`` read-only
 (one copy in the page cache for every worker) and take a new version within their reload
@@ -51,6 +55,7 @@ VERSIONS = "versions"
 WEIGHTS = "weights.npy"
 FILMS = "films.json"
 POPULARITY = "popularity.npy"
+NEXT = "next.npy"
 MANIFEST = "manifest.json"
 ALGORITHM = "ease"
 DEFAULT_LAMBDA = 100.0
@@ -72,6 +77,9 @@ class CollaborativeModel:
     film_ids: list[str]
     weights: np.ndarray
     popularity: np.ndarray
+    next: np.ndarray | None = None
+    """``next[i, j]``: how much a viewer's recent film ``i`` says they watch ``j`` next
+    (:func:`next_weights`); None in a version trained before it."""
 
     def __post_init__(self) -> None:
         self.row_of = {f: i for i, f in enumerate(self.film_ids)}
@@ -87,7 +95,8 @@ class CollaborativeModel:
                 "films": len(self.film_ids), "events": self.manifest["events"],
                 "trained_at": self.manifest["trained_at"],
                 "age_seconds": round((now or time.time()) - trained, 1),
-                "bytes": int(self.weights.nbytes)}
+                "bytes": int(self.weights.nbytes +
+                             (self.next.nbytes if self.next is not None else 0))}
 
     def rows_of(self, films: Iterable[str]) -> tuple[list[str], np.ndarray]:
         """The ``films`` the model knows, and their rows of ``weights`` (read once: a
@@ -176,6 +185,22 @@ class TrainReport:
     """Why no model was written (too few events), where none was."""
 
 
+def next_weights(matrix: Any) -> np.ndarray:
+    """Films x films: how often two films share a viewer, each viewer counted ``1 /
+    sqrt(films they interacted with)``. Asked with a viewer's last few films, it is the
+    session-kNN of Ludewig and Jannach (2018) over every viewer at once: the films of the
+    viewers whose histories hold those films, the viewers with short, focused histories
+    counting most (a cosine over viewers, summed). The diagonal is 0."""
+    from scipy import sparse
+
+    binary = (matrix > 0).astype(np.float32)
+    lengths = np.asarray(binary.sum(axis=1), dtype=np.float32).ravel()
+    scaled = sparse.diags(1.0 / np.sqrt(np.maximum(lengths, 1.0))) @ binary
+    together = np.asarray((binary.T @ scaled).todense(), dtype=np.float32)
+    np.fill_diagonal(together, 0.0)
+    return together
+
+
 def train(out: Path, events: Iterable[tuple[str, str, float]], catalog_films: Sequence[str],
           *, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
           min_events: int = MIN_EVENTS, keep_versions: int = 3,
@@ -213,18 +238,20 @@ def train(out: Path, events: Iterable[tuple[str, str, float]], catalog_films: Se
                                datetime.fromtimestamp(last, UTC).isoformat()],
                 "trained_at": stamp.isoformat(timespec="seconds"),
                 "trained_at_ts": stamp.timestamp(), "train_seconds": round(seconds, 3)}
-    path = _write(Path(out), manifest, weights, films, popularity, keep_versions)
+    path = _write(Path(out), manifest, weights, films, popularity, keep_versions,
+                  next_weights(matrix))
     return TrainReport(path, len(films), len(users), read, time.perf_counter() - started)
 
 
 def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list[str],
-           popularity: np.ndarray, keep: int) -> Path:
+           popularity: np.ndarray, keep: int, following: np.ndarray) -> Path:
     versions = out / MODELS / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     final = versions / manifest["version"]
     with staged_folder(final) as tmp:
         np.save(tmp / WEIGHTS, weights)
         np.save(tmp / POPULARITY, popularity)
+        np.save(tmp / NEXT, following)
         write_file(tmp / FILMS, json.dumps(films, ensure_ascii=False).encode())
         manifest["files"] = {p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
                              for p in sorted(tmp.iterdir())}
@@ -284,12 +311,15 @@ def load(folder: Path) -> CollaborativeModel:
         films = json.loads((folder / FILMS).read_text(encoding="utf-8"))
         weights = np.load(folder / WEIGHTS, mmap_mode="r")
         popularity = np.load(folder / POPULARITY)
+        following = np.load(folder / NEXT, mmap_mode="r") if NEXT in manifest["files"] \
+            else None
     except IndexMismatch:
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise IndexUnavailable(f"model version {folder} can't be read: {exc}",
                                public=f"model version {folder.name} can't be read") from None
     if weights.shape != (len(films), len(films)) or popularity.shape != (len(films),) or \
-            not np.isfinite(np.asarray(popularity)).all():
+            not np.isfinite(np.asarray(popularity)).all() or \
+            (following is not None and following.shape != weights.shape):
         raise IndexMismatch(f"model version {folder.name} is inconsistent; train again")
-    return CollaborativeModel(folder, manifest, films, weights, popularity)
+    return CollaborativeModel(folder, manifest, films, weights, popularity, following)

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recommender.viewers.surfaces import Surface
 
 WEIGHTS = ("popular_weight", "popular_half_life_days", "popular_activity_half_life_days",
-           "history_half_life_days", "new_slots")
+           "history_half_life_days", "new_slots", "next_weight")
 Source = Literal["popular", "trending", "collaborative", "content"]
 
 
@@ -51,6 +51,7 @@ class Ranking(BaseModel):
     popular_activity_half_life_days: float | None = Field(None, ge=0)
     history_half_life_days: float | None = Field(None, ge=0)
     new_slots: int | None = Field(None, ge=0, le=100)
+    next_weight: float | None = Field(None, ge=0, le=10)
 
     @property
     def default(self) -> bool:

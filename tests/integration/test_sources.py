@@ -67,12 +67,12 @@ def test_every_source_keeps_the_contract(world, engine, name):
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_a_source_with_nothing_for_a_newcomer_says_none_or_scores_everyone_alike(
         world, engine, settings, name):
-    """A viewer with no history: the model and the content have nothing (None); popular
-    now and the new films are the same for everyone."""
+    """A viewer with no history: the model, what comes next and the content have nothing
+    (None); popular now and the new films are the same for everyone."""
     personal, _, _ = world
     empty = Context(engine, personal.profile("nobody"), NOW, settings, {})
     scores = personal.sources[name].scores(empty)
-    if name in ("collaborative", "content"):
+    if name in ("collaborative", "content", "next"):
         assert scores is None
     else:
         assert scores is not None
@@ -81,7 +81,7 @@ def test_a_source_with_nothing_for_a_newcomer_says_none_or_scores_everyone_alike
 def test_the_ranked_page_honours_filters_leaves_seen_films_out_and_has_no_film_twice(
         world, engine):
     personal, context, new = world
-    weights = RankingWeights(new_slots=2)
+    weights = RankingWeights(new_slots=2, next=0.5)
     scores = personal.scores(context, weights)
     assert set(scores) == set(SOURCES)
     options = QueryOptions(k=5, genres=("Drama",)).validate(100)
@@ -132,3 +132,46 @@ def test_a_weight_out_of_its_bounds_is_refused_naming_it():
     with pytest.raises(ValueError, match=r"ranking weight popular must be within 0\.0\.\.100\.0"):
         RankingWeights(popular=-1.0).check()
     assert RankingWeights().check() == RankingWeights()
+
+
+def test_train_writes_the_next_matrix_and_a_version_without_it_still_loads(tmp_path, engine):
+    """The "what comes next" matrix is trained with the model and checked with it; a
+    version trained before it (no next.npy) loads, and that source then says nothing."""
+    import json
+    import shutil
+
+    films = [f.id for f in engine.index.films]
+    events = [(f"v{i}", f, NOW - i) for i in range(60)
+              for f in (ROCKY_IDS[i % 5], ROCKY_IDS[(i + 1) % 5])]
+    trained = collaborative.train(tmp_path / "a", events, films)
+    model = collaborative.load(trained.path)
+    assert model.next is not None and model.next.shape == model.weights.shape
+    assert float(np.abs(np.diag(model.next)).max()) == 0.0
+    together = model.next[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[1]]]
+    apart = model.next[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[2]]]
+    assert together > 0 and apart == 0  # only neighbours in the log share viewers
+    old = tmp_path / "old"
+    shutil.copytree(trained.path, old)
+    (old / collaborative.NEXT).unlink()
+    manifest = json.loads((old / collaborative.MANIFEST).read_text())
+    del manifest["files"][collaborative.NEXT]
+    (old / collaborative.MANIFEST).write_text(json.dumps(manifest))
+    assert collaborative.load(old).next is None
+
+
+def test_what_comes_next_lifts_the_films_watched_after_the_viewers_last_and_says_so(
+        world, engine, settings):
+    """Weighted in, the viewer's newest film speaks for what follows it: a film that
+    shares viewers with it rises, and says it is there because they just watched it."""
+    import dataclasses
+
+    personal, _, _ = world
+    personal.store.add([Event("bea", "rocky-iii-1982", "rating", 5.0, ts=NOW - 60)])
+    off = personal.recommend(engine, "bea", QueryOptions(k=3))
+    personal.settings = dataclasses.replace(settings, next_weight=5.0)
+    on = personal.recommend(engine, "bea", QueryOptions(k=3))
+    neighbours = {"rocky-ii-1979", "rocky-iv-1985"}  # next to Rocky III in the log
+    assert neighbours <= {h.film.id for h in on.results}
+    assert any(h.reasons[0] == {"because": "just_watched", "film": h.reasons[0]["film"]}
+               and h.reasons[0]["film"]["id"] == "rocky-iii-1982" for h in on.results)
+    assert all(h.reasons[0]["because"] != "just_watched" for h in off.results)

@@ -67,3 +67,12 @@ def test_what_a_file_may_not_say(tmp_path, data, says):
     with pytest.raises(ExperimentsError, match="RECOMMENDER_EXPERIMENTS") as error:
         load_experiments(path)
     assert says in str(error.value)
+
+
+def test_a_variant_can_weigh_what_comes_next():
+    from recommender.viewers.experiments import Ranking
+
+    ranking = Ranking.model_validate({"next_weight": 0.25})
+    assert ranking.weights == {"next_weight": 0.25} and not ranking.default
+    with pytest.raises(ValueError):
+        Ranking.model_validate({"next_weight": -1})

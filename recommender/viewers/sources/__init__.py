@@ -13,6 +13,7 @@ from recommender.viewers.sources.base import Context, RankingWeights, Scores, So
 from recommender.viewers.sources.collaborative import CollaborativeSource
 from recommender.viewers.sources.content import ContentSource
 from recommender.viewers.sources.new import NewSource
+from recommender.viewers.sources.next import NextSource
 from recommender.viewers.sources.popular import PopularSource
 
 SOURCES: dict[str, type[Source]] = {
@@ -20,6 +21,7 @@ SOURCES: dict[str, type[Source]] = {
     "content": ContentSource,
     "popular": PopularSource,
     "new": NewSource,
+    "next": NextSource,
 }
 """Every source by the name the blend's weights and the experiments use."""
 

@@ -87,10 +87,13 @@ class RankingWeights:
     """What is popular now (``popular_weight``)."""
     new_slots: int = field(default=3, metadata=_bounds(0, 100))
     """Places kept for films new on the service (``new_slots``)."""
+    next: float = field(default=0.0, metadata=_bounds(0.0, 10.0))
+    """What comes next after the viewer's last films (``next_weight``)."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> RankingWeights:
-        return cls(popular=settings.popular_weight, new_slots=settings.new_slots)
+        return cls(popular=settings.popular_weight, new_slots=settings.new_slots,
+                   next=settings.next_weight)
 
     def alone(self, source: str) -> RankingWeights:
         """One source on, every other off: an experiment's variant of that source."""
