@@ -155,6 +155,9 @@ class _Scores:
 
 _OWN_SEGMENTS = ("new viewers", "warm viewers", "cold films")
 NEW_VIEWER_EVENTS = 2
+HEAD_SHARE = 0.1
+"""The share of the films, most watched first, whose hits the debiased hit rate leaves
+out."""
 """A viewer with at most this many events before the held-out one is a *new* viewer."""
 
 
@@ -200,6 +203,10 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
         if event.user in before:
             before[event.user] += 1
     baselines = Baselines(split.history, [f.id for f in engine.index.films], now)
+    # the films watched most before the clock: a hit on one of them is one any popular
+    # list makes; a hit outside them is what a ranking finds on its own
+    head = set(np.array([f.id for f in engine.index.films])[
+        np.argsort(-baselines.popular, kind="stable")[:max(int(films * HEAD_SHARE), 1)]])
     with tempfile.TemporaryDirectory(prefix="recommender-eval-users-") as tmp:
         store = open_store(f"sqlite:///{Path(tmp) / 'events.sqlite3'}")
         try:
@@ -239,6 +246,9 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
         "models": {m: {**s.summary(films), "trending_fallbacks": s.fallbacks}
                    for m, s in overall.items()},
         "hits": {m: s.hits for m, s in overall.items()},
+        "ndcgs": {m: s.ndcg for m, s in overall.items()},
+        "viewer_history": [before[u] for u in users],
+        "viewer_target_popular": [split.held_out[u].film_id in head for u in users],
         "segments": {seg: {m: s.summary(films) for m, s in scores.items()}
                      for seg, scores in sorted(by_segment.items())},
     }

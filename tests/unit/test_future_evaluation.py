@@ -8,6 +8,7 @@ from recommender.evaluation.future import (
     bootstrap_interval,
     evaluate_future,
     format_pooled,
+    paired_interval,
     parse_cuts,
 )
 from recommender.viewers.events import Event
@@ -51,3 +52,23 @@ def test_viewers_of_every_cut_off_are_pooled(engine, settings):
     assert report["pooled"]["per-user (hybrid)"]["hit_rate"] > \
         report["pooled"]["random"]["hit_rate"] - 1e-9
     assert "| per-user (hybrid) |" in format_pooled(report)
+    for model, pooled in report["pooled"].items():
+        n = pooled["viewers"]
+        assert sum(g["viewers"] for g in pooled["by_history"].values()) == n
+        assert 0 <= pooled["debiased_hit_rate"] <= pooled["hit_rate"]
+        assert 0 <= pooled["ndcg"] <= pooled["hit_rate"] + 1e-9
+        assert 0 < pooled["coverage"] <= 1
+        if model != "popular (decayed)":
+            low, high = pooled["vs_decayed_popularity_ci95"]
+            difference = pooled["hit_rate"] - report["pooled"]["popular (decayed)"]["hit_rate"]
+            assert low - 1e-3 <= difference <= high + 1e-3
+
+
+def test_the_paired_interval_is_of_the_difference_and_tighter_than_apart():
+    ours = [1, 0, 1, 1, 0, 1, 0, 1] * 20
+    theirs = [1, 0, 1, 0, 0, 1, 0, 1] * 20  # the same viewers, one in eight more found
+    low, high = paired_interval(ours, theirs)
+    assert 0 < low <= 0.125 <= high  # above 0: a real difference, though small
+    apart = bootstrap_interval(ours)[0] - bootstrap_interval(theirs)[1]
+    assert apart < 0  # two separate intervals overlap and can't tell
+    assert paired_interval(ours, ours) == (0.0, 0.0)
