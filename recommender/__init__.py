@@ -11,8 +11,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("catalog", "the films: catalogs read and checked, titles resolved"),
     ("embedding", "synopses into vectors: the model, its export and encoders, the Ray step"),
     ("index", "vectors and words on disk: FAISS, BM25, the version store, the build"),
+    ("storage", "the service's database: events, impressions, catalog changes; SQLite, "
+                "PostgreSQL"),
     ("search", "questions about films: queries, filters, the pipeline, the engine"),
-    ("viewers", "what viewers did and should watch: events, profiles, the collaborative model"),
+    ("viewers", "what viewers should watch: profiles, the sources, the collaborative model"),
     ("evaluation", "how good the answers are, measured"),
     ("distribution", "versions beyond one folder: publishing, following, the live index"),
     ("api", "the HTTP service: the app, its routes, schemas, access, observability"),

@@ -33,8 +33,8 @@ from benchlib import save_report, train_and_wait
 
 from recommender.evaluation.future import bootstrap_interval, parse_cuts
 from recommender.evaluation.viewer_quality import split_by_time
+from recommender.storage import Event
 from recommender.viewers.baselines import Baselines
-from recommender.viewers.events import Event
 from tests.ops import running_server
 
 ROOT = Path(__file__).resolve().parent.parent

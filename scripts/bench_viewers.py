@@ -36,8 +36,8 @@ from pathlib import Path
 
 from benchlib import save_report, train_and_wait
 
+from recommender.storage import Event
 from recommender.viewers.baselines import Baselines
-from recommender.viewers.events import Event
 from tests.ops import call, running_server
 
 ROOT = Path(__file__).resolve().parent.parent

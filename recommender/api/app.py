@@ -45,8 +45,8 @@ from recommender.distribution.live import LiveIndex, open_live
 from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
-from recommender.viewers.events.catalog_log import CatalogLog
-from recommender.viewers.events.impressions import ImpressionLog
+from recommender.storage.catalog_log import CatalogLog
+from recommender.storage.impressions import ImpressionLog
 from recommender.viewers.experiments import Experiments
 from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant

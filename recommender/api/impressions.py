@@ -21,8 +21,8 @@ from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.errors import EventsUnavailable
 from recommender.search.engine import Engine
-from recommender.viewers.events import Event
-from recommender.viewers.events.impressions import Impression, ImpressionLog
+from recommender.storage import Event
+from recommender.storage.impressions import Impression, ImpressionLog
 from recommender.viewers.impressions import ImpressionRecorder
 from recommender.viewers.surfaces import Surface
 

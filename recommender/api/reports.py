@@ -20,7 +20,7 @@ from recommender.catalog.moments import in_utc
 from recommender.config import Settings
 from recommender.errors import InvalidParameter, NotFound
 from recommender.evaluation.online import MAX_DAYS, experiment_report, stats_report
-from recommender.viewers.events.impressions import CONVERSIONS, ImpressionLog
+from recommender.storage.impressions import CONVERSIONS, ImpressionLog
 from recommender.viewers.experiments import Experiments, Ranking, load_experiments
 from recommender.viewers.personal import Personalizer
 from recommender.viewers.surfaces import Surface

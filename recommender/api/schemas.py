@@ -31,7 +31,7 @@ from recommender.config import Mode
 from recommender.errors import InvalidParameter
 from recommender.search.engine import Known, film_for_data
 from recommender.search.query import DEFAULT_K, FILTERS, MAX_LIST_LIMIT
-from recommender.viewers.events import Event
+from recommender.storage import Event
 
 Number = StrictFloat  # a JSON number: ints are accepted, strings are not
 

@@ -67,7 +67,7 @@ class ViewerStore:
         return self.personal
 
     def _open_personal(self, unavailable: EventsUnavailable) -> Personalizer:
-        from recommender.viewers.events import default_url, open_store
+        from recommender.storage import default_url, open_store
         from recommender.viewers.personal import open_personalizer
 
         config = self.settings

@@ -29,8 +29,8 @@ from recommender.api.viewer_params import FilmQueryParams, TrendingViewerParams
 from recommender.catalog.titles import film_summary
 from recommender.errors import Forbidden, InvalidParameter, RecommenderError
 from recommender.search.query import QueryOptions
-from recommender.viewers.events import Event
-from recommender.viewers.events.impressions import ImpressionLog
+from recommender.storage import Event
+from recommender.storage.impressions import ImpressionLog
 from recommender.viewers.rows import home_rows
 from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant, recommend_variant, trending_variant

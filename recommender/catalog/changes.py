@@ -2,7 +2,7 @@
 withdrawn, each checked by the rules a catalog file's lines are checked by.
 
 What a change is, before and after it is stored, lives here; where changes are kept is
-:mod:`recommender.viewers.events.catalog_log`'s job, how the served index takes them
+:mod:`recommender.storage.catalog_log`'s job, how the served index takes them
 :mod:`recommender.index.overlay`'s.
 """
 

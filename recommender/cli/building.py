@@ -99,8 +99,8 @@ def _fold_changes(settings: Settings, catalog: Any, model: str, fields: tuple[st
     from recommender.errors import IndexUnavailable
     from recommender.index.build import text_checksum
     from recommender.index.store import read_manifest, resolve_version_dir
-    from recommender.viewers.events import default_url, open_store
-    from recommender.viewers.events.catalog_log import CatalogLog
+    from recommender.storage import default_url, open_store
+    from recommender.storage.catalog_log import CatalogLog
 
     url = settings.events_url or default_url(settings.index)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():

@@ -38,8 +38,8 @@ def catalog(args: argparse.Namespace, settings: Settings) -> int:
 def _live(settings: Settings) -> Any:
     from recommender.distribution.live import LiveIndex
     from recommender.search.factory import open_engine
-    from recommender.viewers.events import default_url, open_store
-    from recommender.viewers.events.catalog_log import CatalogLog
+    from recommender.storage import default_url, open_store
+    from recommender.storage.catalog_log import CatalogLog
 
     live = LiveIndex.serving(open_engine(settings), settings)
     store = open_store(settings.events_url or default_url(settings.index))

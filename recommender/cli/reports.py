@@ -28,8 +28,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def _log(settings: Settings) -> Any:
-    from recommender.viewers.events import default_url, open_store
-    from recommender.viewers.events.impressions import ImpressionLog
+    from recommender.storage import default_url, open_store
+    from recommender.storage.impressions import ImpressionLog
 
     return ImpressionLog(open_store(settings.events_url or default_url(settings.index)))
 

@@ -162,8 +162,8 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from recommender.index.store import load_index
+    from recommender.storage import default_url, open_store
     from recommender.viewers import collaborative
-    from recommender.viewers.events import default_url, open_store
 
     index = load_index(settings.index)
     url = settings.events_url or default_url(settings.index)

@@ -24,7 +24,7 @@ from recommender.distribution.live_catalog import LiveCatalog, embed_fields
 from recommender.embedding.embedder import document_text
 from recommender.errors import CatalogUnavailable, EventsUnavailable, FilmNotFound, InvalidParameter
 from recommender.index.overlay import changes_through
-from recommender.viewers.events.catalog_log import ConcurrentChange
+from recommender.storage.catalog_log import ConcurrentChange
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 2.0

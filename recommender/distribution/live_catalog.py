@@ -2,7 +2,7 @@
 
 :class:`LiveCatalog` keeps, per process, the version being served (the *base*) and each
 film's newest change above what that version holds, read from the shared database
-(:class:`~recommender.viewers.events.catalog_log.CatalogLog`). Whenever they change, and
+(:class:`~recommender.storage.catalog_log.CatalogLog`). Whenever they change, and
 whenever the clock crosses a film's availability window, it makes the index of the moment
 (:func:`~recommender.index.overlay.apply_changes`) and swaps it in. Every worker polls the
 database (``catalog_poll_seconds``); the one that took a change applies it before it
@@ -27,7 +27,7 @@ from recommender.embedding.embedder import DEFAULT_EMBED_FIELDS, document_text
 from recommender.errors import EventsUnavailable
 from recommender.index.overlay import Terms, apply_changes, changes_through
 from recommender.search.engine import Engine
-from recommender.viewers.events.catalog_log import PAGE, CatalogLog
+from recommender.storage.catalog_log import PAGE, CatalogLog
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,6 @@ def _follow(ref: weakref.ref[LiveCatalog], interval: float) -> None:
 def _iso(ts: float | None) -> str | None:
     if ts is None or not np.isfinite(ts):
         return None
-    from recommender.viewers.events.store import iso_time
+    from recommender.storage.events import iso_time
 
     return iso_time(ts)

@@ -3,7 +3,7 @@ variant of an experiment against its control (``GET /admin/stats``,
 ``GET /admin/experiments/{name}``, ``recommender stats``).
 
 Every figure is read from the event database when asked
-(:class:`~recommender.viewers.events.impressions.ImpressionLog`): impressions, and the
+(:class:`~recommender.storage.impressions.ImpressionLog`): impressions, and the
 events attributed to them. ``ctr = clicks / impressions``, where an impression's clicks
 are the films it showed that got a conversion (at most one per film). The statistics are
 SciPy's, not ours:
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from recommender.viewers.events.impressions import DAY, Figures, ImpressionLog
+from recommender.storage.impressions import DAY, Figures, ImpressionLog
 
 MAX_DAYS = 90
 """The longest span a report reads (a bounded query, however long the log)."""

@@ -37,9 +37,9 @@ import numpy as np
 from recommender.config import Settings
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions
+from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
 from recommender.viewers.baselines import Baselines
-from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer, event_weight, open_personalizer
 
 POSITIVE = 0.5

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recommender.storage import Event
 from recommender.viewers.collaborative import DEFAULT_LAMBDA, ease_weights, interaction_matrix
-from recommender.viewers.events import Event
 from recommender.viewers.recency import decayed
 
 DECAY_DAYS = 30.0

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from recommender.errors import EventsUnavailable
-from recommender.viewers.events.impressions import Impression, ImpressionLog
+from recommender.storage.impressions import Impression, ImpressionLog
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 3600.0

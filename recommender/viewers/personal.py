@@ -23,11 +23,11 @@ from recommender.errors import NothingToRecommendFrom
 from recommender.index.film_index import FilmIndex
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
+from recommender.storage import Event, EventStore, default_url, open_store
+from recommender.storage.impressions import ImpressionLog
 from recommender.viewers import collaborative
 from recommender.viewers.blend import rank
 from recommender.viewers.collaborative import CollaborativeModel
-from recommender.viewers.events import Event, EventStore, default_url, open_store
-from recommender.viewers.events.impressions import ImpressionLog
 from recommender.viewers.profile import Profile, build_profile
 from recommender.viewers.recency import (
     DAY,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from recommender.viewers.recency import decayed, event_weight
 
 SEEN_TYPES = frozenset({"view", "like", "dislike", "rating"})

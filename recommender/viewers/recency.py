@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from recommender.index.film_index import FilmIndex
-from recommender.viewers.events import EventStore
+from recommender.storage import EventStore
 
 DAY = 86_400.0
 WINDOW_HALF_LIVES = 6.0

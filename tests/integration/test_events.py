@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from recommender.viewers.events import Event, SchemaTooNew, default_url, open_store
-from recommender.viewers.events.store import MIGRATIONS
+from recommender.storage import Event, SchemaTooNew, default_url, open_store
+from recommender.storage.database import MIGRATIONS
 
 
 @pytest.fixture
@@ -87,8 +87,8 @@ def test_writers_in_many_threads_lose_nothing(store):
 
 def test_a_database_migrated_by_a_newer_release_is_refused(url, store):
     store.add([Event("fy", "a", "like")])
-    with store._transaction() as cur:
-        cur.execute(store._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
+    with store.transaction() as cur:
+        cur.execute(store.sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
                     (MIGRATIONS[-1][0] + 1, "from the future", time.time()))
     with pytest.raises(SchemaTooNew, match="Upgrade the service"):
         open_store(url)

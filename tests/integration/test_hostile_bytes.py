@@ -12,7 +12,7 @@ from recommender.api import impressions as app_impressions
 from recommender.api.app import create_app
 from recommender.api.viewer_store import viewer_store
 from recommender.config import Settings
-from recommender.viewers.events.impressions import ImpressionLog
+from recommender.storage.impressions import ImpressionLog
 
 EDGES = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+05:00"]
 FILM = {"title": "Edge", "synopsis": "En film om kanten af kalenderen.", "year": 2000}

@@ -1,5 +1,5 @@
 """What each answer showed and what came of it (recommender/api/impressions.py,
-viewers/impressions.py, viewers/events/impressions.py, evaluation/online.py), over HTTP
+viewers/impressions.py, storage/impressions.py, evaluation/online.py), over HTTP
 against a SQLite file and a PostgreSQL server; experiments from a real file."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from recommender.api.app import create_app
 from recommender.api.viewer_store import viewer_store
 from recommender.distribution.live import LiveIndex
 from recommender.errors import EventsUnavailable
-from recommender.viewers.events import open_store
-from recommender.viewers.events.impressions import Impression, ImpressionLog
+from recommender.storage import open_store
+from recommender.storage.impressions import Impression, ImpressionLog
 from recommender.viewers.experiments import ExperimentsError
 from recommender.viewers.impressions import ImpressionRecorder
 

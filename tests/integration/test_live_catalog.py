@@ -15,8 +15,8 @@ import pytest
 from recommender.api.app import create_app
 from recommender.api.viewer_store import viewer_store
 from recommender.distribution.live import LiveIndex
-from recommender.viewers.events import open_store
-from recommender.viewers.events.catalog_log import CatalogLog
+from recommender.storage import open_store
+from recommender.storage.catalog_log import CatalogLog
 from tests.ops import free_port
 
 MARS = {"title": "Rumbokseren", "year": 2026,

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from recommender.search.query import QueryOptions
-from recommender.viewers.events import Event, open_store
+from recommender.storage import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
 from recommender.viewers.rows import home_rows
 from tests.conftest import ROCKY_IDS

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from recommender.search.query import QueryOptions
+from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
 from recommender.viewers.blend import blend, rank
-from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
 from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores
 from tests.conftest import ROCKY_IDS

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from recommender.search.query import QueryOptions
+from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
-from recommender.viewers.events import Event, open_store
 from recommender.viewers.personal import DAY, Personalizer
 from recommender.viewers.rows import home_rows
 from recommender.viewers.sources import Context

@@ -209,7 +209,7 @@ def test_a_numeric_time_is_seconds_whatever_its_size(client):
 def test_a_history_always_reads_back(client, app_store):
     """An event stored before times were checked (year 0 in UTC) no longer makes the
     viewer's history a 500: it reads back at the calendar's end."""
-    from recommender.viewers.events import Event
+    from recommender.storage import Event
 
     app_store(client).add([Event("old", "rocky-1976", "like", ts=-62135596800 - 50_400,
                                  event_id="poison")])

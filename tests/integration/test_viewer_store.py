@@ -11,7 +11,7 @@ import pytest
 from recommender.api.viewer_store import EVENTS_CHECK_SECONDS, ViewerStore, store_timeout
 from recommender.distribution.live import LiveIndex
 from recommender.errors import EventsUnavailable
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from tests.ops import free_port
 
 

@@ -17,8 +17,8 @@ from recommender.api.app import create_app
 from recommender.api.viewer_store import viewer_store
 from recommender.distribution.live import LiveIndex
 from recommender.errors import IndexMismatch
+from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
-from recommender.viewers.events import Event, open_store
 from tests.conftest import ROOT
 from tests.ops import call, running_server
 
@@ -69,7 +69,7 @@ def test_train_writes_a_checked_version_beside_the_index(trained):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["algorithm"] == "ease" and manifest["events"] == 150
     assert manifest["parameters"] == {"lambda": 100.0, "max_films": 20000, "half_life_days": 0.0}
-    assert set(manifest["files"]) == {"weights.npy", "films.json", "popularity.npy"}
+    assert set(manifest["files"]) == {"weights.npy", "next.npy", "films.json", "popularity.npy"}
     model = collaborative.load(folder)
     assert isinstance(model.weights, np.memmap)  # mapped, shared by the workers
     assert model.also_liked("lucky-you-2007", 1)[0][0] == "rocky-iv-1985"

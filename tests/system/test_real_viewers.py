@@ -18,7 +18,7 @@ from recommender.evaluation.viewer_quality import evaluate_users
 from recommender.index.build import build_index
 from recommender.index.store import load_index
 from recommender.search.engine import Engine
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from tests.conftest import ROOT, SHARED
 
 MOVIELENS = SHARED / "datasets" / "movielens-latest-small"

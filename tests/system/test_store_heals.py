@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from recommender.viewers.events import open_store
+from recommender.storage import open_store
 from tests.ops import call, running_server
 
 

@@ -11,7 +11,7 @@ from recommender.evaluation.future import (
     paired_interval,
     parse_cuts,
 )
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from tests.conftest import ROCKY_IDS
 
 

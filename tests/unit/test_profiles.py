@@ -2,7 +2,7 @@
 
 import pytest
 
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from recommender.viewers.personal import DAY, build_profile, event_weight
 
 

@@ -13,7 +13,7 @@ from recommender.evaluation.viewer_quality import (
     format_table,
     split_last_out,
 )
-from recommender.viewers.events import Event
+from recommender.storage import Event
 from tests.conftest import SEED_LOG
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recommender.viewers.events.store import EventStore
+from recommender.storage.events import EventStore
 
 MIGRATION_LOCK = 0x7265636F  # any constant shared by every replica ("reco")
 

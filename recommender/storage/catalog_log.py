@@ -20,7 +20,7 @@ import numpy as np
 
 from recommender.catalog.changes import Change
 from recommender.catalog.films import Film
-from recommender.viewers.events.store import EventStore
+from recommender.storage.events import EventStore
 
 CATALOG_LOCK = 0x63617461  # "cata": PostgreSQL's advisory lock for catalog writes
 PAGE = 5_000
@@ -64,14 +64,14 @@ class CatalogLog:
         """
         now = time.time()
         out: list[Change] = []
-        with self.store._transaction() as cur:
+        with self.store.transaction() as cur:
             self._lock(cur)
             before = self._newest_state(cur, list(dict.fromkeys(f for f, _, _ in films)))
             for film_id, seq in (expected or {}).items():
                 if before.get(film_id, (0, False))[0] != seq:
                     raise ConcurrentChange(film_id)
             for film_id, film, vector in films:
-                cur.execute(self.store._sql(
+                cur.execute(self.store.sql(
                     "INSERT INTO catalog_changes (film_id, film, vector, model, at) "
                     "VALUES (?, ?, ?, ?, ?) RETURNING seq"),
                     (film_id, None if film is None else
@@ -91,7 +91,7 @@ class CatalogLog:
         newest: dict[str, tuple[int, bool]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            cursor.execute(self.store._sql(
+            cursor.execute(self.store.sql(
                 f"SELECT c.film_id, c.seq, c.film IS NOT NULL FROM catalog_changes c WHERE "
                 f"c.seq IN (SELECT MAX(seq) FROM catalog_changes WHERE film_id IN "
                 f"({', '.join('?' * len(chunk))}) GROUP BY film_id)"), chunk)
@@ -100,15 +100,15 @@ class CatalogLog:
 
     def latest(self) -> int:
         """The number of the newest change (0: none): what a follower polls."""
-        with self.store._transaction(write=False) as cur:
+        with self.store.transaction(write=False) as cur:
             cur.execute("SELECT MAX(seq) FROM catalog_changes")
             row = cur.fetchone()
             return int(row[0]) if row and row[0] is not None else 0
 
     def since(self, after: int, limit: int = PAGE) -> list[Change]:
         """The changes numbered above ``after``, oldest first, at most ``limit``."""
-        with self.store._transaction(write=False) as cur:
-            cur.execute(self.store._sql(
+        with self.store.transaction(write=False) as cur:
+            cur.execute(self.store.sql(
                 "SELECT seq, film_id, film, vector, model, at FROM catalog_changes "
                 "WHERE seq > ? ORDER BY seq LIMIT ?"), (int(after), int(limit)))
             rows = cur.fetchall()
@@ -120,7 +120,7 @@ class CatalogLog:
     def newest_of(self, ids: Sequence[str], after: int = 0) -> dict[str, Change]:
         """Each of ``ids``' newest change numbered above ``after`` (those it has)."""
         found: dict[str, Change] = {}
-        with self.store._transaction(write=False) as cur:
+        with self.store.transaction(write=False) as cur:
             numbers = {i: s for i, (s, _) in self._newest_state(cur, list(ids)).items()
                        if s > after}
         if numbers:
@@ -133,8 +133,8 @@ class CatalogLog:
         out: list[Change] = []
         for start in range(0, len(seqs), 500):
             chunk = seqs[start:start + 500]
-            with self.store._transaction(write=False) as cur:
-                cur.execute(self.store._sql(
+            with self.store.transaction(write=False) as cur:
+                cur.execute(self.store.sql(
                     "SELECT seq, film_id, film, vector, model, at FROM catalog_changes "
                     f"WHERE seq IN ({', '.join('?' * len(chunk))}) ORDER BY seq"), chunk)
                 rows = cur.fetchall()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from recommender.viewers.events.store import EventStore
+from recommender.storage.events import EventStore
 
 CONVERSIONS = ("click", "view", "like", "watchlist", "rating")
 """Event types that count as a conversion (a rating only at :data:`GOOD_RATING` or more)."""
@@ -70,9 +70,9 @@ class ImpressionLog:
         returns how many were new."""
         store = self.store
         written = 0
-        with store._transaction() as cur:
+        with store.transaction() as cur:
             for imp in impressions:
-                cur.execute(store._sql(
+                cur.execute(store.sql(
                     "INSERT INTO impressions (recommendation_id, surface, user_id, "
                     "experiment, variant, index_version, model_version, films, ts, day) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (recommendation_id) "
@@ -83,7 +83,7 @@ class ImpressionLog:
                 if cur.rowcount <= 0:
                     continue
                 written += 1
-                cur.executemany(store._sql(
+                cur.executemany(store.sql(
                     "INSERT INTO impression_films (recommendation_id, film_id, rank) "
                     "VALUES (?, ?, ?) ON CONFLICT (recommendation_id, film_id) DO NOTHING"),
                     [(imp.recommendation_id, film, rank)
@@ -93,34 +93,34 @@ class ImpressionLog:
     def purge(self, before: float) -> int:
         """Forget the impressions older than ``before`` (the retention period's start)."""
         store = self.store
-        with store._transaction() as cur:
-            cur.execute(store._sql(
+        with store.transaction() as cur:
+            cur.execute(store.sql(
                 "DELETE FROM impression_films WHERE recommendation_id IN "
                 "(SELECT recommendation_id FROM impressions WHERE ts < ?)"), (before,))
-            cur.execute(store._sql("DELETE FROM impressions WHERE ts < ?"), (before,))
+            cur.execute(store.sql("DELETE FROM impressions WHERE ts < ?"), (before,))
             return max(cur.rowcount, 0)
 
     def forget(self, user: str) -> int:
         """Erase every impression shown to ``user`` (with their events, on erasure)."""
         store = self.store
-        with store._transaction() as cur:
-            cur.execute(store._sql(
+        with store.transaction() as cur:
+            cur.execute(store.sql(
                 "DELETE FROM impression_films WHERE recommendation_id IN "
                 "(SELECT recommendation_id FROM impressions WHERE user_id = ?)"), (user,))
-            cur.execute(store._sql("DELETE FROM impressions WHERE user_id = ?"), (user,))
+            cur.execute(store.sql("DELETE FROM impressions WHERE user_id = ?"), (user,))
             return max(cur.rowcount, 0)
 
     def get(self, recommendation_id: str) -> Impression | None:
         store = self.store
-        with store._transaction(write=False) as cur:
-            cur.execute(store._sql(
+        with store.transaction(write=False) as cur:
+            cur.execute(store.sql(
                 "SELECT recommendation_id, surface, ts, user_id, experiment, variant, "
                 "index_version, model_version FROM impressions WHERE recommendation_id = ?"),
                 (recommendation_id,))
             row = cur.fetchone()
             if row is None:
                 return None
-            cur.execute(store._sql("SELECT film_id FROM impression_films WHERE "
+            cur.execute(store.sql("SELECT film_id FROM impression_films WHERE "
                                    "recommendation_id = ? ORDER BY rank"), (recommendation_id,))
             films = tuple(r[0] for r in cur.fetchall())
         return Impression(row[0], row[1], films, row[2], *row[3:])
@@ -133,11 +133,11 @@ class ImpressionLog:
         if not ids:
             return {}
         found: dict[tuple[str, str], tuple[str, str]] = {}
-        with store._transaction(write=False) as cur:
+        with store.transaction(write=False) as cur:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 marks = ", ".join("?" * len(chunk))
-                cur.execute(store._sql(
+                cur.execute(store.sql(
                     "SELECT f.recommendation_id, f.film_id, i.surface, i.variant FROM "
                     "impression_films f JOIN impressions i ON i.recommendation_id = "
                     f"f.recommendation_id WHERE f.recommendation_id IN ({marks})"), chunk)
@@ -157,8 +157,8 @@ class ImpressionLog:
             key, where, args = "i.surface, i.day" if by == "surface_day" else "i.surface", "", []
         span = [since, until]
         out: dict[tuple[str, ...], Figures] = {}
-        with store._transaction(write=False) as cur:
-            cur.execute(store._sql(
+        with store.transaction(write=False) as cur:
+            cur.execute(store.sql(
                 f"SELECT {key}, COUNT(*), COUNT(DISTINCT i.user_id) FROM impressions i "
                 f"WHERE {where}i.ts >= ? AND i.ts < ? GROUP BY {key}"), args + span)
             for *group, impressions, viewers in cur.fetchall():
@@ -170,10 +170,10 @@ class ImpressionLog:
                          "i.recommendation_id JOIN events e ON e.recommendation_id = "
                          "f.recommendation_id AND e.film_id = f.film_id WHERE "
                          f"{where}i.ts >= ? AND i.ts < ? AND {_CONVERTS} GROUP BY {key}")
-            cur.execute(store._sql(f"SELECT {key}, e.type, {converted}, e.type"), args + span)
+            cur.execute(store.sql(f"SELECT {key}, e.type, {converted}, e.type"), args + span)
             for *group, kind, n in cur.fetchall():
                 out.setdefault(_key(group), Figures()).conversions[kind] = int(n)
-            cur.execute(store._sql(f"SELECT {key}, {converted}"), args + span)
+            cur.execute(store.sql(f"SELECT {key}, {converted}"), args + span)
             for *group, clicks in cur.fetchall():
                 out.setdefault(_key(group), Figures()).clicks = int(clicks)
         return out
@@ -182,8 +182,8 @@ class ImpressionLog:
         """Events of ``since`` .. ``until`` that name a recommendation_id no impression
         showed their film under."""
         store = self.store
-        with store._transaction(write=False) as cur:
-            cur.execute(store._sql(
+        with store.transaction(write=False) as cur:
+            cur.execute(store.sql(
                 "SELECT COUNT(*) FROM events e WHERE e.recommendation_id IS NOT NULL AND "
                 "e.ts >= ? AND e.ts < ? AND NOT EXISTS (SELECT 1 FROM impression_films f "
                 "WHERE f.recommendation_id = e.recommendation_id AND f.film_id = "

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from recommender.viewers.events.store import EventStore
+from recommender.storage.events import EventStore
 
 BUSY_TIMEOUT_SECONDS = 10.0
 """How long a write waits for another writer's lock, where the caller doesn't say (the

@@ -1,10 +1,9 @@
-"""The event store: one schema, one set of queries, for SQLite and PostgreSQL.
+"""The service's database: one schema and its migrations, for SQLite and PostgreSQL.
 
-An event is written once (``event_id`` is unique: the same event sent twice is stored
-once) and acknowledged only after its transaction commits. The two backends differ in
-how they connect and how they spell a parameter (:mod:`recommender.viewers.events.sqlite`,
-:mod:`recommender.viewers.events.postgres`); the schema, its migrations and every query are
-here, so the same test suite runs against both (tests/integration/test_events.py).
+The backends differ in how they connect and how they spell a parameter
+(:mod:`recommender.storage.sqlite`, :mod:`recommender.storage.postgres`); the schema, its
+migrations and every table's queries are shared, so the same tests run against both
+(tests/integration/test_events.py).
 """
 
 from __future__ import annotations
@@ -12,24 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from recommender.errors import EventsBusy, EventsUnavailable
-from recommender.viewers.events.connections import Connections
+from recommender.storage.connections import Connections
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0
 """How long :meth:`EventStore.health` reuses its last write probe (/ready is polled often;
 each probe is one committed row)."""
-
-EVENT_TYPES = ("view", "like", "dislike", "rating", "watchlist", "click")
-"""``click``: a film opened from a list. It is counted as a conversion of the answer it
-came from (:mod:`recommender.viewers.events.impressions`), never as taste: profiles,
-trending and the collaborative model leave it out."""
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "events, by user and time", (
@@ -96,50 +85,19 @@ class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer release of this service."""
 
 
-@dataclass(frozen=True)
-class Event:
-    """One thing a viewer did with a film. ``ts`` is seconds since the epoch (UTC)."""
-
-    user: str
-    film_id: str
-    type: str
-    value: float | None = None
-    ts: float | None = None
-    """None: when it is stored (an event read back always has its time)."""
-    event_id: str = ""
-    recommendation_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event_id": self.event_id, "user": self.user, "film": self.film_id,
-                "type": self.type, "value": self.value, "ts": iso_time(self.ts or 0.0),
-                "recommendation_id": self.recommendation_id}
-
-
-def iso_time(ts: float) -> str:
-    """``ts`` as ISO 8601 UTC; one the calendar can't hold (stored before its range was
-    checked) is shown at the calendar's end instead, so a history always reads back."""
-    try:
-        moment = datetime.fromtimestamp(ts, UTC)
-    except (ValueError, OverflowError, OSError):
-        moment = datetime.min.replace(tzinfo=UTC) if ts < 0 else \
-            datetime.max.replace(tzinfo=UTC)
-    return moment.isoformat(timespec="milliseconds")
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
-
-
 def _too_new(version: int) -> SchemaTooNew:
     return SchemaTooNew(f"the event database is at schema version {version}; this release "
                         f"knows up to {MIGRATIONS[-1][0]}. Upgrade the service.")
 
 
-class EventStore(Connections):
-    """Viewer events in a database; thread-safe (a connection per thread,
-    :class:`~recommender.viewers.events.connections.Connections`).
+class Database(Connections):
+    """The service's database: its schema and migrations, its health; thread-safe (a
+    connection per thread, :class:`~recommender.storage.connections.Connections`). Its
+    tables' queries are their own modules' (:mod:`recommender.storage.events`,
+    :mod:`~recommender.storage.impressions`, :mod:`~recommender.storage.catalog_log`),
+    through :meth:`transaction` and :meth:`sql`.
 
-    Subclasses give :meth:`_connect` and the parameter marker; everything else is shared.
+    A backend gives :meth:`_connect` and the parameter marker; everything else is shared.
     """
 
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -171,8 +129,8 @@ class EventStore(Connections):
                 time.monotonic() - cached[0] < (PROBE_SECONDS if cached[1] == "ok" else 1.0):
             return cached[1]
         try:
-            with self._transaction() as cur:
-                cur.execute(self._sql("UPDATE write_probe SET at = ? WHERE id = 1"),
+            with self.transaction() as cur:
+                cur.execute(self.sql("UPDATE write_probe SET at = ? WHERE id = 1"),
                             (time.time(),))
             state = "ok"
         except EventsBusy:
@@ -194,7 +152,7 @@ class EventStore(Connections):
         if known == MIGRATIONS[-1][0]:
             return []  # read only: opening never waits for another process's write lock
         applied = []
-        with self._transaction() as cur:
+        with self.transaction() as cur:
             self._lock_schema(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
@@ -208,7 +166,7 @@ class EventStore(Connections):
                     continue
                 for statement in statements:
                     cur.execute(statement.replace("{serial}", self.serial))
-                cur.execute(self._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
+                cur.execute(self.sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
                             (version, description, time.time()))
                 applied.append(version)
         return applied
@@ -238,72 +196,8 @@ class EventStore(Connections):
                 cursor.close()
 
     def schema_version(self) -> int:
-        with self._transaction(write=False) as cur:
+        with self.transaction(write=False) as cur:
             cur.execute("SELECT MAX(version) FROM schema_migrations")
             return int(cur.fetchone()[0] or 0)
 
     # -- writing -------------------------------------------------------------------
-
-    def add(self, events: Sequence[Event]) -> tuple[int, int]:
-        """Store ``events`` in one transaction; returns (stored, duplicates): an event whose
-        ``event_id`` is already stored (or repeats one in the batch) is a duplicate."""
-        received = time.time()
-        stored = 0
-        with self._transaction() as cur:
-            for event in events:
-                cur.execute(self._sql(
-                    "INSERT INTO events (event_id, user_id, film_id, type, value, ts, "
-                    "recommendation_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (event_id) DO NOTHING"),
-                    (event.event_id or new_event_id(), event.user, event.film_id,
-                     event.type, event.value, received if event.ts is None else event.ts,
-                     event.recommendation_id, received))
-                stored += max(cur.rowcount, 0)
-        return stored, len(events) - stored
-
-    def delete_user(self, user: str) -> int:
-        """Erase every event of ``user``; returns how many there were."""
-        with self._transaction() as cur:
-            cur.execute(self._sql("DELETE FROM events WHERE user_id = ?"), (user,))
-            return max(cur.rowcount, 0)
-
-    # -- reading -------------------------------------------------------------------
-
-    def history(self, user: str, limit: int) -> list[Event]:
-        """``user``'s newest ``limit`` events, newest first."""
-        with self._transaction(write=False) as cur:
-            cur.execute(self._sql(
-                "SELECT user_id, film_id, type, value, ts, event_id, recommendation_id "
-                "FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?"),
-                (user, int(limit)))
-            return [Event(*row) for row in cur.fetchall()]
-
-    def recent(self, since: float, limit: int) -> list[tuple[str, str, float | None, float]]:
-        """(film, type, value, ts) of the newest ``limit`` events since ``since``: what
-        trending is counted from, bounded however busy the service is."""
-        with self._transaction(write=False) as cur:
-            cur.execute(self._sql(
-                "SELECT film_id, type, value, ts FROM events WHERE ts >= ? "
-                "ORDER BY ts DESC, seq DESC LIMIT ?"), (since, int(limit)))
-            return [tuple(row) for row in cur.fetchall()]
-
-    def interactions(self, page: int = 50_000) -> Iterator[tuple[str, str, float]]:
-        """(user, film, ts) of every event, in the order they arrived, read a page at a
-        time (by the arrival number, so a long read holds no transaction open)."""
-        after = 0
-        while True:
-            with self._transaction(write=False) as cur:
-                cur.execute(self._sql("SELECT seq, user_id, film_id, ts FROM events "
-                                      "WHERE seq > ? AND type <> 'click' ORDER BY seq "
-                                      "LIMIT ?"), (after, page))
-                rows = cur.fetchall()
-            if not rows:
-                return
-            after = rows[-1][0]
-            for _, user, film, ts in rows:
-                yield user, film, float(ts)
-
-    def count(self) -> int:
-        with self._transaction(write=False) as cur:
-            cur.execute("SELECT COUNT(*) FROM events")
-            return int(cur.fetchone()[0])

@@ -2,7 +2,7 @@
 after any failure, tried again with backoff, at most so many threads waiting on the
 database at once, and every driver error turned into a 503 that names no host.
 
-:class:`~recommender.viewers.events.store.EventStore` adds the schema and the queries;
+:class:`~recommender.storage.events.EventStore` adds the schema and the queries;
 the backends (:mod:`.sqlite`, :mod:`.postgres`) say how to connect.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from recommender.errors import EventsBusy, EventsUnavailable
 
-log = logging.getLogger("recommender.viewers.events.store")
+log = logging.getLogger("recommender.storage.events")
 
 RETRY_AFTER_SECONDS = 2
 """What a 503 ``events_unavailable`` tells a client to wait before trying again."""
@@ -113,7 +113,7 @@ class Connections:
             retry_after=RETRY_AFTER_SECONDS)
 
     @contextmanager
-    def _transaction(self, write: bool = True) -> Iterator[Any]:
+    def transaction(self, write: bool = True) -> Iterator[Any]:
         """A cursor in a transaction, committed on leaving (rolled back on an error):
         a write is acknowledged only once it is committed. A driver error is
         :class:`EventsUnavailable`, its connection dropped."""
@@ -152,7 +152,7 @@ class Connections:
 
     def ping(self) -> None:
         """Raise :class:`EventsUnavailable` unless the database answers a read now."""
-        with self._transaction(write=False) as cur:
+        with self.transaction(write=False) as cur:
             cur.execute("SELECT 1")
             cur.fetchone()
 
@@ -163,7 +163,7 @@ class Connections:
         """Serialise migrations between processes that start at once, where the
         transaction itself doesn't (PostgreSQL: an advisory lock)."""
 
-    def _sql(self, text: str) -> str:
+    def sql(self, text: str) -> str:
         return text.replace("?", self.marker)
 
     def close(self) -> None:
