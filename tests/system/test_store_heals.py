@@ -47,7 +47,8 @@ def test_a_store_unwritable_at_start_heals_without_a_restart(seed_index_dir, imm
         assert events["status"] == "read_only" and "refuses writes" in events["reason"]
         status, body = call(base + "/events", "POST", like)
         assert (status, body["error"]["code"]) == (503, "events_unavailable")
-        assert call(base + "/search?q=bokser&k=2")[0] == 200  # the rest goes on
+        found = call(base + "/search?q=bokser&k=2")
+        assert found[0] == 200, found  # the rest goes on
 
         subprocess.run(["chattr", "-i", *files], check=True)
         assert _wait_for(lambda: call(base + "/ready")[1]["events"]["status"] == "ok")
@@ -56,7 +57,8 @@ def test_a_store_unwritable_at_start_heals_without_a_restart(seed_index_dir, imm
             status, body = call(base + "/events", "POST", {**like, "event_id": f"after-{i}"})
             assert status == 200 and body["accepted"] == 1, body
         for _ in range(5):
-            assert call(base + "/search?q=bokser&k=2&user=ann")[0] == 200
+            found = call(base + "/search?q=bokser&k=2&user=ann")
+            assert found[0] == 200, found
 
         def impressions() -> int:
             stats = call(base + "/admin/stats?days=1")[1]
