@@ -107,8 +107,8 @@ class Personalizer:
 
         ``source``: one source alone, as an experiment's variant asks (``collaborative``:
         the model without content, popular-now or new films' places; ``content``: the
-        films' likeness; ``popular``:
-        what is popular now; ``trending``: ``GET /trending``'s list); None: the default.
+        films' likeness; ``popular``: what is popular now; ``trending``: ``GET
+        /trending``'s list); None: the default.
         One chain for all: the blend of the model and the content, then the content alone,
         then what is trending; a source alone takes its own link of it, and where it has
         nothing for this viewer, what is trending.
