@@ -72,13 +72,8 @@ image-tools:
 	      || echo "buildah or podman could not be installed: the image's tests will be skipped"; \
 	  else echo "no buildah and no root apt-get: the image's tests will be skipped"; fi; }
 
-# compileall first: CPython 3.11.7 can fail ast.parse with "AST constructor recursion depth
-# mismatch" when two threads build an AST at once (gh-106905, fixed in later releases), and
-# a module imported for the first time in a server's background thread is compiled there;
-# with every .pyc written beforehand, importing builds no AST.
 test: install browser postgres image-tools
 	$(BIN)/mypy
-	$(BIN)/python -m compileall -q recommender tests scripts clients/python/src
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The unit tier (tests/unit): one process, no server, no database server, no browser;
