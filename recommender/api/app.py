@@ -84,11 +84,10 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
     live.watch(settings.reload_poll_seconds)
     observability.init_app(app, metrics)  # first: refused requests are logged and timed too
     access.init_app(app, settings)
-    http_io.init_services(app, settings, live, metrics)
-    viewer_store.init_app(app, settings, live)
+    served = http_io.init_services(app, settings, live, metrics)
+    served.viewers = stores = viewer_store.init_app(app, settings, live)
     # every process follows the catalog's changes in the event database, from the start
     live.catalog.on_applied = metrics.catalog_applied
-    stores = viewer_store.viewer_store(app)
     impressions.init_app(app, settings, live, metrics,
                          lambda: ImpressionLog(stores.open().store))
     live.catalog.follow(lambda: CatalogLog(stores.open().store), settings.catalog_poll_seconds)

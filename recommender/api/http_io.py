@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from recommender.api import impressions
 from recommender.api.observability import Metrics
+from recommender.api.services import EXTENSION as SERVICES
+from recommender.api.services import Services, services
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.errors import (
@@ -28,25 +29,6 @@ from recommender.search.query import QueryOptions, ResultPage
 from recommender.strict_json import parse_json
 
 log = logging.getLogger(__name__)
-EXTENSION = "recommender"
-
-
-@dataclass
-class Services:
-    """Everything an app's routes reach: one typed object in ``app.extensions``, reached
-    through the accessors below (as flaskr's ``get_db()``), never by string keys. The
-    viewers' side is :mod:`recommender.api.viewer_store`'s."""
-
-    settings: Settings
-    live: LiveIndex
-    metrics: Metrics
-
-
-def services(app: Any = None) -> Services:
-    """The services of ``app`` (default: the app of the request being answered)."""
-    found = (app or current_app).extensions[EXTENSION]
-    assert isinstance(found, Services)
-    return found
 
 
 def live() -> LiveIndex:
@@ -65,8 +47,12 @@ def metrics() -> Metrics:
     return services().metrics
 
 
-def init_services(app: Any, settings: Settings, live: LiveIndex, metrics: Metrics) -> None:
-    app.extensions[EXTENSION] = Services(settings, live, metrics)
+def init_services(app: Any, settings: Settings, live: LiveIndex, metrics: Metrics
+                  ) -> Services:
+    """Attach the app's :class:`~recommender.api.services.Services`; the factory fills in
+    the rest of it."""
+    found = app.extensions[SERVICES] = Services(settings, live, metrics)
+    return found
 
 
 def no_params() -> None:

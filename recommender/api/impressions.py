@@ -15,8 +15,9 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
+from recommender.api.services import services
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.errors import EventsUnavailable
@@ -26,7 +27,6 @@ from recommender.storage.impressions import Impression, ImpressionLog
 from recommender.viewers.impressions import ImpressionRecorder
 from recommender.viewers.surfaces import Surface
 
-EXTENSION = "recommender.impressions"
 SURFACES: dict[str, Surface] = {
     "users.user_recommendations": Surface.USER_RECOMMENDATIONS,
     "users.user_rows": Surface.USER_ROWS,
@@ -43,7 +43,6 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
     """Attach a recorder (none where ``RECOMMENDER_IMPRESSIONS=off``); ``log_of`` opens
     the event store's impression log."""
     if settings.impressions == "off":
-        app.extensions[EXTENSION] = None
         return
 
     def written(batch: list[Impression]) -> None:
@@ -58,8 +57,7 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex, metrics: Any,
     # a worker on its way out writes what it queued; held weakly, so that an app let go
     # (a test's, a reload's) is not kept alive, nor closed at exit against a store gone
     atexit.register(_close_at_exit, weakref.ref(recorder))
-    app.extensions[EXTENSION] = recorder
-    app.extensions[EXTENSION + ".live"] = live
+    services(app).impressions = recorder
     app.after_request(_offer_if_answered)
 
 
@@ -82,8 +80,7 @@ def _offer_if_answered(response: Response) -> Response:
 
 
 def recorder() -> ImpressionRecorder | None:
-    value = current_app.extensions.get(EXTENSION)
-    return value if isinstance(value, ImpressionRecorder) else None
+    return services().impressions
 
 
 def record(engine: Engine, films: Sequence[str], recommendation_id: str,
@@ -95,7 +92,7 @@ def record(engine: Engine, films: Sequence[str], recommendation_id: str,
     surface = SURFACES.get(request.endpoint or "")
     if rec is None or surface is None:
         return
-    live: LiveIndex = current_app.extensions[EXTENSION + ".live"]
+    live = services().live
     model = live.model
     # the viewer of the path, or of ?user= (both validated by the route before it answers)
     user = user or (request.view_args or {}).get("user") or request.args.get("user")

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 
 from recommender.api import http_io
 from recommender.api.openapi import build_openapi, docs_page
-from recommender.api.viewer_store import events_status
+from recommender.api.services import events_status
 from recommender.errors import IndexUnavailable
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from recommender.api import viewer_store
 from recommender.api.schemas import parse_args
+from recommender.api.services import personal, services
 from recommender.catalog.moments import in_utc
 from recommender.config import Settings
 from recommender.errors import InvalidParameter, NotFound
@@ -25,7 +25,6 @@ from recommender.viewers.experiments import Experiments, Ranking, load_experimen
 from recommender.viewers.personal import Personalizer
 from recommender.viewers.surfaces import Surface
 
-EXTENSION = "recommender.experiments"
 bp = Blueprint("reports", __name__)
 
 
@@ -36,12 +35,11 @@ def init_app(app: Flask, settings: Settings, given: Experiments | None = None) -
     if given is None:
         given = load_experiments(settings.experiments) if settings.experiments \
             else Experiments()
-    app.extensions[EXTENSION] = given
+    services(app).experiments = given
 
 
 def experiments() -> Experiments:
-    value = current_app.extensions.get(EXTENSION)
-    return value if isinstance(value, Experiments) else Experiments()
+    return services().experiments
 
 
 def variant(surface: Surface, user: str | None) -> tuple[tuple[str, str] | None, Ranking | None]:
@@ -59,7 +57,7 @@ def personal_for(ranking: Ranking | None) -> Personalizer | None:
     plain "more like this" never opens it."""
     if ranking is None or ranking.source not in ("popular", "trending"):
         return None
-    return viewer_store.personal()
+    return personal()
 
 
 class StatsParams(BaseModel):
@@ -126,7 +124,7 @@ RESPONSE_MODELS: list[type[BaseModel]] = [ExperimentOut, StatsOut]
 
 
 def _log() -> ImpressionLog:
-    return ImpressionLog(viewer_store.personal().store)
+    return ImpressionLog(personal().store)
 
 
 @bp.get("/admin/stats")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # imported where first used: routes without viewers never loa
     from recommender.viewers.personal import Personalizer
 
 log = logging.getLogger(__name__)
-EXTENSION = "recommender.viewers"
 EVENTS_CHECK_SECONDS = 1.0
 """How long /ready reuses its last look at the event store (it is polled often), and how
 long a failed opening is not tried again."""
@@ -113,14 +112,14 @@ def store_timeout(config: Settings) -> float:
     return max(min(budget_seconds * 0.6, 10.0), 0.1)
 
 
-def init_app(app: Flask, settings: Settings, live: LiveIndex) -> None:
-    """Attach the viewers' side to ``app``; with ``train_every_seconds``, start the thread
-    that retrains the model when it is due."""
+def init_app(app: Flask, settings: Settings, live: LiveIndex) -> ViewerStore:
+    """The viewers' side of ``app`` (the factory keeps it in the app's services); with
+    ``train_every_seconds``, the thread that retrains the model when it is due started."""
     viewers = ViewerStore(settings, live)
-    app.extensions[EXTENSION] = viewers
     if settings.train_every_seconds > 0 and not settings.index_url:
         threading.Thread(target=_train_when_due, args=(viewers,), name="model-training",
                          daemon=True).start()
+    return viewers
 
 
 def _train_when_due(viewers: ViewerStore) -> None:
@@ -142,19 +141,3 @@ def _train_when_due(viewers: ViewerStore) -> None:
                          report.path, report.why_not or f"{report.events} events")
         except Exception:  # a store down, no index yet: try again next time
             log.exception("scheduled training")
-
-
-def viewer_store(app: Any = None) -> ViewerStore:
-    """The viewers' side of ``app`` (default: the app of the request being answered)."""
-    found = (app or current_app).extensions[EXTENSION]
-    assert isinstance(found, ViewerStore)
-    return found
-
-
-def personal() -> Personalizer:
-    """This request's app's personaliser (503 ``events_unavailable`` while unreachable)."""
-    return viewer_store().open()
-
-
-def events_status() -> dict[str, Any]:
-    return viewer_store().status()

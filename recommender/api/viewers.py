@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from recommender import budget
-from recommender.api import access, http_io, impressions, reports, viewer_store
+from recommender.api import access, http_io, impressions, reports, services
 from recommender.api.schemas import (
     EventBatch,
     EventIn,
@@ -56,7 +56,7 @@ def post_events() -> Any:
                                   for raw in items):
         raise Forbidden("This viewer token sends events as its own viewer only: every "
                         "event's user must be the token's.", needs="events")
-    engine, personal = http_io.engine(), viewer_store.personal()
+    engine, personal = http_io.engine(), services.personal()
     now = time.time()
     valid: list[Event] = []
     rejected: list[dict[str, Any]] = []
@@ -84,7 +84,7 @@ def user_recommendations(user: str) -> Any:
     user = user_id(user)
     params = parse_args(UserRecommendationParams, request.args)
     engine = http_io.engine()
-    personal = viewer_store.personal()
+    personal = services.personal()
     assigned = reports.experiments().assign(Surface.USER_RECOMMENDATIONS, user)
     if assigned is None:
         page = personal.recommend(engine, user, http_io.options(params),
@@ -105,7 +105,7 @@ def user_rows(user: str) -> Any:
     engine = http_io.engine()
     options = QueryOptions.from_fields(
         {**dict(params), "k": params.k}, http_io.settings().search_mode)
-    rows = home_rows(viewer_store.personal(), engine, user, params.rows, params.k, options)
+    rows = home_rows(services.personal(), engine, user, params.rows, params.k, options)
     recommendation_id = http_io.new_recommendation_id()
     assigned = reports.experiments().assign(Surface.USER_ROWS, user)
     label = (assigned[0].name, assigned[1].name) if assigned else None
@@ -126,7 +126,7 @@ def user_history(user: str) -> Any:
     params = parse_args(HistoryParams, request.args)
     engine = http_io.engine()
     events = []
-    for event in viewer_store.personal().history(user, params.limit):
+    for event in services.personal().history(user, params.limit):
         body = event.to_dict()
         known = engine.index.row_of.get(event.film_id)
         body["film"] = film_summary(engine.index.films[known]) if known is not None else \
@@ -140,7 +140,7 @@ def deleteuser_id(user: str) -> Any:
     """Erase every event of the viewer (204); afterwards the viewer is unknown."""
     user = user_id(user)
     http_io.no_params()
-    viewer_store.personal().forget(user)
+    services.personal().forget(user)
     return Response(status=204)
 
 
@@ -163,6 +163,6 @@ def trending() -> Any:
     engine = http_io.engine()
     options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
     label, ranking = reports.variant(Surface.TRENDING, params.user)
-    page = trending_variant(viewer_store.personal(), engine, options, params.window_days,
+    page = trending_variant(services.personal(), engine, options, params.window_days,
                             ranking)
     return http_io.page(engine, page, params, label)

@@ -14,7 +14,7 @@ import pytest
 
 from recommender.api import tokens
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.cli.main import main
 from recommender.distribution.live import LiveIndex
 
@@ -37,7 +37,7 @@ def make_app(settings, engine, tmp_path):
 
     yield make
     for app in made:
-        personal = viewer_store(app).personal
+        personal = viewers(app).personal
         if personal is not None:
             personal.store.close()
 

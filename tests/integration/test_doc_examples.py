@@ -10,7 +10,7 @@ import pytest
 
 from recommender.api import impressions
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.cli.main import main
 from recommender.config import Settings
 from tests import doc_examples
@@ -43,7 +43,7 @@ def test_the_docs_show_the_answers_the_service_gives(doc, made_run_index, tmp_pa
         recorder = impressions.recorder()
         if recorder is not None:
             recorder.close()  # what it queued, written before the store closes
-    personal = viewer_store(app).personal
+    personal = viewers(app).personal
     if personal is not None:
         personal.store.close()
     assert not wrong, "\n".join(wrong)

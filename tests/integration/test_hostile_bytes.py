@@ -10,7 +10,7 @@ import pytest
 
 from recommender.api import impressions as app_impressions
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.config import Settings
 from recommender.storage.impressions import ImpressionLog
 
@@ -32,7 +32,7 @@ def app(source, tmp_path):
                               events_url=f"sqlite:///{tmp_path / 'events.sqlite3'}"))
     app.testing = False  # a 500 is answered as a real server answers it, not raised
     yield app
-    personal = viewer_store(app).personal
+    personal = viewers(app).personal
     if personal is not None:
         personal.store.close()
 
@@ -110,7 +110,7 @@ def test_a_refused_or_failed_answer_records_no_impression(app):
     assert failed.status_code == 500
     with app.app_context():
         assert app_impressions.recorder().flush()
-    log = ImpressionLog(viewer_store(app).open().store)
+    log = ImpressionLog(viewers(app).open().store)
     assert log.get(shown["recommendation_id"]) is not None
     stats = client.get("/admin/stats?days=1").get_json()
     assert sum(t["impressions"] for t in stats["totals"]) == 1, stats

@@ -14,7 +14,7 @@ import pytest
 
 from recommender.api import impressions as app_impressions
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import services, viewers
 from recommender.distribution.live import LiveIndex
 from recommender.errors import EventsUnavailable
 from recommender.storage import open_store
@@ -36,7 +36,7 @@ def app(settings, engine, events_url, tmp_path):
                                          experiments=str(path)),
                      live=LiveIndex.serving(engine))
     yield app
-    personal = viewer_store(app).personal
+    personal = viewers(app).personal
     if personal is not None:
         personal.store.close()
 
@@ -47,7 +47,7 @@ def _flush(app):
 
 
 def _log(app) -> ImpressionLog:
-    return ImpressionLog(viewer_store(app).open().store)
+    return ImpressionLog(viewers(app).open().store)
 
 
 def test_every_answer_that_shows_films_is_recorded_with_its_surface(app):
@@ -70,7 +70,7 @@ def test_every_answer_that_shows_films_is_recorded_with_its_surface(app):
         shown = [f["id"] for row in body["rows"] for f in row["results"]] if "rows" in body \
             else [f["id"] for f in body["results"]]
         assert list(imp.films) == shown and imp.index_version == \
-            app.extensions["recommender.impressions.live"].engine().index.generation
+            services(app).live.engine().index.generation
     assert log.get(answers["user_rows"].get_json()["recommendation_id"]).user == "ann"
     assert log.get(answers["similar"].get_json()["recommendation_id"]).user is None
     assert client.get("/films/rocky-1976").status_code == 200  # no recommendation: none
@@ -252,8 +252,8 @@ def test_the_command_line_prints_what_the_routes_answer(app, tmp_path, capsys, m
     client.post("/events", json={"user": "di", "film": {"id": body["results"][0]["id"]},
                                  "type": "click", "recommendation_id": body["recommendation_id"]})
     _flush(app)
-    url = viewer_store(app).settings.events_url
-    index = str(viewer_store(app).settings.index)
+    url = viewers(app).settings.events_url
+    index = str(viewers(app).settings.index)
     monkeypatch.setenv("RECOMMENDER_EXPERIMENTS", _experiments_path(app))
     assert main(["stats", "--json", "--days", "1", "--events-url", url, "--index", index]) == 0
     printed = json.loads(capsys.readouterr().out)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.distribution.live import LiveIndex
 from recommender.storage import open_store
 from recommender.storage.catalog_log import CatalogLog
@@ -35,8 +35,8 @@ def apps(settings, engine, events_url):
     made = [_app(settings, engine, events_url), _app(settings, engine, events_url)]
     yield made
     for app in made:
-        if viewer_store(app).personal is not None:
-            viewer_store(app).personal.store.close()
+        if viewers(app).personal is not None:
+            viewers(app).personal.store.close()
 
 
 def _stored(url: str) -> int:
@@ -80,7 +80,7 @@ def test_another_worker_sees_the_changes_at_its_next_poll_and_a_new_one_at_start
     assert first.put("/films/rumbokseren-2026", json=MARS).status_code == 201
     assert first.delete("/films/rocky-1976").status_code == 200
     assert second.get("/films/rumbokseren-2026").status_code == 404  # not polled yet
-    assert viewer_store(apps[1]).live.catalog.poll()
+    assert viewers(apps[1]).live.catalog.poll()
     assert second.get("/films/rumbokseren-2026").status_code == 200
     assert second.get("/films/rocky-1976").status_code == 404
     restarted = _app(settings, engine, events_url).test_client()  # a restart, a new replica
@@ -163,7 +163,7 @@ def test_two_writers_of_one_film_at_once_one_wins_whole(apps, events_url):
     for t in threads:
         t.join()
     for app in apps:
-        viewer_store(app).live.catalog.poll()
+        viewers(app).live.catalog.poll()
     seen = [c.get("/films/rumbokseren-2026").get_json() for c in clients]
     assert seen[0] == seen[1]
     winner = int(seen[0]["title"][-1])
@@ -185,7 +185,7 @@ def test_two_patches_at_once_both_apply_one_after_the_other(apps):
         t.start()
     for t in threads:
         t.join()
-    viewer_store(apps[0]).live.catalog.poll()
+    viewers(apps[0]).live.catalog.poll()
     film = clients[0].get("/films/rocky-1976").get_json()
     assert (film["year"], film["genres"]) == (1977, ["Boxing"])
 
@@ -224,7 +224,7 @@ def test_a_licence_ending_hides_the_film_when_the_clock_passes_it(apps):
     r = client.put("/films/rumbokseren-2026", json={
         **MARS, "available_until": ends.isoformat(timespec="milliseconds")})
     assert r.status_code == 201
-    catalog = viewer_store(apps[0]).live.catalog
+    catalog = viewers(apps[0]).live.catalog
     assert client.get("/films/rumbokseren-2026").status_code == 200
     assert client.get("/ready").get_json()["catalog"]["next_window_change_at"] is not None
     if time.time() < ends.timestamp() - 0.5:  # a loaded machine may be past it already

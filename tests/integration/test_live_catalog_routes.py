@@ -11,7 +11,7 @@ import pytest
 
 from recommender.api.app import create_app
 from recommender.api.openapi import build_openapi
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.config import Settings
 from recommender.viewers import collaborative
 
@@ -63,7 +63,7 @@ def client(source, tmp_path):
     events += [{"user": "ann", "film": {"id": "rocky-1976"}, "type": "like"},
                {"user": "ann", "film": {"id": "rocky-iv-1985"}, "type": "like"}]
     assert client.post("/events", json={"events": events}).get_json()["accepted"] == 92
-    store = viewer_store(app).open().store
+    store = viewers(app).open().store
     films = [f.id for f in app.extensions["recommender"].live.engine().index.films]
     assert collaborative.train(out, store.interactions(), films, min_events=10).path
     assert app.extensions["recommender"].live.follow_model()

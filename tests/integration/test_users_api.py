@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from recommender.api.app import create_app
-from recommender.api.viewer_store import personal, viewer_store
+from recommender.api.services import personal, viewers
 from recommender.distribution.live import LiveIndex
 from tests.conftest import ROCKY_IDS
 from tests.ops import free_port
@@ -17,7 +17,7 @@ def client(settings, engine, events_url):
     app = create_app(dataclasses.replace(settings, events_url=events_url),
                      live=LiveIndex.serving(engine))
     yield app.test_client()
-    personal = viewer_store(app).personal
+    personal = viewers(app).personal
     if personal is not None:
         personal.store.close()
 

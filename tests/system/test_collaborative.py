@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from recommender.api.app import create_app
-from recommender.api.viewer_store import viewer_store
+from recommender.api.services import viewers
 from recommender.distribution.live import LiveIndex
 from recommender.errors import IndexMismatch
 from recommender.storage import Event, open_store
@@ -121,7 +121,7 @@ def test_the_model_changes_what_a_viewer_is_recommended(trained, settings, engin
     ready = client.get("/ready").get_json()
     assert ready["collaborative"]["events"] == 150
     assert ready["collaborative"]["algorithm"] == "ease"
-    personal = viewer_store(app).personal
+    personal = viewers(app).personal
     assert personal is not None
     personal.store.close()
 
