@@ -64,7 +64,9 @@ class Personalizer:
         a new one is taken as soon as the server has loaded it."""
         self.counts = DecayedCounts(store, clock, settings.trending_max_events,
                                     settings.trending_cache_seconds)
-        needs = Needs(model=lambda: self.model(), counts=self.counts, arrivals=arrivals)
+        needs = Needs(model=lambda: self.model(), counts=self.counts, arrivals=arrivals,
+                      vectors=self._vectors)
+        self._vectors_of: tuple[str, np.ndarray] | None = None
         self.sources: dict[str, Source] = {name: make(needs) for name, make in SOURCES.items()}
         """Every source of the ranking (:data:`recommender.viewers.sources.SOURCES`)."""
 
@@ -205,6 +207,14 @@ class Personalizer:
                    for name in sorted(counted - {"collaborative"})}
         return {"collaborative": base,
                 **{name: found for name, found in answers.items() if found is not None}}
+
+    def _vectors(self, index: FilmIndex) -> np.ndarray:
+        """Every film's vector of ``index``, read out once per index version."""
+        cached = self._vectors_of
+        if cached is None or cached[0] != index.generation:
+            cached = self._vectors_of = (index.generation,
+                                         index.faiss_index.reconstruct_n(0, len(index)))
+        return cached[1]
 
     def arrivals(self, index: FilmIndex) -> dict[str, float]:
         """When each film of ``index`` arrived, where known, made once per index state."""

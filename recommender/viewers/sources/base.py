@@ -49,6 +49,9 @@ class Needs:
     """Films' decayed event counts, cached a few seconds per process."""
     arrivals: Callable[[FilmIndex], dict[str, float]]
     """When each film of an index arrived (its window, the live catalog's additions)."""
+    vectors: Callable[[FilmIndex], np.ndarray]
+    """Every film's vector of an index, read out once per index version and shared by the
+    sources (one copy, however many read it)."""
 
 
 Reason = Callable[[int], list[dict[str, Any]]]

@@ -29,12 +29,13 @@ class Alignment:
     """Where each index row is in a model (-1: the model never saw the film), made once
     per (index version, model version) pair and reused by every request."""
 
-    def __init__(self, engine: Engine, model: CollaborativeModel) -> None:
+    def __init__(self, engine: Engine, model: CollaborativeModel, vectors: np.ndarray
+                 ) -> None:
         self.key = (engine.index.generation, model.version)
         self.model_row = np.array([model.row_of.get(f.id, -1) for f in engine.index.films],
                                   dtype=np.int64)
         self.known = self.model_row >= 0
-        self.vectors = engine.index.faiss_index.reconstruct_n(0, len(engine.index))
+        self.vectors = vectors
         # each film the model never saw: its NEIGHBOURS closest films the model knows
         self.cold = np.flatnonzero(~self.known)
         known_rows = np.flatnonzero(self.known)
@@ -56,13 +57,15 @@ class CollaborativeSource:
 
     def __init__(self, needs: Needs) -> None:
         self.model = needs.model
+        self._vectors = needs.vectors
         self._alignment: Alignment | None = None
 
     def aligned(self, engine: Engine, model: CollaborativeModel) -> Alignment:
         """The index rows' places in the model, made once per index and model version."""
         alignment = self._alignment
         if alignment is None or alignment.key != (engine.index.generation, model.version):
-            alignment = self._alignment = Alignment(engine, model)
+            alignment = self._alignment = Alignment(engine, model,
+                                                    self._vectors(engine.index))
         return alignment
 
     def scores(self, context: Context) -> Scores | None:

@@ -16,16 +16,7 @@ class ContentSource:
     name = "content"
 
     def __init__(self, needs: Needs) -> None:
-        self._vectors: tuple[Any, np.ndarray] | None = None
-
-    def vectors(self, context: Context) -> np.ndarray:
-        """Every film's vector, read out of the index once per index version."""
-        index = context.engine.index
-        cached = self._vectors
-        if cached is None or cached[0] != index.generation:
-            cached = self._vectors = (index.generation,
-                                      index.faiss_index.reconstruct_n(0, len(index)))
-        return cached[1]
+        self._vectors = needs.vectors
 
     def scores(self, context: Context) -> Scores | None:
         index = context.engine.index
@@ -39,7 +30,7 @@ class ContentSource:
                                                             for r in liked_rows]),
                                disliked_rows, np.array([disliked[index.films[r].id]
                                                         for r in disliked_rows]))
-        vectors = self.vectors(context)
+        vectors = self._vectors(index)
         values = standardised(vectors @ query.vector)
 
         def reason(row: int) -> list[dict[str, Any]]:
