@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import iso3166
+
 ENV_PREFIX = "RECOMMENDER_"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 Mode = Literal["semantic", "lexical", "hybrid"]
@@ -197,6 +199,17 @@ class Settings:
     experiments: str = ""
     """A JSON file of A/B experiments (docs/feedback.md); empty: none. A file missing or
     wrong stops the server at start, naming its line and field."""
+    rules: str = ""
+    """A JSON file of rules: named filters, promotions, pins, boosts (docs/rules.md);
+    empty: none. Wrong, the start stops naming line and field; SIGHUP reads it again."""
+    maturity_scale: str = ""
+    """A JSON file of rating -> least age (null: unrated); empty: the default (docs/rules.md)."""
+    unrated_age: int = 18
+    """The age an unrated film counts as for ``max_age`` (a kids profile sees none)."""
+    default_country: str = ""
+    """The country (ISO 3166-1 alpha-2) of a request with none given or stored."""
+    require_country: Literal["false", "true"] = "false"
+    """true: a request with no country (given, stored or default) is a 400 that says so."""
     impressions: Literal["on", "off"] = "on"
     """Record what each answer showed (its impression) in the event database, for
     click-through and experiments (docs/feedback.md); off: none is recorded."""
@@ -232,6 +245,7 @@ class Settings:
         if self.relevance_floor is not None and not -1.0 <= self.relevance_floor <= 1.0:
             raise ValueError(f"{ENV_PREFIX}RELEVANCE_FLOOR is a cosine, from -1 to 1 (0: no "
                              f"floor), got {self.relevance_floor!r}")
+        _check_country(self.default_country)
         if self.viewer_token_secret and len(self.viewer_token_secret.encode()) < 32:
             # HS256 with a short key can be guessed offline from one token (RFC 7518 3.2)
             raise ValueError(f"{ENV_PREFIX}VIEWER_TOKEN_SECRET must be at least 32 bytes; "
@@ -264,6 +278,12 @@ class Settings:
         return max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
 
+def _check_country(code: str) -> None:
+    if code and code.upper() not in iso3166.countries_by_alpha2:
+        raise ValueError(f"{ENV_PREFIX}DEFAULT_COUNTRY must be an ISO 3166-1 alpha-2 code "
+                         f"(DK, SE ...), got {code!r}")
+
+
 DEFAULT_SEMANTIC_WEIGHT = 0.4
 
 
@@ -290,6 +310,7 @@ _MINIMUM: dict[str, float] = {
     "popular_activity_half_life_days": 0, "train_half_life_days": 0,
     "new_slots": 0, "new_window_days": 0, "next_weight": 0, "impressions_queue_size": 1,
     "impressions_batch": 1, "impressions_flush_seconds": 0, "impressions_retention_days": 0.001,
+    "unrated_age": 0,
 }
 """The least value of each numeric setting (a negative count or time means nothing)."""
 

@@ -61,6 +61,19 @@ class FilmNotFound(NotFound):
         )
 
 
+class FilmNotAvailable(NotFound):
+    """A film the catalog holds that the viewer's context may not see: not licensed in
+    their country now (``reason`` territory), or rated above their age (maturity)."""
+
+    code = "film_not_available"
+
+    def __init__(self, film_id: str, reason: str) -> None:
+        said = {"territory": "is not licensed in the viewer's country at this time (or "
+                "no country was given, and it is licensed only in some)",
+                "maturity": "is rated above the viewer's max_age"}[reason]
+        super().__init__(f"The film {film_id!r} {said}.", id=film_id, reason=reason)
+
+
 class TitleNotFound(RecommenderError):
     status = 404
     code = "title_not_found"

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import numpy as np
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
@@ -33,6 +34,7 @@ from recommender.api import viewers as users_api
 from recommender.api.observability import Metrics
 from recommender.api.schemas import (
     BatchRequest,
+    FilmParams,
     ListParams,
     MapParams,
     RecommendRequest,
@@ -40,14 +42,17 @@ from recommender.api.schemas import (
     parse_args,
 )
 from recommender.api.viewer_params import FilmQueryParams, TextParams, TitleParams
+from recommender.catalog.facets import MaturityScale
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex, open_live
 from recommender.errors import InvalidParameter, RecommenderError
 from recommender.search.engine import Engine, QueryOptions
 from recommender.search.projection import METHOD, group_of
+from recommender.search.query import ResultPage
 from recommender.storage.catalog_log import CatalogLog
 from recommender.storage.impressions import ImpressionLog
 from recommender.viewers.experiments import Experiments
+from recommender.viewers.rules import Rules, load_rules
 from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant
 
@@ -57,7 +62,7 @@ bp = Blueprint("api", __name__)
 
 
 def create_app(settings: Settings | None = None, *, live: LiveIndex | None = None,
-               experiments: Experiments | None = None) -> Flask:
+               experiments: Experiments | None = None, rules: Rules | None = None) -> Flask:
     """Build the app. The index is loaded here, once per process, and followed: when
     ``current`` moves, the app swaps to the new version
     (:mod:`recommender.distribution.live`).
@@ -68,6 +73,8 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
             with its model); one that already serves an engine is served as it is.
         experiments: the A/B experiments to run (default: ``settings.experiments``'
             file, read now; a server's master reads it once for all its workers).
+        rules: the rules in force (default: ``settings.rules``' file, read now), as
+            the experiments.
     """
     settings = settings or Settings.from_env()
     live = live or open_live(settings)
@@ -121,6 +128,8 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
             budget.close_budget(token)
 
     reports.init_app(app, settings, experiments)  # a bad file stops the start, named
+    served.rules = rules or (load_rules(settings.rules) if settings.rules else None)
+    MaturityScale.load(settings.maturity_scale)  # a bad scale stops the start, named
     for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, reports.bp, web.bp):
         app.register_blueprint(blueprint)
     error_handlers.init_app(app)
@@ -146,11 +155,14 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
     if not req.positive and req.query is None:
         raise InvalidParameter("positive", "give at least one liked film in positive, "
                                "or a query text")
-    options = QueryOptions.from_fields({**dict(req), **dict(req.filters)}, settings.search_mode)
+    context = dict(req.context) if req.context is not None else {}
+    options = QueryOptions.from_fields(
+        http_io.context_of({**dict(req), **dict(req.filters), **context}, req.user),
+        settings.search_mode, http_io.named_filters())
     label, _ = reports.variant(Surface.RECOMMEND, req.user)
-    return http_io.page_body(engine, engine.recommend(
-        req.items("positive"), req.items("negative"), req.query, req.strategy, options),
-        experiment=label, user=req.user)
+    return http_io.page_body(engine, http_io.ruled(Surface.RECOMMEND, options, lambda o:
+        engine.recommend(req.items("positive"), req.items("negative"), req.query,
+                         req.strategy, o)), experiment=label, user=req.user)
 
 
 # -- routes ------------------------------------------------------------------------
@@ -159,7 +171,7 @@ def _recommend(engine: Engine, body: Any) -> dict[str, Any]:
 @bp.get("/films")
 def films() -> Any:
     params = parse_args(ListParams, request.args)
-    total, page = http_io.engine().films(params.offset, params.limit)
+    total, page = http_io.engine().films(params.offset, params.limit, http_io.options(params))
     return jsonify({"total": total, "films": [
         {"id": f.id, "title": f.title, "year": f.year, "genres": list(f.genres)} for f in page
     ]})
@@ -167,8 +179,9 @@ def films() -> Any:
 
 @bp.get("/films/<film_id>")
 def film(film_id: str) -> Any:
-    http_io.no_params()
-    return jsonify(http_io.engine().film(film_id).to_dict())
+    """The film, where the request's context may see it (else a 404 saying why)."""
+    params = parse_args(FilmParams, request.args)
+    return jsonify(http_io.engine().film(film_id, http_io.options(params)).to_dict())
 
 
 @bp.get("/films/<film_id>/similar")
@@ -176,8 +189,9 @@ def film_similar(film_id: str) -> Any:
     params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
     label, ranking = reports.variant(Surface.SIMILAR, params.user)
-    page = film_variant(engine, film_id, http_io.options(params), ranking,
-                        http_io.live().model, reports.personal_for(ranking), "content")
+    page = http_io.ruled(Surface.SIMILAR, http_io.options(params), lambda o: film_variant(
+        engine, film_id, o, ranking, http_io.live().model, reports.personal_for(ranking),
+        "content"))
     return http_io.page(engine, page, params, label)
 
 
@@ -213,8 +227,10 @@ def catalog_map() -> Any:
     engine = http_io.engine()
     projected = engine.catalog_map()
     films = engine.index.films
-    step = max(1, -(-len(films) // params.limit))  # an even sample, at most limit points
-    rows = range(0, len(films), step)
+    allowed = engine.filters.allowed(http_io.options(params), set())
+    shown = range(len(films)) if allowed is None else np.flatnonzero(allowed).tolist()
+    step = max(1, -(-len(shown) // params.limit))  # an even sample, at most limit points
+    rows = shown[::step]
     groups = Counter(group_of(films[r].genres, films[r].year, params.color_by) for r in rows)
     return _compressed({
         "points": [{"id": films[r].id, "title": films[r].title,
@@ -223,7 +239,7 @@ def catalog_map() -> Any:
                     "group": group_of(films[r].genres, films[r].year, params.color_by)}
                    for r in rows],
         "method": METHOD, "explained_variance": [round(v, 4) for v in projected.explained],
-        "total": len(films), "color_by": params.color_by,
+        "total": len(shown), "color_by": params.color_by,
         "groups": [{"name": g, "count": c} for g, c in groups.most_common()],
         "version": engine.index.version})
 
@@ -249,13 +265,17 @@ def _compressed(body: dict[str, Any]) -> Response:
 def similar() -> Any:
     engine = http_io.engine()
     params = parse_args(TitleParams, request.args)
-    found = engine.similar_by_title(params.title, params.year, http_io.options(params))
+    options = http_io.options(params)
     label, ranking = reports.variant(Surface.SIMILAR, params.user)
-    if ranking is not None and ranking.source not in (None, "content"):
-        resolved = found.query["resolved"]["id"]
-        found = film_variant(engine, resolved, http_io.options(params), ranking,
-                             http_io.live().model, reports.personal_for(ranking), "content")
-    return http_io.page(engine, found, params, label)
+
+    def run(o: QueryOptions) -> ResultPage:
+        found = engine.similar_by_title(params.title, params.year, o)
+        if ranking is not None and ranking.source not in (None, "content"):
+            found = film_variant(engine, found.query["resolved"]["id"], o, ranking,
+                                 http_io.live().model, reports.personal_for(ranking),
+                                 "content")
+        return found
+    return http_io.page(engine, http_io.ruled(Surface.SIMILAR, options, run), params, label)
 
 
 @bp.get("/search")
@@ -263,6 +283,7 @@ def search() -> Any:
     engine = http_io.engine()
     params = parse_args(TextParams, request.args)
     label, _ = reports.variant(Surface.SEARCH, params.user)
-    return http_io.page(engine, engine.search(params.q, http_io.options(params)), params,
-                        label)
+    page = http_io.ruled(Surface.SEARCH, http_io.options(params),
+                         lambda o: engine.search(params.q, o))
+    return http_io.page(engine, page, params, label)
 

@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from recommender.api import http_io
+from recommender.api.facet_schemas import Attributes, Kind, Maturity, People, Territories
 from recommender.api.patterns import ID_RE, IMAGE_RE, NOT_BLANK
 from recommender.catalog.changes import MAX_BULK, Request, check_id, parse_requests
 from recommender.catalog.limits import (
@@ -123,6 +124,11 @@ class FilmIn(BaseModel):
     available_until: str | None = Field(None, json_schema_extra={"format": "date-time"},
                                         description="after available_from; from it the "
                                         "film is in no answer")
+    kind: Kind = None
+    maturity: Maturity = None
+    people: People = None
+    territories: Territories = None
+    attributes: Attributes = None
 
 
 class FilmWithId(FilmIn):
@@ -150,6 +156,11 @@ class FilmPatch(BaseModel):
     image_url: str | None = Field(None, pattern=IMAGE_RE, max_length=MAX_URL_CHARS)
     available_from: str | None = Field(None, json_schema_extra={"format": "date-time"})
     available_until: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    kind: Kind = None
+    maturity: Maturity = None
+    people: People = None
+    territories: Territories = None
+    attributes: Attributes = None
 
 
 class PutChange(BaseModel):

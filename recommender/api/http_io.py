@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request
@@ -17,6 +18,7 @@ from recommender.api import impressions
 from recommender.api.observability import Metrics
 from recommender.api.services import EXTENSION as SERVICES
 from recommender.api.services import Services, services
+from recommender.api.viewer_context import with_context
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.errors import (
@@ -26,7 +28,10 @@ from recommender.errors import (
 )
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions, ResultPage
+from recommender.storage.viewers import Viewers
 from recommender.strict_json import parse_json
+from recommender.viewers.placement import with_rules
+from recommender.viewers.surfaces import Surface
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +66,36 @@ def no_params() -> None:
         raise InvalidParameter(name, f"unknown parameter {name!r}; this route takes none")
 
 
-def options(params: Any) -> QueryOptions:
-    return QueryOptions.from_fields(dict(params), settings().search_mode)
+def options(params: Any, user: str | None = None) -> QueryOptions:
+    """The query's options, in the context that holds for it: its own country and max_age,
+    else what ``user`` (default: the ``user`` parameter) stored, else the default."""
+    values = dict(params)
+    return QueryOptions.from_fields(context_of(values, user or values.get("user")),
+                                    settings().search_mode, named_filters())
+
+
+def context_of(values: dict[str, Any], user: str | None) -> dict[str, Any]:
+    """``values`` with the request's country and max_age filled in (api/viewer_context.py)."""
+    found = services()
+    stored = None
+    if user and (values.get("country") is None or values.get("max_age") is None):
+        store = found.viewers
+        assert store is not None
+        stored = found.contexts.get(user, lambda u: Viewers(store.open().store).get(u))
+    return with_context(values, stored, found.settings)
+
+
+def ruled(surface: Surface, options: QueryOptions,
+          run: Callable[[QueryOptions], ResultPage]) -> ResultPage:
+    """``run(options)``: a surface's answer, with the rules in force laid on it (boosts,
+    promotions, pins: :mod:`recommender.viewers.placement`)."""
+    return with_rules(services().rules, surface, engine(), options, run)
+
+
+def named_filters() -> dict[str, Any]:
+    """The rules' named filters, for an expression's ``@name``."""
+    rules = services().rules
+    return dict(rules.named) if rules is not None else {}
 
 
 def new_recommendation_id() -> str:
@@ -83,7 +116,8 @@ def page_body(engine: Engine, page: ResultPage, synopsis: bool = False,
             film["synopsis"] = engine.film(film["id"]).synopsis
     body["recommendation_id"] = new_recommendation_id()
     impressions.record(engine, [film["id"] for film in shown],
-                       body["recommendation_id"], experiment, user)
+                       body["recommendation_id"], experiment, user,
+                       [(film["id"], film["promoted"]) for film in shown if "promoted" in film])
     if experiment is not None:
         body["experiment"] = {"name": experiment[0], "variant": experiment[1]}
     return body

@@ -33,7 +33,7 @@ SURFACES: dict[str, Surface] = {
     "api.film_similar": Surface.SIMILAR, "api.similar": Surface.SIMILAR,
     "users.film_also_liked": Surface.ALSO_LIKED, "api.search": Surface.SEARCH,
     "api.recommend": Surface.RECOMMEND, "api.recommend_batch": Surface.RECOMMEND,
-    "users.trending": Surface.TRENDING,
+    "users.trending": Surface.TRENDING, "users.rank_films": Surface.USER_RANK,
 }
 """Route endpoint -> the surface its answers are recorded under (the experiments' names)."""
 
@@ -84,7 +84,8 @@ def recorder() -> ImpressionRecorder | None:
 
 
 def record(engine: Engine, films: Sequence[str], recommendation_id: str,
-           experiment: tuple[str, str] | None = None, user: str | None = None) -> None:
+           experiment: tuple[str, str] | None = None, user: str | None = None,
+           promoted: Sequence[tuple[str, str]] = ()) -> None:
     """Keep the impression of the answer being made, queued (never blocking) once the
     answer is made (:func:`_offer_if_answered`); ``user``: the viewer a body named (else
     the path's or ``?user=``'s)."""
@@ -102,7 +103,8 @@ def record(engine: Engine, films: Sequence[str], recommendation_id: str,
         experiment=experiment[0] if experiment else None,
         variant=experiment[1] if experiment else None,
         index_version=engine.index.generation,
-        model_version=model.version if model is not None else None))
+        model_version=model.version if model is not None else None,
+        promoted=tuple(promoted)))
 
 
 def attribute(events: Sequence[Event], log: ImpressionLog | None, metrics: Any) -> None:

@@ -40,11 +40,13 @@ _RESPONSE_MODELS: list[type[BaseModel]] = [
     responses.ResultPageOut, responses.FilmOut, responses.FilmListOut, responses.HealthOut,
     responses.ReadyOut, responses.ReloadOut, responses.AdminStatusOut, responses.BatchOut,
     responses.ErrorOut, responses.EventsOut, responses.RowsOut, responses.HistoryOut,
-    responses.MapOut, catalog.ChangeOut, catalog.BulkOut, *reports.RESPONSE_MODELS,
+    responses.MapOut, responses.ViewerOut, catalog.ChangeOut, catalog.BulkOut,
+    *reports.RESPONSE_MODELS,
 ]
 _BODY_MODELS: list[type[BaseModel]] = [schemas.RecommendRequest, schemas.BatchRequest,
                                        schemas.EventIn, schemas.EventBatch, catalog.FilmIn,
-                                       catalog.FilmPatch, catalog.BulkRequest]
+                                       catalog.FilmPatch, catalog.BulkRequest,
+                                       schemas.ContextIn, schemas.RankRequest]
 
 
 def _query_parameters(model: type[BaseModel], settings: Settings) -> list[dict[str, Any]]:
@@ -134,9 +136,13 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
         "/films": {"get": {"summary": "The catalog, a page at a time",
                            "parameters": _query_parameters(schemas.ListParams, settings),
                            "responses": _responses("FilmListOut", [400, *keyed, 503])}},
-        "/films/{film_id}": {"get": {"summary": "One film with its synopsis",
-                                     "parameters": [film_id],
-                                     "responses": _responses("FilmOut", [404, *keyed, 503])},
+        "/films/{film_id}": {"get": {"summary": "One film with its synopsis, where the "
+                                                "context may see it (else 404 "
+                                                "film_not_available, with the reason)",
+                                     "parameters": [film_id, *_query_parameters(
+                                         schemas.FilmParams, settings)],
+                                     "responses": _responses("FilmOut",
+                                                             [400, 404, *keyed, 503])},
                              **_catalog_writes(film_id, body)},
         "/films/bulk": {"post": {
             "summary": f"Up to {catalog.MAX_BULK} catalog changes (put, patch, delete), "
@@ -194,11 +200,26 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             "summary": "The viewer's events, newest first",
             "parameters": [user, *_query_parameters(schemas.HistoryParams, settings)],
             "responses": _responses("HistoryOut", [400, *keyed, 503])}},
-        "/users/{user}": {"delete": {
-            "summary": "Erase every event of the viewer; afterwards the viewer is unknown",
-            "parameters": [user],
-            "responses": {"204": {"description": "erased (also when there was nothing)"},
-                          **_responses(None, [400, *keyed, 503])}}},
+        "/users/{user}/rank": {"post": {
+            "summary": "The films given (up to 500), ordered for this viewer with reasons; "
+                       "those the context may not see left out and listed",
+            "parameters": [user], "requestBody": body("RankRequest"),
+            "responses": _responses("ResultPageOut", [400, 413, 415, *keyed, 503])}},
+        "/users/{user}": {
+            "get": {"summary": "The viewer's stored context: country and max_age",
+                    "parameters": [user],
+                    "responses": _responses("ViewerOut", [400, *keyed, 503])},
+            "put": {"summary": "Store the viewer's context whole ({\"country\": \"DK\", "
+                               "\"max_age\": 7}: a kids profile); every answer for them "
+                               "obeys it", "parameters": [user],
+                    "requestBody": body("ContextIn"),
+                    "responses": _responses("ViewerOut", [400, 413, 415, *keyed, 503])},
+            "delete": {
+                "summary": "Erase every event of the viewer and their stored context; "
+                           "afterwards the viewer is unknown",
+                "parameters": [user],
+                "responses": {"204": {"description": "erased (also when there was nothing)"},
+                              **_responses(None, [400, *keyed, 503])}}},
         "/trending": {"get": {
             "summary": "Films by recent events, time-decayed, then the catalog's order",
             "parameters": _query_parameters(viewer_params.TrendingViewerParams, settings),

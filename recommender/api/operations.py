@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 
 from recommender.api import http_io
 from recommender.api.openapi import build_openapi, docs_page
-from recommender.api.services import events_status
+from recommender.api.services import events_status, services
 from recommender.errors import IndexUnavailable
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions
@@ -52,7 +52,12 @@ def admin_status() -> Any:
                     "collaborative": {**live.model.summary(), "path": str(live.model.path)}
                     if live.model else None,
                     "collaborative_refused": live.model_error,
-                    "catalog": live.catalog.status()})
+                    "catalog": live.catalog.status(),
+                    "rules": rules.to_dict() if (rules := services().rules) else None,
+                    "context": {"default_country": http_io.settings().default_country or None,
+                                "require_country": http_io.settings().require_country == "true",
+                                "maturity_scale": engine.scale.source,
+                                "unrated_age": http_io.settings().unrated_age}})
 
 
 @bp.get("/ready")

@@ -50,6 +50,8 @@ class ResultFilm(FilmRef):
     reasons: list[dict[str, Any]] | None = Field(
         None, description="per-viewer answers: why it is there, e.g. {\"because\": \"liked\", "
         "\"film\": {...}} or {\"because\": \"trending\"}")
+    promoted: str | None = Field(None, description="the rule that placed it (a promotion "
+                                 "or a pin, RECOMMENDER_RULES); absent: organic")
 
 
 class ExperimentLabel(BaseModel):
@@ -124,6 +126,14 @@ class FilmOut(BaseModel):
     available_from: str | None = Field(None, description="when it may first be shown "
                                        "(ISO 8601 UTC); only where the film has a window")
     available_until: str | None = Field(None, description="when it may no longer be shown")
+    kind: str | None = Field(None, description="film or series")
+    maturity: str | None = Field(None, description="its rating on the maturity scale")
+    people: list[dict[str, str]] = Field(default_factory=list,
+                                         description="{name, role}: directors and cast")
+    territories: list[dict[str, Any]] | None = Field(
+        None, description="{country, from, until}: where and when; null: everywhere")
+    attributes: dict[str, Any] = Field(default_factory=dict,
+                                       description="the operator's own fields")
 
 
 class FilmListItem(FilmRef):
@@ -185,6 +195,16 @@ class AdminStatusOut(BaseModel):
                                 "from the version's table yet (else by the pipeline)")
     last_reload_error: str | None
     catalog: dict[str, Any] | None = Field(None, description="the live catalog, as /ready's")
+    rules: dict[str, Any] | None = Field(None, description="the rules in force (docs/rules.md)")
+    context: dict[str, Any] | None = Field(None, description="the default country, whether "
+                                           "one is required, the maturity scale")
+
+
+class ViewerOut(BaseModel):
+    user: str
+    country: str | None = Field(description="ISO 3166-1 alpha-2; null: none stored")
+    max_age: int | None = Field(description="the age limit (a kids profile); null: none")
+    stored: bool = Field(description="whether the viewer has a stored context")
 
 
 class BatchAnswer(BaseModel):

@@ -25,7 +25,22 @@ class _Server(BaseApplication):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.experiments: Any = None
+        self.rules: Any = None
         super().__init__()
+
+    def _read_rules(self) -> None:
+        """The rules file, read by the master as the experiments' is: a bad one stops the
+        start, and on SIGHUP is logged while the rules in force go on."""
+        from recommender.viewers.rules import RulesError, load_rules
+
+        if not self.settings.rules:
+            return
+        try:
+            self.rules = load_rules(self.settings.rules)
+        except RulesError as exc:
+            if self.rules is None:
+                raise
+            logging.getLogger(__name__).error("%s; the rules in force go on", exc)
 
     def _read_experiments(self) -> None:
         """The experiments file, read by the master: at start a bad one stops the server
@@ -44,6 +59,7 @@ class _Server(BaseApplication):
 
     def load_config(self) -> None:
         self._read_experiments()  # gunicorn calls this at start and on every SIGHUP
+        self._read_rules()
         s = self.settings
         for key, value in {
             "bind": f"{s.host}:{s.port}",
@@ -100,7 +116,7 @@ class _Server(BaseApplication):
 
         booting = getattr(self, "_booting", None)
         try:
-            return create_app(self.settings, experiments=self.experiments)
+            return create_app(self.settings, experiments=self.experiments, rules=self.rules)
         finally:
             if booting is not None:
                 booting.stop()  # the worker's own loop beats from here on

@@ -12,12 +12,14 @@ from typing import Any
 from flask import current_app
 
 from recommender.api.observability import Metrics
+from recommender.api.viewer_context import ContextCache
 from recommender.api.viewer_store import ViewerStore
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.viewers.experiments import Experiments
 from recommender.viewers.impressions import ImpressionRecorder
 from recommender.viewers.personal import Personalizer
+from recommender.viewers.rules import Rules
 
 EXTENSION = "recommender"
 
@@ -35,6 +37,10 @@ class Services:
     experiments: Experiments = field(default_factory=Experiments)
     impressions: ImpressionRecorder | None = None
     """None where ``RECOMMENDER_IMPRESSIONS=off``."""
+    rules: Rules | None = None
+    """The rules in force (``RECOMMENDER_RULES``): named filters, promotions, pins, boosts."""
+    contexts: ContextCache = field(default_factory=ContextCache)
+    """Viewers' stored country and age limit, kept a moment per process."""
 
 
 def services(app: Any = None) -> Services:

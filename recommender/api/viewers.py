@@ -7,6 +7,7 @@ does for the anonymous questions.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -15,9 +16,11 @@ from flask import Blueprint, Response, jsonify, request
 from recommender import budget
 from recommender.api import access, http_io, impressions, reports, services
 from recommender.api.schemas import (
+    ContextIn,
     EventBatch,
     EventIn,
     HistoryParams,
+    RankRequest,
     RowsParams,
     UserRecommendationParams,
     event_from,
@@ -26,11 +29,14 @@ from recommender.api.schemas import (
     user_id,
 )
 from recommender.api.viewer_params import FilmQueryParams, TrendingViewerParams
+from recommender.catalog.facets import FacetError, check_country
 from recommender.catalog.titles import film_summary
 from recommender.errors import Forbidden, InvalidParameter, RecommenderError
-from recommender.search.query import QueryOptions
+from recommender.search.expressions import Field, Node
+from recommender.search.query import QueryOptions, ResultPage
 from recommender.storage import Event
 from recommender.storage.impressions import ImpressionLog
+from recommender.storage.viewers import ViewerContext, Viewers
 from recommender.viewers.rows import home_rows
 from recommender.viewers.surfaces import Surface
 from recommender.viewers.variants import film_variant, recommend_variant, trending_variant
@@ -86,14 +92,46 @@ def user_recommendations(user: str) -> Any:
     engine = http_io.engine()
     personal = services.personal()
     assigned = reports.experiments().assign(Surface.USER_RECOMMENDATIONS, user)
+    options = http_io.options(params, user)
     if assigned is None:
-        page = personal.recommend(engine, user, http_io.options(params),
-                                  include_seen=params.include_seen)
+        page = http_io.ruled(Surface.USER_RECOMMENDATIONS, options, lambda o: personal.recommend(
+            engine, user, o, include_seen=params.include_seen))
         return http_io.page(engine, page, params)
     experiment, variant = assigned
-    page = recommend_variant(personal, engine, user, http_io.options(params),
-                             params.include_seen, variant.ranking)
+    page = http_io.ruled(Surface.USER_RECOMMENDATIONS, options, lambda o: recommend_variant(
+        personal, engine, user, o, params.include_seen, variant.ranking))
     return http_io.page(engine, page, params, (experiment.name, variant.name))
+
+
+@bp.post("/users/<user>/rank")
+def rank_films(user: str) -> Any:
+    """The films given, ordered for this viewer, with reasons (AWS Personalize's
+    GetPersonalizedRanking): those the context may not see are left out and listed
+    under ``query.not_available``, unknown ids under ``query.unknown``."""
+    user = user_id(user)
+    http_io.no_params()
+    req = parse(RankRequest, http_io.json_body())
+    engine = http_io.engine()
+    options = QueryOptions.from_fields(
+        http_io.context_of({**(dict(req.context) if req.context else {}),
+                            "filter": req.filter}, user),
+        http_io.settings().search_mode, http_io.named_filters())
+    ids = list(dict.fromkeys(req.films))
+    known = [i for i in ids if i in engine.index.row_of]
+    why = {i: engine.filters.why_not(engine.index.row_of[i], options.country, options.max_age)
+           for i in known}
+    given = [i for i in known if why[i] is None]
+    page = ResultPage({}, [])
+    if given:
+        only = Node("in", (Field("id"), tuple(given)))
+        page = services.personal().recommend(engine, user, dataclasses.replace(
+            options, k=len(given), k_cap=len(given), offset=0,
+            filter_node=only if options.filter_node is None else
+            Node("and", (options.filter_node, only))), include_seen=True)
+    page.query = {**page.query, "films": len(ids),
+                  "unknown": [i for i in ids if i not in engine.index.row_of],
+                  "not_available": [{"id": i, "reason": why[i]} for i in known if why[i]]}
+    return jsonify(http_io.page_body(engine, page))
 
 
 @bp.get("/users/<user>/rows")
@@ -103,8 +141,7 @@ def user_rows(user: str) -> Any:
     user = user_id(user)
     params = parse_args(RowsParams, request.args)
     engine = http_io.engine()
-    options = QueryOptions.from_fields(
-        {**dict(params), "k": params.k}, http_io.settings().search_mode)
+    options = http_io.options(params, user)
     rows = home_rows(services.personal(), engine, user, params.rows, params.k, options)
     recommendation_id = http_io.new_recommendation_id()
     assigned = reports.experiments().assign(Surface.USER_ROWS, user)
@@ -135,12 +172,40 @@ def user_history(user: str) -> Any:
     return jsonify({"user": user, "events": events})
 
 
+@bp.get("/users/<user>")
+def get_viewer(user: str) -> Any:
+    """The viewer's stored context (nulls where none is stored)."""
+    user = user_id(user)
+    http_io.no_params()
+    stored = Viewers(services.personal().store).get(user)
+    return jsonify({"user": user, **(stored or ViewerContext()).to_dict(),
+                    "stored": stored is not None})
+
+
+@bp.put("/users/<user>")
+def put_viewer(user: str) -> Any:
+    """Store the viewer's context, whole: ``{"country": "DK", "max_age": 7}`` (a kids
+    profile); a field left out or null is cleared. Every answer for them obeys it."""
+    user = user_id(user)
+    http_io.no_params()
+    body = parse(ContextIn, http_io.json_body())
+    try:
+        country = None if body.country is None else check_country(body.country)
+    except FacetError as exc:
+        raise InvalidParameter("country", exc.message) from None
+    stored = ViewerContext(country, body.max_age)
+    Viewers(services.personal().store).put(user, stored)
+    services.services().contexts.forget(user)
+    return jsonify({"user": user, **stored.to_dict(), "stored": True})
+
+
 @bp.delete("/users/<user>")
 def deleteuser_id(user: str) -> Any:
     """Erase every event of the viewer (204); afterwards the viewer is unknown."""
     user = user_id(user)
     http_io.no_params()
     services.personal().forget(user)
+    services.services().contexts.forget(user)
     return Response(status=204)
 
 
@@ -151,8 +216,9 @@ def film_also_liked(film_id: str) -> Any:
     params = parse_args(FilmQueryParams, request.args)
     engine = http_io.engine()
     label, ranking = reports.variant(Surface.ALSO_LIKED, params.user)
-    page = film_variant(engine, film_id, http_io.options(params), ranking,
-                        http_io.live().model, reports.personal_for(ranking), "collaborative")
+    page = http_io.ruled(Surface.ALSO_LIKED, http_io.options(params), lambda o: film_variant(
+        engine, film_id, o, ranking, http_io.live().model, reports.personal_for(ranking),
+        "collaborative"))
     return http_io.page(engine, page, params, label)
 
 
@@ -161,8 +227,8 @@ def trending() -> Any:
     """Films by recent events, time-decayed; then the catalog's own order."""
     params = parse_args(TrendingViewerParams, request.args)
     engine = http_io.engine()
-    options = QueryOptions.from_fields(dict(params), http_io.settings().search_mode)
+    options = http_io.options(params)
     label, ranking = reports.variant(Surface.TRENDING, params.user)
-    page = trending_variant(services.personal(), engine, options, params.window_days,
-                            ranking)
+    page = http_io.ruled(Surface.TRENDING, options, lambda o: trending_variant(
+        services.personal(), engine, o, params.window_days, ranking))
     return http_io.page(engine, page, params, label)

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from recommender.catalog.films import Catalog, Film, film_from_fields
+from recommender.catalog.facets import MaturityScale
+from recommender.catalog.films import FIELDS, Catalog, Film, film_from_fields
 from recommender.catalog.limits import ID_PATTERN
 from recommender.errors import CatalogError, InvalidParameter
 
 MAX_BULK = 1000
 """Changes one bulk request (or one stored batch) may hold."""
-FILM_FIELDS = ("title", "synopsis", "year", "original_title", "aliases", "genres",
-               "language", "image_url", "available_from", "available_until")
+FILM_FIELDS = tuple(f for f in FIELDS if f != "id")
 """What a film's body may hold (its id is in the path)."""
 OPS = ("put", "patch", "delete")
 
@@ -62,8 +62,10 @@ def check_id(film_id: Any, where: str = "id") -> str:
     return film_id
 
 
-def film_from_body(film_id: str, body: Any, where: str = "body") -> Film:
-    """The film a put's body describes (``title`` and ``synopsis`` required).
+def film_from_body(film_id: str, body: Any, where: str = "body",
+                   scale: MaturityScale | None = None) -> Film:
+    """The film a put's body describes (``title`` and ``synopsis`` required); its
+    ``maturity`` from ``scale`` (default: the default scale).
 
     Raises:
         InvalidParameter: naming the field and what is wrong; unknown fields too.
@@ -88,21 +90,21 @@ def film_from_body(film_id: str, body: Any, where: str = "body") -> Film:
     if isinstance(year, float) and year.is_integer():  # 2026.0 is an integer in JSON
         body = {**body, "year": int(year)}
     try:
-        return film_from_fields("film", {**body, "id": film_id})
+        return film_from_fields("film", {**body, "id": film_id}, scale)
     except CatalogError as exc:
         raise InvalidParameter(exc.field or where, exc.reason,
                                **({"value": exc.details["value"]}
                                   if "value" in exc.details else {})) from None
 
 
-def patched(film: Film, fields: Any) -> Film:
+def patched(film: Film, fields: Any, scale: MaturityScale | None = None) -> Film:
     """``film`` with ``fields`` changed (a field set to null is cleared), checked whole."""
     if not isinstance(fields, dict) or not fields:
         raise InvalidParameter("body", "a patch is a JSON object of the fields to change, "
                                f"e.g. {{\"available_until\": \"2026-12-31T23:59:59Z\"}}; "
                                f"a film has: {', '.join(FILM_FIELDS)}")
     current = {k: v for k, v in film.to_dict().items() if k != "id"}
-    return film_from_body(film.id, {**current, **fields})
+    return film_from_body(film.id, {**current, **fields}, scale=scale)
 
 
 def parse_requests(items: Iterable[Any], where: str = "changes") -> list[Request]:

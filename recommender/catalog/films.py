@@ -1,4 +1,5 @@
-"""Films and their validation: reading a catalog from JSON Lines or CSV.
+"""Reading a catalog from JSON Lines or CSV (each film checked by
+:mod:`recommender.catalog.film`).
 
 By default (``on_invalid="fail"``) a catalog is refused whole at the first bad
 line, with the line and field named, so nothing is ever built from half a
@@ -12,72 +13,28 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from recommender.catalog import limits
+from recommender.catalog import facets
+from recommender.catalog.facets import MaturityScale
+from recommender.catalog.film import (  # noqa: F401 - Film, film_from_fields: callers' names
+    FIELDS,
+    Film,
+    check_film,
+    film_from_fields,
+    parse_year,
+    with_value,
+)
 from recommender.catalog.ids import DerivedIds, slugify  # noqa: F401 - slugify: callers' name for it
-from recommender.catalog.moments import parse_moment
 from recommender.errors import CatalogError
 
 ON_INVALID = ("fail", "skip")
 SKIP_HINT = ("; --on-invalid skip builds the valid rows and lists each rejected one in "
              "rejects.jsonl")
-
-
-@dataclass(frozen=True)
-class Film:
-    id: str
-    title: str
-    synopsis: str
-    year: int | None = None
-    original_title: str | None = None
-    aliases: tuple[str, ...] = ()
-    genres: tuple[str, ...] = ()
-    language: str | None = None
-    image_url: str | None = None
-    """A poster or still: an http(s) URL or a path on this server; shown where present."""
-    available_from: str | None = None
-    """When the film may first be shown (ISO 8601 UTC, ``...Z``); None: always could."""
-    available_until: str | None = None
-    """When it may no longer be shown (a licence's end); None: never."""
-
-    def to_dict(self) -> dict[str, Any]:
-        # by hand: dataclasses.asdict deep-copies every field, a third of a small rebuild
-        return {"id": self.id, "title": self.title, "synopsis": self.synopsis,
-                "year": self.year, "original_title": self.original_title,
-                "aliases": list(self.aliases), "genres": list(self.genres),
-                "language": self.language, "image_url": self.image_url,
-                "available_from": self.available_from, "available_until": self.available_until}
-
-    def window(self) -> tuple[float, float]:
-        """(from, until) in seconds since the epoch; open ends -inf and +inf."""
-        return (_timestamp(self.available_from, float("-inf")),
-                _timestamp(self.available_until, float("inf")))
-
-    def available_at(self, now: float) -> bool:
-        """Whether the film may be shown at ``now``: ``from <= now < until``."""
-        start, end = self.window()
-        return start <= now < end
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Film:
-        """Rebuild a film already validated (e.g. from an index's films.jsonl)."""
-        return cls(
-            id=d["id"], title=d["title"], synopsis=d["synopsis"], year=d.get("year"),
-            original_title=d.get("original_title"), aliases=tuple(d.get("aliases") or ()),
-            genres=tuple(d.get("genres") or ()), language=d.get("language"),
-            image_url=d.get("image_url"), available_from=d.get("available_from"),
-            available_until=d.get("available_until"),
-        )
-
-
-def _timestamp(value: str | None, default: float) -> float:
-    return default if value is None else datetime.fromisoformat(value).timestamp()
 
 
 @dataclass(frozen=True)
@@ -91,6 +48,17 @@ class CsvColumns:
     genres: str | None = None
     language: str | None = None
     image: str | None = None
+    kind: str | None = None
+    maturity: str | None = None
+    people: tuple[tuple[str, str], ...] = ()
+    """(role, column): each cell a comma-separated list of names in that role."""
+    keep_unmapped: bool = True
+    """Every other column, non-empty, kept in the film's attributes (numbers as numbers)."""
+
+    def mapped(self) -> set[str]:
+        return {c for c in (self.title, self.text, self.id, self.year, self.genres,
+                            self.language, self.image, self.kind, self.maturity,
+                            *(column for _, column in self.people)) if c is not None}
 
 
 @dataclass
@@ -117,7 +85,8 @@ class Catalog:
 
 
 def load_catalog(path: str | Path, columns: CsvColumns | None = None,
-                 language: str | None = None, on_invalid: str = "fail") -> Catalog:
+                 language: str | None = None, on_invalid: str = "fail",
+                 scale: MaturityScale | None = None) -> Catalog:
     """Read and validate a catalog; ``.csv`` files are read with ``columns``.
 
     Args:
@@ -126,6 +95,7 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
         language: the synopses' language where the file doesn't say.
         on_invalid: "fail" (refuse the catalog at its first bad row) or "skip"
             (leave each bad row out, recorded in :attr:`Catalog.rejects`).
+        scale: the maturity ratings a film may carry (default: the default scale).
 
     Raises:
         CatalogError: naming the line and field of the first problem (with "skip",
@@ -151,10 +121,10 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
         columns = columns or CsvColumns()
         derived = None if columns.id else \
             DerivedIds.of_rows(csv.DictReader(text.splitlines(keepends=True)), columns)
-        rows = _read_csv(str(path), text, columns, language, derived)
+        rows = _read_csv(str(path), text, columns, language, derived, scale)
         how = json.dumps(asdict(columns), sort_keys=True)
     else:
-        rows = _read_jsonl(str(path), text, language)
+        rows = _read_jsonl(str(path), text, language, scale)
         how = "jsonl"
     films: list[Film] = []
     seen: dict[str, int] = {}
@@ -185,8 +155,8 @@ def load_catalog(path: str | Path, columns: CsvColumns | None = None,
                    derived_ids=(derived.derived, derived.suffixed) if derived else None)
 
 
-def _read_jsonl(path: str, text: str,
-                language: str | None) -> Iterator[tuple[int, Film | CatalogError]]:
+def _read_jsonl(path: str, text: str, language: str | None,
+                scale: MaturityScale | None) -> Iterator[tuple[int, Film | CatalogError]]:
     """``(line, film)`` for each row, or ``(line, error)`` for a bad one."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -200,14 +170,15 @@ def _read_jsonl(path: str, text: str,
             if not isinstance(obj, dict):
                 raise CatalogError(path, "each line must be a JSON object",
                                    line=lineno).with_value(line)
-            yield lineno, _with_value(obj, partial(_film_from_fields, path, lineno, obj,
-                                                   language))
+            yield lineno, with_value(obj, partial(check_film, path, lineno, obj,
+                                                   language, scale=scale, unknown="keep"))
         except CatalogError as exc:
             yield lineno, exc
 
 
 def _read_csv(path: str, text: str, cols: CsvColumns, language: str | None,
-              derived: DerivedIds | None) -> Iterator[tuple[int, Film | CatalogError]]:
+              derived: DerivedIds | None,
+              scale: MaturityScale | None) -> Iterator[tuple[int, Film | CatalogError]]:
     """``(line, film)`` for each row, or ``(line, error)`` for a bad one. Problems of
     the whole file (header, unknown columns) raise."""
     reader = csv.DictReader(text.splitlines(keepends=True), strict=True)
@@ -218,7 +189,9 @@ def _read_csv(path: str, text: str, cols: CsvColumns, language: str | None,
     for flag, column in (("--title-col", cols.title), ("--text-col", cols.text),
                          ("--id-col", cols.id), ("--year-col", cols.year),
                          ("--genres-col", cols.genres), ("--language-col", cols.language),
-                         ("--image-col", cols.image)):
+                         ("--image-col", cols.image), ("--kind-col", cols.kind),
+                         ("--maturity-col", cols.maturity),
+                         *(("--people-col", column) for _, column in cols.people)):
         if column is not None and column not in header:
             raise CatalogError(
                 path, f"unknown column {column!r} given by {flag}; "
@@ -236,147 +209,45 @@ def _read_csv(path: str, text: str, cols: CsvColumns, language: str | None,
             continue
         lineno = reader.line_num
         try:
-            yield lineno, _with_value(row, partial(_csv_film, path, lineno, row, cols,
-                                                   language, derived, len(header)))
+            yield lineno, with_value(row, partial(_csv_film, path, lineno, row, cols,
+                                                   language, derived, len(header), scale))
         except CatalogError as exc:
             yield lineno, exc
 
 
 def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
-              language: str | None, derived: DerivedIds | None, width: int) -> Film:
+              language: str | None, derived: DerivedIds | None, width: int,
+              scale: MaturityScale | None) -> Film:
     if None in row or any(v is None for v in row.values()):
         raise CatalogError(path, f"expected {width} fields", line=lineno)
     obj: dict[str, Any] = {"title": row[cols.title], "synopsis": row[cols.text]}
     if cols.year and row[cols.year].strip():
-        obj["year"] = _parse_year(path, lineno, cols.year, row[cols.year])
+        obj["year"] = parse_year(path, lineno, cols.year, row[cols.year])
     if cols.genres:
         obj["genres"] = [g.strip() for g in row[cols.genres].split(",") if g.strip()]
     if cols.language and row[cols.language].strip():
         obj["language"] = row[cols.language].strip()
     if cols.image and row[cols.image].strip():
         obj["image_url"] = row[cols.image].strip()
+    if cols.kind:
+        obj["kind"] = row[cols.kind]
+    if cols.maturity:
+        obj["maturity"] = row[cols.maturity]
+    if cols.people:
+        obj["people"] = [{"name": name.strip(), "role": role} for role, column in cols.people
+                         for name in row[column].split(",") if name.strip()]
+    if cols.keep_unmapped:
+        mapped = cols.mapped()
+        obj["attributes"] = {facets.attribute_name(column): facets.cell_value(value)
+                             for column, value in row.items()
+                             if column not in mapped and value and value.strip()}
     if derived is None:
         obj["id"] = row[cols.id or "id"].strip()
     else:
         obj["id"] = derived.derive(obj["title"], obj.get("year"), obj["synopsis"])
-    return _film_from_fields(path, lineno, obj, language,
+    return check_film(path, lineno, obj, language, scale=scale,
                              field_names={"title": cols.title, "synopsis": cols.text,
                                           "id": cols.id or "id",
-                                          "image_url": cols.image or "image_url"})
-
-
-def _with_value(row: dict[str, Any], make: Callable[[], Film]) -> Film:
-    """``make()``, its error given the value of the field it names, from ``row``."""
-    try:
-        return make()
-    except CatalogError as exc:
-        if exc.field is not None and "value" not in exc.details:
-            exc.with_value(row.get(exc.field))
-        raise
-
-
-def _parse_year(path: str, lineno: int | None, field_name: str, raw: Any) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise CatalogError(path, f"year must be an integer, got {raw!r}", lineno, field_name)
-    try:
-        year = int(str(raw).strip())
-    except ValueError:
-        raise CatalogError(path, f"year must be an integer, got {raw!r}",
-                           lineno, field_name) from None
-    if not limits.MIN_YEAR <= year <= limits.MAX_YEAR:
-        raise CatalogError(path, f"year {year} is outside {limits.MIN_YEAR}..{limits.MAX_YEAR}",
-                           lineno, field_name)
-    return year
-
-
-def _film_from_fields(path: str, lineno: int | None, obj: dict[str, Any], language: str | None,
-                      field_names: dict[str, str] | None = None) -> Film:
-    names = field_names or {}
-
-    def text(key: str, required: bool) -> str | None:
-        value = obj.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str):
-            raise CatalogError(path, f"{key} must be a string", lineno, names.get(key, key))
-        if not value.strip():
-            if required:
-                raise CatalogError(path, f"{key} is empty", lineno, names.get(key, key))
-            return None
-        return value
-
-    def strings(key: str, longest: int) -> tuple[str, ...]:
-        value = obj.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise CatalogError(path, f"{key} must be a list of strings", lineno, key)
-        if len(value) > limits.MAX_LIST_ITEMS or any(len(v) > longest for v in value):
-            raise CatalogError(path, f"{key} may hold at most {limits.MAX_LIST_ITEMS} strings of "
-                               f"at most {longest} characters each", lineno, key)
-        return tuple(v.strip() for v in value if v.strip())
-
-    def bounded(key: str, value: str | None, longest: int) -> str | None:
-        if value is not None and len(value) > longest:
-            raise CatalogError(path, f"{key} is {len(value):,} characters long; at most "
-                               f"{longest:,}", lineno, names.get(key, key))
-        return value
-
-    film_id = obj.get("id")
-    if film_id is None:
-        raise CatalogError(path, "id is missing", lineno, names.get("id", "id"))
-    if not isinstance(film_id, str) or not limits.ID_PATTERN.match(film_id):
-        raise CatalogError(
-            path, f"id {film_id!r} is not URL-safe: use lowercase letters, digits and "
-            "single hyphens ([a-z0-9-]+)", lineno, names.get("id", "id"),
-        )
-    title = bounded("title", text("title", required=True), limits.MAX_TITLE_CHARS)
-    synopsis = obj.get("synopsis")
-    # The synopsis is embedded as it is, never altered: it is only checked.
-    if not isinstance(synopsis, str):
-        raise CatalogError(path, "synopsis must be a string", lineno,
-                           names.get("synopsis", "synopsis"))
-    if not synopsis.strip():
-        raise CatalogError(path, "synopsis is empty", lineno, names.get("synopsis", "synopsis"))
-    bounded("synopsis", synopsis, limits.MAX_SYNOPSIS_CHARS)
-    year = obj.get("year")
-    if year is not None:
-        if isinstance(year, (str, bool)):
-            raise CatalogError(path, f"year must be an integer, got {year!r}", lineno, "year")
-        year = _parse_year(path, lineno, "year", year)
-    lang = bounded("language", text("language", required=False), limits.MAX_LANGUAGE_CHARS) \
-        or language
-    image_url = text("image_url", required=False)
-    if image_url is not None:
-        image_url = image_url.strip()
-        if len(image_url) > limits.MAX_URL_CHARS or not limits.IMAGE_URL.match(image_url) \
-                or (image_url[0] == "/" and limits.IMAGE_PATH_ESCAPES.search(image_url)):
-            raise CatalogError(path, "image_url must be an http(s) URL or a path on this "
-                               "server starting with / (no . or .. segments, no //host, no "
-                               f"backslash; at most {limits.MAX_URL_CHARS} characters)", lineno,
-                               names.get("image_url", "image_url"))
-    window = {}
-    for key in ("available_from", "available_until"):
-        if obj.get(key) is not None:
-            try:
-                window[key] = parse_moment(obj[key])
-            except ValueError as exc:
-                raise CatalogError(path, f"{key} {exc}", lineno, key) from None
-    if window.get("available_from", "") >= window.get("available_until", "~"):
-        raise CatalogError(path, f"available_until ({window['available_until']}) must be after "
-                           f"available_from ({window['available_from']})", lineno, key)
-    assert title is not None
-    return Film(
-        id=film_id, title=title.strip(), synopsis=synopsis, year=year,
-        original_title=(bounded("original_title", text("original_title", required=False),
-                                limits.MAX_TITLE_CHARS) or None),
-        aliases=strings("aliases", limits.MAX_TITLE_CHARS),
-        genres=strings("genres", limits.MAX_GENRE_CHARS),
-        language=lang.strip().lower() if lang else None, image_url=image_url, **window,
-    )
-
-
-def film_from_fields(where: str, obj: dict[str, Any]) -> Film:
-    """A film from a JSON object (a catalog line, a request's body), checked as a catalog
-    file's lines are: the one set of rules for every way a film enters."""
-    return _with_value(obj, partial(_film_from_fields, where, None, obj, None))
+                                          "image_url": cols.image or "image_url",
+                                          "kind": cols.kind or "kind",
+                                          "maturity": cols.maturity or "maturity"})

@@ -15,12 +15,23 @@ from recommender.index.ann import AnnSettings
 
 
 def _load_catalog(args: argparse.Namespace, path: Any) -> Any:
+    from recommender.catalog.facets import PERSON_ROLES_PATTERN, MaturityScale
     from recommender.catalog.films import CsvColumns, load_catalog
 
+    people = []
+    for given in getattr(args, "people_col", None) or []:
+        role, _, column = given.rpartition("=")
+        if not column or (role and not PERSON_ROLES_PATTERN.match(role)):
+            raise ValueError(f"--people-col {given!r}: give ROLE=COLUMN, e.g. "
+                             "director=director (a lowercase role)")
+        people.append((role or "cast", column))
     columns = CsvColumns(title=args.title_col, text=args.text_col, id=args.id_col,
                          year=args.year_col, genres=args.genres_col,
-                         language=args.language_col, image=args.image_col)
-    catalog = load_catalog(path, columns, language=args.language, on_invalid=args.on_invalid)
+                         language=args.language_col, image=args.image_col,
+                         kind=getattr(args, "kind_col", None),
+                         maturity=getattr(args, "maturity_col", None), people=tuple(people))
+    catalog = load_catalog(path, columns, language=args.language, on_invalid=args.on_invalid,
+                           scale=MaturityScale.load(Settings.from_env().maturity_scale))
     print(f"catalog {path}: {len(catalog)} films"
           + (f", {len(catalog.rejects)} rows rejected" if catalog.rejects else ""),
           file=sys.stderr)

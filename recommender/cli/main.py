@@ -59,9 +59,14 @@ def _add_catalog(p: argparse.ArgumentParser, default: str | None = "seeds/films.
     for flag, column in (("--id-col", None), ("--title-col", "title"),
                          ("--text-col", "synopsis"), ("--year-col", None),
                          ("--genres-col", None), ("--language-col", None),
-                         ("--image-col", None)):
+                         ("--image-col", None), ("--kind-col", None),
+                         ("--maturity-col", None)):
         p.add_argument(flag, default=column, metavar="C",
                        help=f"CSV column of the {flag[2:-4]} (default: {column or 'none'})")
+    p.add_argument("--people-col", action="append", default=[], metavar="ROLE=C",
+                   help="CSV column of people in a role, names comma-separated (repeat it: "
+                   "--people-col director=director --people-col cast=cast); every column "
+                   "no flag maps is kept in the films' attributes")
     p.add_argument("--language", help="ISO 639-1 language of the synopses, where the "
                    "catalog doesn't say (e.g. da, en); it picks the stemmer")
     p.add_argument("--on-invalid", choices=("fail", "skip"), default="fail",

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from recommender.catalog.changes import MAX_BULK, Change, Request, film_from_body, patched
+from recommender.catalog.facets import MaturityScale
 from recommender.catalog.films import Film
 from recommender.distribution.live_catalog import LiveCatalog, embed_fields
 from recommender.embedding.embedder import document_text
@@ -52,8 +53,10 @@ class Written:
 class CatalogWriter:
     """Writes catalog changes for one process's :class:`LiveCatalog`."""
 
-    def __init__(self, catalog: LiveCatalog) -> None:
+    def __init__(self, catalog: LiveCatalog, scale: MaturityScale | None = None) -> None:
         self.catalog = catalog
+        self.scale = scale
+        """The maturity ratings a film may carry (None: the default scale)."""
 
     def apply(self, requests: list[Request]) -> list[Written]:
         """Take ``requests`` whole or not at all.
@@ -110,11 +113,12 @@ class CatalogWriter:
                 current = index.films[row] if row is not None else None
                 vector = index.vector(row) if row is not None else None
             if request.op == "put":
-                film: Film | None = film_from_body(request.film_id, request.fields)
+                film: Film | None = film_from_body(request.film_id, request.fields,
+                                                    scale=self.scale)
             elif current is None:
                 raise FilmNotFound(request.film_id)
             elif request.op == "patch":
-                film = patched(current, request.fields)
+                film = patched(current, request.fields, self.scale)
             else:
                 film = None
             if request.op != "put":

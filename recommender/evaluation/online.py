@@ -99,5 +99,10 @@ def stats_report(log: ImpressionLog, days: int, now: float | None = None) -> dic
             for (surface, day), f in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
     totals = [{"surface": surface, **_figures(f)} for (surface,), f in
               sorted(log.figures(since, now, by="surface").items())]
+    placed = sorted(log.placements(since, now).items())
+    placements = [{"surface": surface, "placement": kind, "films_shown": shown,
+                   "clicks": clicks, "click_through": round(clicks / shown, 4) if shown else None}
+                  for (surface, kind), (shown, clicks) in placed]
     return {"since": _iso(since), "until": _iso(now), "days": days, "surfaces": rows,
-            "totals": totals, "unattributed_events": log.unattributed(since, now)}
+            "totals": totals, "placements": placements,
+            "unattributed_events": log.unattributed(since, now)}

@@ -60,9 +60,11 @@ def catalog_language(films: list[Film], override: str | None = None) -> str:
 
 
 def lexical_text(film: Film) -> str:
-    """What BM25 indexes: every title the film is known by, its synopsis and genres."""
+    """What BM25 indexes: every title the film is known by, its synopsis, genres and
+    people (so "a film by Christopher Nolan" finds his films without his name in the
+    synopsis)."""
     titles = dict.fromkeys(t for t in (film.title, film.original_title, *film.aliases) if t)
-    return " ".join([*titles, film.synopsis, *film.genres])
+    return " ".join([*titles, film.synopsis, *film.genres, *(p.name for p in film.people)])
 
 
 class Analyzer:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from recommender import budget
+from recommender.catalog.facets import MaturityScale
 from recommender.catalog.films import Film
 from recommender.catalog.titles import Resolution, TitleResolver, film_summary
 from recommender.config import Settings
@@ -28,6 +29,7 @@ from recommender.embedding.embedder import Embedder
 from recommender.embedding.models import model_spec
 from recommender.errors import (
     AmbiguousTitle,
+    FilmNotAvailable,
     FilmNotFound,
     InvalidParameter,
     NothingToRecommendFrom,
@@ -42,7 +44,6 @@ from recommender.search.projection import CatalogMap
 from recommender.search.query import (
     DEFAULT_K,
     DEFAULT_MODE,
-    MAX_LIST_LIMIT,
     MODES,
     STRATEGIES,
     QueryOptions,
@@ -87,7 +88,8 @@ class Engine:
                     index.lexical.analyzer.language))
         self.titles = TitleResolver(index.films)
         index.check_compatible(model=embedder.name)
-        self.filters = FilterMasks(index)
+        self.scale = MaturityScale.load(self.settings.maturity_scale)
+        self.filters = FilterMasks(index, self.scale, self.settings.unrated_age)
         self.ranker = Ranker(index, self.settings, self.filters)
         self.neighbours: NeighbourTable | None = None
         self._map: CatalogMap | None = None
@@ -134,19 +136,20 @@ class Engine:
 
     # -- the catalog -------------------------------------------------------------
 
-    def film(self, film_id: str) -> Film:
+    def film(self, film_id: str, options: QueryOptions | None = None) -> Film:
+        """The film; with ``options``, where its context may see it (else a 404 why)."""
         row = self.index.row_of.get(film_id)
         if row is None:
             raise FilmNotFound(film_id)
+        if options is not None:
+            reason = self.filters.why_not(row, options.country, options.max_age)
+            if reason is not None:
+                raise FilmNotAvailable(film_id, reason)
         return self.index.films[row]
 
-    def films(self, offset: int = 0, limit: int = 20) -> tuple[int, list[Film]]:
-        if offset < 0:
-            raise InvalidParameter("offset", f"offset must be 0 or more, got {offset}")
-        if not 1 <= limit <= MAX_LIST_LIMIT:
-            raise InvalidParameter(
-                "limit", f"limit must be from 1 to {MAX_LIST_LIMIT}, got {limit}")
-        return len(self.index.films), self.index.films[offset:offset + limit]
+    def films(self, offset: int = 0, limit: int = 20,
+              options: QueryOptions | None = None) -> tuple[int, list[Film]]:
+        return self.filters.page(offset, limit, options)  # the films allowed, counted
 
     def resolve_item(self, item: Item,
                      parameter: str = "positive") -> tuple[Film, Resolution | None]:
@@ -173,13 +176,15 @@ class Engine:
     def similar(self, film_id: str, options: QueryOptions | None = None) -> ResultPage:
         """The films most like the film ``film_id``; never the film itself."""
         options = (options or QueryOptions()).validate(self.settings.max_k)
-        film = self.film(film_id)
+        film = self.film(film_id, options)
         row = self.index.row_of[film.id]
         table = self.neighbours
-        results, more = table.page(row, options) if table is not None and \
-            table.answers(options) else self._similar_ranked(row, options)
+        plain = table is not None and table.answers(options) and \
+            self.filters.context(options.country, options.max_age) is None
+        results, more = table.page(row, options) if plain and table is not None \
+            else self._similar_ranked(row, options)
         return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo(),
-                           **self._unknown_excludes(options)}, results, more)
+                           **_unknown_excludes(self.index, options)}, results, more)
 
     def _similar_ranked(self, row: int, options: QueryOptions) -> tuple[list[ScoredFilm], bool]:
         """The pipeline's answer to "films like the film at ``row``"."""
@@ -208,7 +213,7 @@ class Engine:
             self.index.lexical.analyzer.query_terms(text)
         semantic = VectorQuery(self.index, lambda: self._embed(text))
         results, more = self.ranker.rank(semantic, terms, options, query_text=text)
-        page = ResultPage({"q": text, **options.echo(), **self._unknown_excludes(options)},
+        page = ResultPage({"q": text, **options.echo(), **_unknown_excludes(self.index, options)},
                           results, more)
         return nothing_close(page, relevance_floor(self.index, self.settings), options.mode)
 
@@ -238,7 +243,8 @@ class Engine:
                 budget.check("resolving liked and disliked films")
                 try:
                     film, resolution = self.resolve_item(item, name)
-                except (TitleNotFound, AmbiguousTitle, FilmNotFound) as exc:
+                    self.film(film.id, options)  # one the viewer may not see: not theirs
+                except (TitleNotFound, AmbiguousTitle, FilmNotFound, FilmNotAvailable) as exc:
                     unresolved.append({"list": name, "index": i, "item": item, **exc.to_dict()})
                     continue
                 out.append((film, resolution))
@@ -265,7 +271,7 @@ class Engine:
         echoed: dict[str, Any] = {"positive": echo(liked), "negative": echo(disliked)}
         if query:
             echoed["query"] = query
-        echoed |= {"strategy": strategy, **options.echo(), **self._unknown_excludes(options),
+        echoed |= {"strategy": strategy, **options.echo(), **_unknown_excludes(self.index, options),
                    "unresolved": unresolved}
         return ResultPage(echoed, results, more)
 
@@ -312,9 +318,11 @@ class Engine:
         self.index.check_compatible(dimension=vector.shape[0])
         return vector
 
-    def _unknown_excludes(self, options: QueryOptions) -> dict[str, Any]:
-        unknown = [i for i in options.exclude if i not in self.index.row_of]
-        return {"exclude_unknown": unknown} if unknown else {}
+
+
+def _unknown_excludes(index: FilmIndex, options: QueryOptions) -> dict[str, Any]:
+    unknown = [i for i in options.exclude if i not in index.row_of]
+    return {"exclude_unknown": unknown} if unknown else {}
 
 
 def film_for_data(engine: Engine, item: Item, known: Known | None = None,

@@ -74,6 +74,17 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE TABLE write_probe (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL)",
         "INSERT INTO write_probe VALUES (1, 0)",
     )),
+    (5, "viewers' context: their country and age limit (a kids profile)", (
+        """CREATE TABLE viewers (
+            user_id TEXT PRIMARY KEY,
+            country TEXT,
+            max_age INTEGER,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+    )),
+    (6, "the rule that placed a film shown (a promotion or a pin); null: organic", (
+        "ALTER TABLE impression_films ADD COLUMN promoted TEXT",
+    )),
 )
 """The schema, as numbered steps. ``{serial}`` is the backend's auto-numbered key: the
 order events arrived in, which breaks ties between events of the same time. A store

@@ -77,10 +77,14 @@ class EventStore(Database):
         return stored, len(events) - stored
 
     def delete_user(self, user: str) -> int:
-        """Erase every event of ``user``; returns how many there were."""
+        """Erase every event of ``user``, and their stored context
+        (:mod:`recommender.storage.viewers`) in the same transaction; returns how many
+        events there were."""
         with self.transaction() as cur:
             cur.execute(self.sql("DELETE FROM events WHERE user_id = ?"), (user,))
-            return max(cur.rowcount, 0)
+            erased = max(cur.rowcount, 0)
+            cur.execute(self.sql("DELETE FROM viewers WHERE user_id = ?"), (user,))
+            return erased
 
     # -- reading -------------------------------------------------------------------
 

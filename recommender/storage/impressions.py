@@ -47,6 +47,8 @@ class Impression:
     variant: str | None = None
     index_version: str | None = None
     model_version: str | None = None
+    promoted: tuple[tuple[str, str], ...] = ()
+    """(film, rule) of each film a rule placed (docs/rules.md); the others are organic."""
 
 
 @dataclass
@@ -83,10 +85,11 @@ class ImpressionLog:
                 if cur.rowcount <= 0:
                     continue
                 written += 1
+                placed = dict(imp.promoted)
                 cur.executemany(store.sql(
-                    "INSERT INTO impression_films (recommendation_id, film_id, rank) "
-                    "VALUES (?, ?, ?) ON CONFLICT (recommendation_id, film_id) DO NOTHING"),
-                    [(imp.recommendation_id, film, rank)
+                    "INSERT INTO impression_films (recommendation_id, film_id, rank, promoted) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (recommendation_id, film_id) DO NOTHING"),
+                    [(imp.recommendation_id, film, rank, placed.get(film))
                      for rank, film in enumerate(imp.films, start=1)])
         return written
 
@@ -176,6 +179,29 @@ class ImpressionLog:
             cur.execute(store.sql(f"SELECT {key}, {converted}"), args + span)
             for *group, clicks in cur.fetchall():
                 out.setdefault(_key(group), Figures()).clicks = int(clicks)
+        return out
+
+    def placements(self, since: float, until: float) -> dict[tuple[str, str], tuple[int, int]]:
+        """(films shown, clicks) per (surface, "promoted" or "organic") of ``since`` ..
+        ``until``: the click-through of the places rules gave, beside the others'."""
+        store = self.store
+        placed = "CASE WHEN f.promoted IS NULL THEN 'organic' ELSE 'promoted' END"
+        joined = ("FROM impressions i JOIN impression_films f ON f.recommendation_id = "
+                  "i.recommendation_id")
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        with store.transaction(write=False) as cur:
+            cur.execute(store.sql(
+                f"SELECT i.surface, {placed}, COUNT(*) {joined} WHERE i.ts >= ? AND "
+                f"i.ts < ? GROUP BY i.surface, {placed}"), (since, until))
+            for surface, kind, shown in cur.fetchall():
+                out[(surface, kind)] = (int(shown), 0)
+            cur.execute(store.sql(
+                f"SELECT i.surface, {placed}, COUNT(DISTINCT e.recommendation_id || ' ' || "
+                f"e.film_id) {joined} JOIN events e ON e.recommendation_id = "
+                "f.recommendation_id AND e.film_id = f.film_id WHERE i.ts >= ? AND i.ts < ? "
+                f"AND {_CONVERTS} GROUP BY i.surface, {placed}"), (since, until))
+            for surface, kind, clicks in cur.fetchall():
+                out[(surface, kind)] = (out.get((surface, kind), (0, 0))[0], int(clicks))
         return out
 
     def unattributed(self, since: float, until: float) -> int:

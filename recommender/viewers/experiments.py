@@ -150,20 +150,20 @@ def load_experiments(path: str | Path) -> Experiments:
         loc = list(first["loc"])
         field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} line "
-                               f"{_line_of(text, loc)}, {field or 'the file'}: "
+                               f"{line_of(text, loc)}, {field or 'the file'}: "
                                f"{first['msg']}") from None
     seen: dict[Surface, str] = {}
     for i, experiment in enumerate(parsed.experiments):
         field = f"experiments[{i}]"
         if experiment.name in {e.name for e in parsed.experiments[:i]}:
             raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} line "
-                                   f"{_line_of(text, ['experiments', i, 'name'])}, "
+                                   f"{line_of(text, ['experiments', i, 'name'])}, "
                                    f"{field}.name: {experiment.name!r} is used twice")
         for surface in experiment.surfaces:
             if surface in seen:
                 raise ExperimentsError(
                     f"RECOMMENDER_EXPERIMENTS: {where} line "
-                    f"{_line_of(text, ['experiments', i, 'surfaces'])}, {field}.surfaces: "
+                    f"{line_of(text, ['experiments', i, 'surfaces'])}, {field}.surfaces: "
                     f"{surface} is already in experiment {seen[surface]!r} (one a surface)")
             seen[surface] = experiment.name
         for j, variant in enumerate(experiment.variants):
@@ -171,7 +171,7 @@ def load_experiments(path: str | Path) -> Experiments:
             if why:
                 raise ExperimentsError(
                     f"RECOMMENDER_EXPERIMENTS: {where} line "
-                    f"{_line_of(text, ['experiments', i, 'variants', j, 'ranking'])}, "
+                    f"{line_of(text, ['experiments', i, 'variants', j, 'ranking'])}, "
                     f"{field}.variants[{j}].ranking: {why}")
     return Experiments(parsed.experiments, str(where))
 
@@ -198,7 +198,7 @@ def _unservable(ranking: Ranking, surfaces: Sequence[Surface]) -> str | None:
     return None
 
 
-def _line_of(text: str, loc: Sequence[Any]) -> int:
+def line_of(text: str, loc: Sequence[Any]) -> int:
     """The line of the field at ``loc`` (keys and list positions), found by walking the
     text part by part: exact for the usual layouts, close for odd ones."""
     position = 0

@@ -15,6 +15,7 @@ filters, and never calls the catalog's order trending.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from recommender.catalog.titles import film_summary
@@ -35,9 +36,8 @@ def home_rows(personal: Personalizer, engine: Engine, user: str, rows: int, k: i
     out: list[dict[str, Any]] = []
 
     def row_options() -> QueryOptions:
-        return QueryOptions.from_fields(
-            {**_fields_of(options), "k": k, "offset": 0,
-             "exclude": tuple(sorted(used | set(options.exclude)))}, options.mode)
+        return dataclasses.replace(options, k=k, offset=0,
+                                   exclude=tuple(sorted(used | set(options.exclude))))
 
     for film_id in profile.positives:
         if len(out) >= rows:
@@ -97,7 +97,3 @@ def _new_films(personal: Personalizer, engine: Engine, options: QueryOptions
         if len(hits) >= options.k:
             break
     return hits
-
-
-def _fields_of(options: QueryOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in QueryOptions.__dataclass_fields__}

@@ -27,3 +27,5 @@ class Surface(StrEnum):
     """``POST /recommend`` and its batch: films like several liked ones."""
     TRENDING = "trending"
     """``GET /trending``."""
+    USER_RANK = "user_rank"
+    """``POST /users/{user}/rank``: films the application chose, in this viewer's order."""
