@@ -37,7 +37,7 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offset", type=int, default=0, help="skip this many results first")
     for name, meaning in FILTERS.items():  # the query's filters, as the API takes them
         flag = "--" + name.replace("_", "-")
-        if name.startswith("year"):
+        if name.startswith("year") or name == "max_age":
             p.add_argument(flag, type=int, help=meaning)
         else:
             p.add_argument(flag, help=meaning + (" (comma-separated)" if name == "genres"

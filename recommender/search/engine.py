@@ -198,7 +198,7 @@ class Engine:
         (see :mod:`recommender.catalog.titles`)."""
         title = check_text("title", title, self.settings.max_title_chars)
         options = (options or QueryOptions()).validate(self.settings.max_k)  # before a lookup
-        resolution = self.titles.resolve(title, year)
+        resolution = _resolve_in_context(self, title, year, options)
         page = self.similar(resolution.film.id, options)
         page.query = {"title": title, **({"year": year} if year is not None else {}),
                       "resolved": film_summary(resolution.film), **resolution.to_dict(),
@@ -318,6 +318,28 @@ class Engine:
         self.index.check_compatible(dimension=vector.shape[0])
         return vector
 
+
+
+def _resolve_in_context(engine: Engine, title: str, year: int | None,
+                        options: QueryOptions) -> Resolution:
+    """The film a title names, its "did you mean" suggestions and an ambiguous title's
+    candidates only among the films the context may see: a kids profile is never offered
+    an adult film's title."""
+    def visible(found: dict[str, Any]) -> bool:
+        row = engine.index.row_of.get(found.get("id", ""))
+        return row is not None and engine.filters.why_not(
+            row, options.country, options.max_age) is None
+    try:
+        return engine.titles.resolve(title, year)
+    except TitleNotFound as exc:
+        raise TitleNotFound(title, [s for s in exc.suggestions if visible(s)]) from None
+    except AmbiguousTitle as exc:
+        seen = [c for c in exc.candidates if visible(c)]
+        if len(seen) == 1:
+            return engine.titles.resolve(title, seen[0]["year"])
+        if not seen:
+            raise TitleNotFound(title, []) from None
+        raise AmbiguousTitle(title, seen) from None
 
 
 def _unknown_excludes(index: FilmIndex, options: QueryOptions) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
         wanted = min(promotion.places, promotion.of_first)
         promoted = run(dataclasses.replace(
             options, k=wanted, offset=0, filter_node=_both(options.filter_node, node))).results
-        results = _promote(results, promoted, promotion.name, promotion.of_first, k)
+        results = promote_into(results, promoted, promotion.name, promotion.of_first, k)
     allowed = engine.filters.allowed(options, set())
     for pin in sorted(pins, key=lambda p: p.place):
         row = engine.index.row_of.get(pin.film)
@@ -87,7 +87,7 @@ def _both(first: Node | None, second: Node) -> Node:
     return second if first is None else Node("and", (first, second))
 
 
-def _promote(results: list[ScoredFilm], promoted: list[ScoredFilm], name: str,
+def promote_into(results: list[ScoredFilm], promoted: list[ScoredFilm], name: str,
              of_first: int, k: int) -> list[ScoredFilm]:
     """``results`` with ``promoted`` in the first ``of_first`` places: one already there
     stays where it is, the others take the last of those places, pushing the rest down."""

@@ -175,3 +175,13 @@ def test_bad_facets_are_refused_and_nothing_is_stored(client, fields, field, say
     error = r.get_json()["error"]
     assert error["parameter"] == field and says in error["message"], error
     assert client.get(f"/films/{KIDS}").get_json() == before
+
+
+def test_a_title_is_resolved_and_suggested_only_among_the_films_the_context_sees(client):
+    r = client.get("/similar?title=Rocky+II&max_age=10&country=DK")
+    assert r.status_code == 404 and r.get_json()["error"]["reason"] == "maturity"
+    r = client.get("/similar?title=Rocky+bokser&max_age=10")  # not a title: what is it nearly?
+    suggested = {s["id"] for s in r.get_json()["error"].get("suggestions", [])}
+    assert LICENSED not in suggested and ADULT not in suggested
+    r = client.get("/similar?title=Rocky+bokser&country=DK")
+    assert LICENSED in {s["id"] for s in r.get_json()["error"].get("suggestions", [])}

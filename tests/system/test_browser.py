@@ -557,3 +557,48 @@ def test_a_film_shows_what_its_viewers_also_watched(browser, tmp_path, seed_inde
         page.goto("/?q=karate")  # another view: the row goes
         _titles(page)
         assert page.locator("#also-section").is_hidden()
+
+
+def test_the_country_and_kids_switches_set_every_requests_context(browser, seed_index_dir,
+                                                                  tmp_path):
+    """A film licensed only in Denmark, one rated R, an original promoted into the first
+    places: the switches change what every list shows, a promoted card says so, and the
+    dashboard reports promoted places apart (desktop and phone, screenshots kept)."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"filters": {"originals": "attributes.original"}, "promote": [
+        {"name": "originals", "surface": "search", "filter": "@originals", "places": 1,
+         "of_first": 3}]}))
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           "RECOMMENDER_RULES": str(rules), "RECOMMENDER_CATALOG_POLL_SECONDS": "0.2"}
+    with running_server(seed_index_dir, workers=1, env=env) as (url, _):
+        for film, fields in (("rocky-1976", {"territories": [{"country": "DK"}]}),
+                             ("rocky-ii-1979", {"maturity": "R"}),
+                             ("lucky-you-2007", {"attributes": {"original": True},
+                                                 "maturity": "PG"})):
+            assert call(url + f"/films/{film}", "PATCH", fields)[0] == 200
+        for film in ("rocky-iii-1982", "rocky-iv-1985", "rocky-v-1990"):
+            assert call(url + f"/films/{film}", "PATCH", {"maturity": "PG"})[0] == 200
+        time.sleep(1)  # the worker follows the changes
+        for width, height in ((1000, 900), (390, 844)):
+            with _page_on(browser, url, width, height) as page:
+                page.goto("/?q=Rocky+bokser")
+                page.wait_for_selector("#results .card")
+                shown = set(_titles(page))
+                assert not any(t.startswith("Rocky (") for t in shown)  # no country given
+                assert any(t.startswith("Rocky II (") for t in shown)
+                promoted = page.locator("#results .card", has=page.locator(".promoted"))
+                assert promoted.count() == 1 and "Lucky You" in promoted.inner_text()
+                page.fill("#country", "dk")
+                page.dispatch_event("#country", "change")
+                page.wait_for_function("[...document.querySelectorAll('#results .card h2')]"
+                                       ".some(h => h.textContent.startsWith('Rocky ('))")
+                page.check("#kids")
+                page.wait_for_function("![...document.querySelectorAll('#results .card h2')]"
+                                       ".some(h => h.textContent.startsWith('Rocky II ('))")
+                assert not any(t.startswith("Rocky (") for t in _titles(page))  # unrated: 18
+                page.screenshot(path=str(tmp_path / f"context-{width}.png"), full_page=True)
+        with _page_on(browser, url) as page:
+            page.goto("/dashboard")
+            page.wait_for_selector("#placements tr[data-placement=promoted]")
+            row = page.inner_text("#placements tr[data-placement=promoted]")
+            assert row.startswith("Search") or "search" in row.lower()

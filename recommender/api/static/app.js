@@ -19,13 +19,31 @@ const FILTERS = ["year_min", "year_max", "mode"];
 // overwrite a later one.
 let navigation = new AbortController();
 
+// The viewer's context, set by the page's country and kids switches and kept in this
+// browser: every request the page makes carries it, so every list obeys the service's
+// territories and maturity rules. A kids profile is max_age 7.
+const CONTEXT_STORE = "recommender-context";
+const KIDS_AGE = 7;
+
+function context() {
+  try { return JSON.parse(localStorage.getItem(CONTEXT_STORE) || "{}"); } catch { return {}; }
+}
+
+function withContext(path) {
+  const url = new URL(path, location.origin);
+  const { country, kids } = context();
+  if (country) url.searchParams.set("country", country);
+  if (kids) url.searchParams.set("max_age", String(KIDS_AGE));
+  return url.pathname + url.search;
+}
+
 async function api(path) {
   const { signal } = navigation;
   try {
     const headers = { Accept: "application/json" };
     const key = localStorage.getItem(KEY_STORE);
     if (key) headers["X-API-Key"] = key;
-    const response = await fetch(path, { headers, signal });
+    const response = await fetch(withContext(path), { headers, signal });
     $("key-form").hidden = !(response.status === 401 || response.status === 403);
     let body;
     try { body = await response.json(); } catch { body = null; }
@@ -162,6 +180,8 @@ function cardItem(film, top, sourceId, recommendationId) {
     el("p", {}, film.synopsis || ""));
   const why = reasonText(film, sourceId);
   if (why) text.append(el("p", { class: "why" }, why));
+  // a place a rule of the service gave (a promotion or a pin), said as such
+  if (film.promoted) text.prepend(el("span", { class: "promoted" }, "Promoted"));
   // how close, next to the answer's first film: a bar, never the raw score (whose scale
   // differs between lists, and can be any number for a popularity count). A film listed
   // only to fill the page (the catalog's order, a new film) has no bar at all.
@@ -545,4 +565,23 @@ document.addEventListener("click", (event) => {
 });
 
 window.addEventListener("popstate", route);
+
+// The context switches: what the page shows obeys them at once.
+function showContext() {
+  const { country, kids } = context();
+  $("country").value = country || "";
+  $("kids").checked = Boolean(kids);
+}
+function saveContext() {
+  const country = $("country").value.trim().toUpperCase();
+  if (country && !/^[A-Z]{2}$/.test(country)) {
+    status(["Give the country as two letters, e.g. DK."], true);
+    return;
+  }
+  localStorage.setItem(CONTEXT_STORE, JSON.stringify({ country, kids: $("kids").checked }));
+  route();
+}
+$("country").addEventListener("change", saveContext);
+$("kids").addEventListener("change", saveContext);
+showContext();
 route();

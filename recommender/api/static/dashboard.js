@@ -121,6 +121,15 @@ function figuresTable(rows, first, withLift) {
   return table;
 }
 
+function placementsTable(rows) {
+  const table = el("table", { class: "figures" }, el("tr", {}, ...["where", "places", "films shown", "opened", "CTR"].map((h) => el("th", {}, h))));
+  for (const r of rows) {
+    table.append(el("tr", { "data-placement": r.placement }, ...[surfaceName(r.surface), r.placement === "promoted" ? "promoted by a rule" : "organic",
+      r.films_shown, r.clicks, r.click_through == null ? "" : pct(r.click_through)].map((c) => el("td", {}, String(c)))));
+  }
+  return el("div", { class: "table-scroll" }, table);
+}
+
 async function show() {
   $("status").textContent = "";
   try {
@@ -140,6 +149,10 @@ async function show() {
         el("a", { href: "/" }, "the page"), " and search, or send your application's traffic. Clicks are counted from events that carry the answer's recommendation_id (docs/feedback.md)."));
       $("surfaces").replaceChildren();
     }
+    // the places the service's rules gave (promotions, pins) apart from the others
+    const placed = stats.placements.filter((p) => p.placement === "promoted").map((p) => p.surface);
+    $("placements").replaceChildren(...(placed.length ? [placementsTable(stats.placements.filter((p) => placed.includes(p.surface)))]
+      : [el("p", { class: "empty" }, "No film was placed by a rule in this period. Promotions and pins are set in the rules file (RECOMMENDER_RULES, docs/rules.md).")]));
     const { experiments } = await api("/admin/experiments");
     const parts = [];
     for (const e of experiments) {
