@@ -156,3 +156,50 @@ def test_a_window_edge_takes_effect_at_its_moment_not_at_the_next_poll(source, e
         while streak < 12:
             assert time.time() < deadline, "the edge waited for the next poll"
             streak = streak + 1 if call(f"{a}/films/rocky-1976")[0] == 404 else 0
+
+
+def _films_in_context(base: str, context: str) -> list[str]:
+    """The ids every kind of route answers on one server, in a viewer's context."""
+    ids: list[str] = []
+    for path in ("/search?q=bokser&k=20", "/films?limit=100", "/films/rocky-ii-1979/similar?k=20",
+                 "/users/ann/recommendations?k=20", "/trending?k=20"):
+        status, body = call(base + path + "&" + context)
+        assert status == 200, body
+        ids += [f["id"] for f in body.get("results", body.get("films", []))]
+    return ids
+
+
+def test_a_territory_withdrawn_on_one_server_is_gone_from_both_within_two_seconds(
+        source, events_url):
+    """The issue's check: a film withdrawn from SE by a PATCH of its territories is gone
+    from every route for country=SE within 2 s on both servers, and still served for DK; a
+    kids profile stored on one server gets no R film on the other."""
+    index, _ = source
+    env = {"RECOMMENDER_EVENTS_URL": events_url, "RECOMMENDER_RELOAD_POLL_SECONDS": "1"}
+    with running_server(index, workers=2, env=env) as (a, _), \
+            running_server(index, workers=2, env=env) as (b, _):
+        assert call(f"{a}/events", "POST", {"user": "ann", "film": {"id": "rocky-iii-1982"},
+                                            "type": "like"})[0] == 200
+        status, body = call(f"{a}/films/rocky-1976", "PATCH", {
+            "territories": [{"country": "SE"}, {"country": "DK"}], "maturity": "PG"})
+        assert status == 200, body
+        _wait_out(time.monotonic())
+        for base in (a, b):
+            assert "rocky-1976" in _films_in_context(base, "country=SE")
+        status, body = call(f"{b}/films/rocky-1976", "PATCH",
+                            {"territories": [{"country": "DK"}]})
+        answered = time.monotonic()
+        assert status == 200, body
+        _wait_out(answered)
+        for base in (a, b):
+            for _ in range(REQUESTS_PER_SERVER // 4):
+                assert "rocky-1976" not in _films_in_context(base, "country=SE")
+                assert "rocky-1976" in _films_in_context(base, "country=DK")
+        status, body = call(f"{a}/films/rocky-ii-1979", "PATCH", {"maturity": "R"})
+        assert status == 200, body
+        assert call(f"{a}/users/kid", "PUT", {"country": "DK", "max_age": 7})[0] == 200
+        _wait_out(time.monotonic())
+        for _ in range(REQUESTS_PER_SERVER // 4):
+            status, body = call(f"{b}/users/kid/recommendations?k=20")
+            assert status == 200 and body["results"], body
+            assert "rocky-ii-1979" not in {f["id"] for f in body["results"]}
