@@ -64,7 +64,8 @@ def admin_status() -> Any:
 def ready() -> Any:
     """Readiness: an index is loaded and answers a query (by vector; no model call)."""
     engine = http_io.engine()
-    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic")) \
+    probe = engine.similar(engine.index.films[0].id, QueryOptions(k=1, mode="semantic",
+                                                                       unrestricted=True)) \
         if len(engine.index) > 1 else None
     if probe is not None and not probe.results:
         raise IndexUnavailable("The index is loaded but answered no query.")

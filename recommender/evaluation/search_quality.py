@@ -98,7 +98,7 @@ def evaluate(engine: Engine, labels: Labels,
         "queries": len(labels.queries),
         "group_members": sum(len(g.ids) for g in labels.groups)}}
     for mode in modes:
-        options = QueryOptions(k=CUTOFF, mode=mode)
+        options = QueryOptions(k=CUTOFF, mode=mode, unrestricted=True)  # every film
         by_kind: dict[str, list[dict[str, float]]] = {"queries": [], "groups": []}
         by_language: dict[str, list[dict[str, float]]] = {}
         details = []

@@ -261,13 +261,14 @@ def _answers(engine: Engine, service: Personalizer, content: Personalizer,
     profile = service.profile(user)
     for name, personal in (("per-user", service), ("content only", content)):
         for mode in modes:
-            page = personal.recommend_for(engine, user, profile, QueryOptions(k=k, mode=mode))
+            page = personal.recommend_for(engine, user, profile,
+                                          QueryOptions(k=k, mode=mode, unrestricted=True))
             yield (f"{name} ({mode})", [h.film.id for h in page.results],
                    int(not page.query["basis"].startswith("history")))
     seen = profile.seen | set(profile.weights)
     for name in Baselines.NAMES:
         yield name, baselines.rank(name, seen, k), 0
-    page = service.trending(engine, QueryOptions(k=k), exclude=sorted(seen))
+    page = service.trending(engine, QueryOptions(k=k, unrestricted=True), exclude=sorted(seen))
     yield "trending", [h.film.id for h in page.results], 0
     index = engine.index
     picks: list[str] = []

@@ -109,7 +109,8 @@ class FilterMasks:
                 now: float | None = None) -> np.ndarray | None:
         """The rows ``options`` allows (its context at ``now``, its expression, its
         filters), minus ``exclude_rows``; None: every row."""
-        mask = self.context(options.country, options.max_age, now)
+        mask = None if options.unrestricted else \
+            self.context(options.country, options.max_age, now)
         if not options.filtered and not exclude_rows:
             return mask
         mask = np.ones(len(self.index), dtype=bool) if mask is None else mask.copy()

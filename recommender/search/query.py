@@ -75,6 +75,9 @@ class QueryOptions:
     max_age: int | None = None
     """Only films rated for this age or younger (unrated ones count as
     ``RECOMMENDER_UNRATED_AGE``)."""
+    unrestricted: bool = False
+    """An operator's question (``/ready``'s probe, the evaluations): no viewer's context
+    applies, every film the catalog serves may answer. No request sets it."""
     k_cap: int = 0
     """A larger ``k`` than the settings' ``max_k`` that the caller allows (no request
     sets it: ``POST /users/{user}/rank`` orders up to 500 films given)."""
@@ -117,7 +120,7 @@ class QueryOptions:
         """
         given = {f.name: values[f.name] for f in fields(cls)
                  if f.name in values and values[f.name] is not None
-                 and f.name not in ("filter_node", "k_cap")}
+                 and f.name not in ("filter_node", "k_cap", "unrestricted")}
         if "country" in given:
             try:
                 given["country"] = check_country(given["country"])

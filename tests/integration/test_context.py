@@ -93,6 +93,13 @@ def test_a_context_keeps_what_it_forbids_out_of_every_route(client):
     assert LICENSED not in nowhere and ADULT in nowhere
 
 
+def test_ready_probes_with_the_catalogs_first_film_whatever_its_territories(client):
+    first = client.get("/films?limit=1").get_json()["films"]
+    assert [f["id"] for f in first] == [ADULT]  # no country: the first one licensed everywhere
+    assert client.get("/films?limit=1&country=DK").get_json()["films"][0]["id"] == LICENSED
+    assert client.get("/ready").status_code == 200
+
+
 def test_a_film_asked_for_outside_its_context_says_why(client):
     r = client.get(f"/films/{LICENSED}?country=SE")
     assert r.status_code == 404
