@@ -129,6 +129,11 @@ bench: install
 	  --out bench-results/replay-netflix.json | tee bench-results/replay-netflix.txt
 	$(BIN)/python scripts/bench_impressions.py --index bench-results/netflix \
 	  --out bench-results/impressions.json | tee bench-results/impressions.txt
+	$(BIN)/python scripts/rules_catalog.py --out bench-results/netflix-rules/films.jsonl
+	$(BIN)/recommender build --catalog bench-results/netflix-rules/films.jsonl \
+	  --out bench-results/netflix-rules/index --quiet --if-stale
+	$(BIN)/python scripts/bench_rules.py --index bench-results/netflix-rules/index \
+	  --out bench-results/rules.json | tee bench-results/rules.txt
 	$(BIN)/python scripts/performance_page.py
 	$(BIN)/python scripts/performance_page.py --page docs/scaling.md
 	$(BIN)/python scripts/bench_models.py --out bench-results/models.json | tee bench-results/models.txt

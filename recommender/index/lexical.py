@@ -59,12 +59,13 @@ def catalog_language(films: list[Film], override: str | None = None) -> str:
     return max(counts, key=lambda c: counts[c]) if counts else DEFAULT_LANGUAGE
 
 
-def lexical_text(film: Film) -> str:
+def lexical_text(film: Film, people: bool = True) -> str:
     """What BM25 indexes: every title the film is known by, its synopsis, genres and
     people (so "a film by Christopher Nolan" finds his films without his name in the
     synopsis)."""
     titles = dict.fromkeys(t for t in (film.title, film.original_title, *film.aliases) if t)
-    return " ".join([*titles, film.synopsis, *film.genres, *(p.name for p in film.people)])
+    return " ".join([*titles, film.synopsis, *film.genres,
+                     *(p.name for p in film.people if people)])
 
 
 class Analyzer:

@@ -312,7 +312,9 @@ class Engine:
         """The words that query for films like ``rows``: each one's most distinctive."""
         terms: list[str] = []
         for row in rows:
-            terms += self.index.lexical.distinctive_terms(lexical_text(self.index.films[row]))
+            # its own words, not its people's names: "more like this" is about the film
+            terms += self.index.lexical.distinctive_terms(
+                lexical_text(self.index.films[row], people=False))
         return terms
 
     def _embed(self, text: str) -> np.ndarray:

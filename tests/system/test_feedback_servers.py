@@ -127,3 +127,44 @@ def test_a_sighup_right_after_answers_loses_none_of_their_impressions(seed_index
         _wait(lambda: _totals(base).get("search", 0) == 40, 60, "all 40 impressions")
         time.sleep(2)
         assert _totals(base)["search"] == 40
+
+
+def _pinned(base: str) -> str | None:
+    status, body = call(base + "/search?q=bokser&k=3")
+    assert status == 200, body
+    return body["results"][0].get("promoted")
+
+
+def test_the_rules_file_is_read_again_on_sighup_and_a_bad_one_keeps_the_rules(
+        seed_index_dir, tmp_path):
+    """The rules as the experiments: a pin in force; a file broken by hand and a SIGHUP
+    leave it in force (workers still boot); a mended file with another pin is taken by
+    every worker; a bad file at start stops the server naming its line and field."""
+    path = tmp_path / "rules.json"
+    rules = {"pin": [{"name": "first", "surface": "search", "film": "lucky-you-2007",
+                      "place": 1}]}
+    path.write_text(json.dumps(rules))
+    env = {"RECOMMENDER_EVENTS_URL": f"sqlite:///{tmp_path / 'events.sqlite3'}",
+           "RECOMMENDER_RULES": str(path)}
+    with running_server(seed_index_dir, workers=2, env=env) as (base, proc):
+        assert all(_pinned(base) == "first" for _ in range(4))
+        path.write_text('{"pin": [{"name": "x",,')
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        _wait(lambda: call(base + "/ready")[0] == 200, 60, "ready server")
+        assert proc.poll() is None and all(_pinned(base) == "first" for _ in range(4))
+        rules["pin"][0]["name"] = "second"
+        path.write_text(json.dumps(rules))
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: all(_pinned(base) == "second" for _ in range(4)), 60,
+              "the new rules on every worker")
+        assert call(base + "/admin/status")[1]["rules"]["pin"][0]["name"] == "second"
+    text = json.dumps({"promote": [{"name": "p", "surface": "search", "filter": "year >",
+                                    "places": 1, "of_first": 2}]}, indent=2)
+    path.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender.cli", "serve", "--index", str(seed_index_dir),
+         "--port", str(free_port()), "--workers", "1"], cwd=ROOT, capture_output=True,
+        text=True, timeout=120, env={**__import__("os").environ, **env})
+    assert done.returncode != 0
+    assert "line 6, promote[0].filter: the filter does not parse" in done.stderr, done.stderr

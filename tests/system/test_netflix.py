@@ -1,4 +1,5 @@
-"""A real catalog: the Netflix titles CSV, built with the CSV column flags."""
+"""A real catalog: the Netflix titles CSV, built with the CSV column flags (its kind,
+rating and people mapped, its other columns kept as attributes)."""
 
 import json
 import re
@@ -22,7 +23,9 @@ def netflix(tmp_path_factory, embedder, settings):
     out = tmp_path_factory.mktemp("netflix") / "idx"
     code = main(["build", "--catalog", str(NETFLIX), "--out", str(out), "--quiet",
                  "--title-col", "Movie", "--text-col", "description",
-                 "--year-col", "release_year", "--genres-col", "genre", "--language", "en"])
+                 "--year-col", "release_year", "--genres-col", "genre", "--language", "en",
+                 "--kind-col", "type", "--maturity-col", "Rating",
+                 "--people-col", "director=director", "--people-col", "cast=cast"])
     assert code == 0
     return Engine(load_index(out, expected_model=embedder.name), embedder, settings)
 
@@ -170,11 +173,44 @@ def test_nonsense_finds_nothing_close_and_descriptions_keep_their_results(netfli
     assert relevance_floor(netflix.index, netflix.settings) == pytest.approx(0.439)
     nonsense = json.loads((ROOT / "seeds" / "labels" / "nonsense.json").read_text())
     told = {q: netflix.search(q, QueryOptions(k=5)).results for q in nonsense["queries"]}
-    # only where a word of it matches a film ("xxyyzz 123": The Taking of Pelham 123)
+    # only where a word of it matches a film: "xxyyzz 123" The Taking of Pelham 123; and,
+    # since a film's people are its words too, "yolo swag bae xD" Doona Bae's films and
+    # "wubba lubba dub dub zorp" Dub Taylor's
     matched = [q for q, results in told.items() if results]
     assert all(any(r.lexical for r in told[q]) for q in matched), matched
-    assert len(matched) <= 2, matched
+    assert set(matched) <= {"xxyyzz 123", "yolo swag bae xD", "wubba lubba dub dub zorp"}, \
+        matched
     labelled = json.loads((ROOT / "seeds" / "labels" / "netflix.json").read_text())
     lost = [q["q"] for q in labelled["queries"]
             if "q" in q and not netflix.search(q["q"], QueryOptions(k=5)).results]
     assert lost == []
+
+
+def test_its_kind_rating_and_people_are_mapped_and_the_rest_kept(netflix):
+    film = netflix.film("rocky-1976")
+    assert (film.kind, film.maturity) == ("film", "PG")
+    assert {p.name for p in film.people if p.role == "director"} == {"John G. Avildsen"}
+    assert "Sylvester Stallone" in {p.name for p in film.people if p.role == "cast"}
+    assert film.attributes["country"] == "United States" and "date_added" in film.attributes
+    kinds = {f.kind for f in netflix.index.films}
+    assert kinds == {"film", "series"}
+
+
+def test_a_film_by_a_director_is_found_by_words_and_by_filter(netflix):
+    found = netflix.search("a film by Martin Scorsese", QueryOptions(k=5, mode="hybrid"))
+    by_him = [r.film for r in found.results
+              if "Martin Scorsese" in {p.name for p in r.film.people}]
+    assert len(by_him) >= 3, [r.film.title for r in found.results]
+    options = QueryOptions.from_fields({"filter": 'people.director has "Martin Scorsese" '
+                                                  'and kind = "film"', "k": 50}, "hybrid")
+    listed = netflix.search("crime", options).results
+    assert listed and all("Martin Scorsese" in {p.name for p in r.film.people
+                                                if p.role == "director"} for r in listed)
+
+
+def test_a_kids_profile_never_gets_a_mature_title(netflix):
+    options = QueryOptions.from_fields({"max_age": 7, "k": 50}, "hybrid")
+    for query in ("a violent gangster takes revenge", "a serial killer", "teen romance"):
+        ratings = {r.film.maturity for r in netflix.search(query, options).results}
+        assert ratings and ratings <= {"G", "PG", "TV-Y", "TV-Y7", "TV-Y7-FV", "TV-G", "TV-PG"}
+
