@@ -129,8 +129,10 @@ class FilmIndex:
         approximate = self.approximate
         filtered = allowed is not None and n_allowed < n
         mask = allowed if allowed is not None else np.ones(n, dtype=bool)
-        if approximate and filtered and n_allowed <= EXACT_BELOW:
-            return self._exact(q[0], k, np.flatnonzero(mask))  # a few rows: exact is cheap
+        if filtered and n_allowed <= EXACT_BELOW and (approximate or 4 * n_allowed <= n):
+            # a few rows (a viewer's context, an expression): exact over them is cheaper than
+            # a graph walk, or a flat scan of every row that asks the selector of each
+            return self._exact(q[0], k, np.flatnonzero(mask))
         extra: dict[str, Any] = {}
         if approximate:  # the graph search must look at least k deep
             extra["efSearch"] = max(int(self.faiss_index.hnsw.efSearch), 2 * k)

@@ -56,11 +56,13 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
             matching = engine.filters.expression(node)
             for hit in results:
                 row = engine.index.row_of.get(hit.film.id)
-                if row is not None and matching[row]:
-                    hit.score *= boost.factor
+                if row is not None and matching[row]:  # a blend's score may be below 0
+                    hit.score = hit.score * boost.factor if hit.score >= 0 else \
+                        hit.score / boost.factor
         results.sort(key=lambda h: -h.score)
         page.has_more = page.has_more or len(results) > k
         results = results[:k]
+        page.query["k"] = k  # the pool was deeper; the answer is the page asked for
     for promotion, node in promotions:
         wanted = min(promotion.places, promotion.of_first)
         promoted = run(dataclasses.replace(
