@@ -33,7 +33,7 @@ from recommender.catalog.facets import FacetError, check_country
 from recommender.catalog.titles import film_summary
 from recommender.errors import Forbidden, InvalidParameter, RecommenderError
 from recommender.search.expressions import Field, Node
-from recommender.search.query import QueryOptions, ResultPage
+from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.storage import Event
 from recommender.storage.impressions import ImpressionLog
 from recommender.storage.viewers import ViewerContext, Viewers
@@ -128,6 +128,14 @@ def rank_films(user: str) -> Any:
             options, k=len(given), k_cap=len(given), offset=0,
             filter_node=only if options.filter_node is None else
             Node("and", (options.filter_node, only))), include_seen=True)
+        # a film the ranking gave no place (the liked films a content ranking starts
+        # from): after the others, in the order given, so every allowed film comes back
+        placed = {hit.film.id for hit in page.results}
+        for film_id in given:
+            if film_id not in placed:
+                page.results.append(ScoredFilm(engine.film(film_id), 0.0,
+                                               reasons=[{"because": "catalog"}]))
+    page.has_more = False  # the films given are the whole answer
     page.query = {**page.query, "films": len(ids),
                   "unknown": [i for i in ids if i not in engine.index.row_of],
                   "not_available": [{"id": i, "reason": why[i]} for i in known if why[i]]}

@@ -141,10 +141,10 @@ class Engine:
         row = self.index.row_of.get(film_id)
         if row is None:
             raise FilmNotFound(film_id)
-        if options is not None and not options.unrestricted:
-            reason = self.filters.why_not(row, options.country, options.max_age)
-            if reason is not None:
-                raise FilmNotAvailable(film_id, reason)
+        reason = None if options is None or options.unrestricted else \
+            self.filters.why_not(row, options.country, options.max_age)
+        if reason is not None:
+            raise FilmNotAvailable(film_id, reason)
         return self.index.films[row]
 
     def films(self, offset: int = 0, limit: int = 20,
@@ -179,12 +179,10 @@ class Engine:
         film = self.film(film_id, options)
         row = self.index.row_of[film.id]
         table = self.neighbours
-        plain = table is not None and table.answers(options) and (options.unrestricted or
-                                                               self.filters.context(
-                                                                   options.country,
-                                                                   options.max_age) is None)
-        results, more = table.page(row, options) if plain and table is not None \
-            else self._similar_ranked(row, options)
+        open_to_all = options.unrestricted or \
+            self.filters.context(options.country, options.max_age) is None
+        results, more = table.page(row, options) if table is not None and open_to_all and \
+            table.answers(options) else self._similar_ranked(row, options)
         return ResultPage({"id": film.id, "resolved": film_summary(film), **options.echo(),
                            **_unknown_excludes(self.index, options)}, results, more)
 
@@ -196,8 +194,7 @@ class Engine:
 
     def similar_by_title(self, title: str, year: int | None = None,
                          options: QueryOptions | None = None) -> ResultPage:
-        """Like :meth:`similar`, the film named by its title
-        (see :mod:`recommender.catalog.titles`)."""
+        """Like :meth:`similar`, the film named by its title (catalog/titles.py)."""
         title = check_text("title", title, self.settings.max_title_chars)
         options = (options or QueryOptions()).validate(self.settings.max_k)  # before a lookup
         resolution = _resolve_in_context(self, title, year, options)
@@ -311,10 +308,9 @@ class Engine:
     def _terms_of(self, rows: Sequence[int]) -> list[str]:
         """The words that query for films like ``rows``: each one's most distinctive."""
         terms: list[str] = []
-        for row in rows:
-            # its own words, not its people's names: "more like this" is about the film
-            terms += self.index.lexical.distinctive_terms(
-                lexical_text(self.index.films[row], people=False))
+        for row in rows:  # its own words, not its people's names
+            text = lexical_text(self.index.films[row], people=False)
+            terms += self.index.lexical.distinctive_terms(text)
         return terms
 
     def _embed(self, text: str) -> np.ndarray:

@@ -192,3 +192,25 @@ def test_a_title_is_resolved_and_suggested_only_among_the_films_the_context_sees
     assert LICENSED not in suggested and ADULT not in suggested
     r = client.get("/similar?title=Rocky+bokser&country=DK")
     assert LICENSED in {s["id"] for s in r.get_json()["error"].get("suggestions", [])}
+
+
+def test_a_default_country_and_a_required_one(settings, engine, tmp_path):
+    app = create_app(dataclasses.replace(
+        settings, events_url=f"sqlite:///{tmp_path / 'e.sqlite3'}", catalog_poll_seconds=0,
+        default_country="dk"), live=LiveIndex.serving(engine))
+    c = app.test_client()
+    assert c.patch(f"/films/{LICENSED}", json={"territories": [{"country": "DK"}]}
+                   ).status_code == 200
+    assert LICENSED in _ids(c, "/films?limit=100")  # no country given: the default's
+    assert LICENSED not in _ids(c, "/films?limit=100&country=SE")
+    strict = create_app(dataclasses.replace(
+        settings, events_url=f"sqlite:///{tmp_path / 'e.sqlite3'}", catalog_poll_seconds=0,
+        require_country="true"), live=LiveIndex.serving(engine))
+    s = strict.test_client()
+    r = s.get("/search?q=bokser")
+    assert r.status_code == 400 and r.get_json()["error"]["parameter"] == "country"
+    assert "needs the viewer's country" in r.get_json()["error"]["message"]
+    assert s.get("/search?q=bokser&country=DK").status_code == 200
+    for made in (app, strict):
+        if viewers(made).personal is not None:
+            viewers(made).personal.store.close()

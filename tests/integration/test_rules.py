@@ -134,11 +134,13 @@ def test_a_boost_lifts_what_it_matches(served):
 
 def test_rank_orders_the_films_given_and_only_those(served):
     client = served()
-    given = ["rocky-v-1990", "lucky-you-2007", "rocky-ii-1979", "rocky-1976", "no-such-film"]
+    given = ["rocky-v-1990", "lucky-you-2007", "rocky-ii-1979", "rocky-iii-1982",  # she liked
+             "rocky-1976", "no-such-film"]
     r = client.post("/users/ann/rank", json={"films": given, "context": {"country": "SE"}})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert sorted(h["id"] for h in body["results"]) == sorted(given[:3])
+    assert sorted(h["id"] for h in body["results"]) == sorted(given[:4])
+    assert body["has_more"] is False
     assert body["query"]["unknown"] == ["no-such-film"]
     assert body["query"]["not_available"] == [{"id": "rocky-1976", "reason": "territory"}]
     assert all(h["reasons"] for h in body["results"]) and body["recommendation_id"]

@@ -65,6 +65,12 @@ def test_every_method_sync(server):
                                                "klient.", "year": 2026}).status == "created"
         assert client.patch_film("client-2026", {"year": 2025})
         assert client.bulk_films([{"op": "delete", "id": "client-2026"}])
+        assert client.set_viewer("v2", country="dk", max_age=7).country == "DK"
+        assert client.viewer("v2").max_age == 7
+        ranked = client.rank("v2", ["rocky-1976", "lucky-you-2007"], max_age=18)
+        assert {f.id for f in ranked.results} == {"rocky-1976", "lucky-you-2007"}
+        assert client.search("bokser", k=3, max_age=7).results == []  # the seeds are unrated
+        assert client.search("bokser", k=3, filter='year < 1980').results[0].year < 1980
         client.delete_user("v1")
         assert client.history("v1").events == []
         assert client.health().films >= 8 and client.ready()

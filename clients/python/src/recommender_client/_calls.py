@@ -116,6 +116,25 @@ def delete_user(user: str) -> Call:
     return Call("DELETE", f"/users/{_segment(user)}")
 
 
+def viewer(user: str) -> Call:
+    return Call("GET", f"/users/{_segment(user)}", model=models.ViewerOut)
+
+
+def set_viewer(user: str, country: str | None, max_age: int | None) -> Call:
+    return Call("PUT", f"/users/{_segment(user)}", body={"country": country, "max_age": max_age},
+                model=models.ViewerOut)
+
+
+def rank(user: str, films: Iterable[str], context: Mapping[str, Any],
+         filter: str | None) -> Call:
+    body: dict[str, Any] = {"films": list(films)}
+    if context:
+        body["context"] = dict(context)
+    if filter is not None:
+        body["filter"] = filter
+    return Call("POST", f"/users/{_segment(user)}/rank", body=body, model=models.ResultPageOut)
+
+
 def trending(k: int) -> Call:
     return Call("GET", "/trending", {"k": k}, model=models.ResultPageOut)
 

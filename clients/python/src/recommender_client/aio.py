@@ -69,7 +69,8 @@ class AsyncClient:
     async def similar(self, film_id: str | None = None, *, title: str | None = None,
                 year: int | None = None, k: int = 10, **filters: Any) -> models.ResultPageOut:
         """Films like one film, by id or by ``title`` (filters: ``year_min``, ``genres``,
-        ``mode``, ``exclude``, ``diversity``, ``explain`` ...)."""
+        ``mode``, ``exclude``, ``diversity``, ``explain``, the viewer's ``country`` and
+        ``max_age``, a ``filter`` expression ...)."""
         return await self._call(calls.similar(film_id, title, year, k, filters))
 
     async def search(self, q: str, *, k: int = 10, **filters: Any) -> models.ResultPageOut:
@@ -130,8 +131,24 @@ class AsyncClient:
         return await self._call(calls.history(user, limit))
 
     async def delete_user(self, user: str) -> None:
-        """Erase a viewer: their events and impressions."""
+        """Erase a viewer: their events, impressions and stored context."""
         await self._call(calls.delete_user(user))
+
+    async def viewer(self, user: str) -> models.ViewerOut:
+        """The viewer's stored context: country and age limit."""
+        return await self._call(calls.viewer(user))
+
+    async def set_viewer(self, user: str, *, country: str | None = None,
+                   max_age: int | None = None) -> models.ViewerOut:
+        """Store the viewer's context whole (``max_age=7``: a kids profile); every answer
+        for them obeys it, unless a request gives its own ``country`` or ``max_age``."""
+        return await self._call(calls.set_viewer(user, country, max_age))
+
+    async def rank(self, user: str, films: Iterable[str], *, filter: str | None = None,
+             **context: Any) -> models.ResultPageOut:
+        """The ``films`` given (up to 500 ids), ordered for this viewer with reasons;
+        ``context``: ``country``, ``max_age``."""
+        return await self._call(calls.rank(user, films, context, filter))
 
     # -- catalog writes --------------------------------------------------------------
 

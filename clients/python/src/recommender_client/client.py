@@ -68,7 +68,8 @@ class Client:
     def similar(self, film_id: str | None = None, *, title: str | None = None,
                 year: int | None = None, k: int = 10, **filters: Any) -> models.ResultPageOut:
         """Films like one film, by id or by ``title`` (filters: ``year_min``, ``genres``,
-        ``mode``, ``exclude``, ``diversity``, ``explain`` ...)."""
+        ``mode``, ``exclude``, ``diversity``, ``explain``, the viewer's ``country`` and
+        ``max_age``, a ``filter`` expression ...)."""
         return self._call(calls.similar(film_id, title, year, k, filters))
 
     def search(self, q: str, *, k: int = 10, **filters: Any) -> models.ResultPageOut:
@@ -128,8 +129,24 @@ class Client:
         return self._call(calls.history(user, limit))
 
     def delete_user(self, user: str) -> None:
-        """Erase a viewer: their events and impressions."""
+        """Erase a viewer: their events, impressions and stored context."""
         self._call(calls.delete_user(user))
+
+    def viewer(self, user: str) -> models.ViewerOut:
+        """The viewer's stored context: country and age limit."""
+        return self._call(calls.viewer(user))
+
+    def set_viewer(self, user: str, *, country: str | None = None,
+                   max_age: int | None = None) -> models.ViewerOut:
+        """Store the viewer's context whole (``max_age=7``: a kids profile); every answer
+        for them obeys it, unless a request gives its own ``country`` or ``max_age``."""
+        return self._call(calls.set_viewer(user, country, max_age))
+
+    def rank(self, user: str, films: Iterable[str], *, filter: str | None = None,
+             **context: Any) -> models.ResultPageOut:
+        """The ``films`` given (up to 500 ids), ordered for this viewer with reasons;
+        ``context``: ``country``, ``max_age``."""
+        return self._call(calls.rank(user, films, context, filter))
 
     # -- catalog writes --------------------------------------------------------------
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, constr
 
 
 class AdminStatusOut(BaseModel):
     catalog: dict[str, Any] | None = Field(
         None, description="the live catalog, as /ready's", title='Catalog'
+    )
+    context: dict[str, Any] | None = Field(
+        None,
+        description='the default country, whether one is required, the maturity scale',
+        title='Context',
     )
     films: int = Field(..., title='Films')
     index: dict[str, Any] = Field(
@@ -19,6 +24,9 @@ class AdminStatusOut(BaseModel):
     )
     last_reload_error: str | None = Field(..., title='Last Reload Error')
     model: str = Field(..., title='Model')
+    rules: dict[str, Any] | None = Field(
+        None, description='the rules in force (docs/rules.md)', title='Rules'
+    )
     similar_table: bool = Field(
         ...,
         description="whether this worker answers more-like-this from the version's table yet (else by the pipeline)",
@@ -58,6 +66,532 @@ class ChangeOut(BaseModel):
         ..., description="the change's number in the catalog's log", title='Seq'
     )
     status: Literal['created', 'replaced', 'withdrawn'] = Field(..., title='Status')
+
+
+class MaxAge(RootModel[int]):
+    root: int = Field(
+        None,
+        description="the viewer's age limit: only films rated for this age or younger",
+        ge=0,
+        le=99,
+        title='Max Age',
+    )
+
+
+class ContextIn(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    country: (
+        Literal[
+            'AD',
+            'AE',
+            'AF',
+            'AG',
+            'AI',
+            'AL',
+            'AM',
+            'AO',
+            'AQ',
+            'AR',
+            'AS',
+            'AT',
+            'AU',
+            'AW',
+            'AX',
+            'AZ',
+            'BA',
+            'BB',
+            'BD',
+            'BE',
+            'BF',
+            'BG',
+            'BH',
+            'BI',
+            'BJ',
+            'BL',
+            'BM',
+            'BN',
+            'BO',
+            'BQ',
+            'BR',
+            'BS',
+            'BT',
+            'BV',
+            'BW',
+            'BY',
+            'BZ',
+            'CA',
+            'CC',
+            'CD',
+            'CF',
+            'CG',
+            'CH',
+            'CI',
+            'CK',
+            'CL',
+            'CM',
+            'CN',
+            'CO',
+            'CR',
+            'CU',
+            'CV',
+            'CW',
+            'CX',
+            'CY',
+            'CZ',
+            'DE',
+            'DJ',
+            'DK',
+            'DM',
+            'DO',
+            'DZ',
+            'EC',
+            'EE',
+            'EG',
+            'EH',
+            'ER',
+            'ES',
+            'ET',
+            'FI',
+            'FJ',
+            'FK',
+            'FM',
+            'FO',
+            'FR',
+            'GA',
+            'GB',
+            'GD',
+            'GE',
+            'GF',
+            'GG',
+            'GH',
+            'GI',
+            'GL',
+            'GM',
+            'GN',
+            'GP',
+            'GQ',
+            'GR',
+            'GS',
+            'GT',
+            'GU',
+            'GW',
+            'GY',
+            'HK',
+            'HM',
+            'HN',
+            'HR',
+            'HT',
+            'HU',
+            'ID',
+            'IE',
+            'IL',
+            'IM',
+            'IN',
+            'IO',
+            'IQ',
+            'IR',
+            'IS',
+            'IT',
+            'JE',
+            'JM',
+            'JO',
+            'JP',
+            'KE',
+            'KG',
+            'KH',
+            'KI',
+            'KM',
+            'KN',
+            'KP',
+            'KR',
+            'KW',
+            'KY',
+            'KZ',
+            'LA',
+            'LB',
+            'LC',
+            'LI',
+            'LK',
+            'LR',
+            'LS',
+            'LT',
+            'LU',
+            'LV',
+            'LY',
+            'MA',
+            'MC',
+            'MD',
+            'ME',
+            'MF',
+            'MG',
+            'MH',
+            'MK',
+            'ML',
+            'MM',
+            'MN',
+            'MO',
+            'MP',
+            'MQ',
+            'MR',
+            'MS',
+            'MT',
+            'MU',
+            'MV',
+            'MW',
+            'MX',
+            'MY',
+            'MZ',
+            'NA',
+            'NC',
+            'NE',
+            'NF',
+            'NG',
+            'NI',
+            'NL',
+            'NO',
+            'NP',
+            'NR',
+            'NU',
+            'NZ',
+            'OM',
+            'PA',
+            'PE',
+            'PF',
+            'PG',
+            'PH',
+            'PK',
+            'PL',
+            'PM',
+            'PN',
+            'PR',
+            'PS',
+            'PT',
+            'PW',
+            'PY',
+            'QA',
+            'RE',
+            'RO',
+            'RS',
+            'RU',
+            'RW',
+            'SA',
+            'SB',
+            'SC',
+            'SD',
+            'SE',
+            'SG',
+            'SH',
+            'SI',
+            'SJ',
+            'SK',
+            'SL',
+            'SM',
+            'SN',
+            'SO',
+            'SR',
+            'SS',
+            'ST',
+            'SV',
+            'SX',
+            'SY',
+            'SZ',
+            'TC',
+            'TD',
+            'TF',
+            'TG',
+            'TH',
+            'TJ',
+            'TK',
+            'TL',
+            'TM',
+            'TN',
+            'TO',
+            'TR',
+            'TT',
+            'TV',
+            'TW',
+            'TZ',
+            'UA',
+            'UG',
+            'UM',
+            'US',
+            'UY',
+            'UZ',
+            'VA',
+            'VC',
+            'VE',
+            'VG',
+            'VI',
+            'VN',
+            'VU',
+            'WF',
+            'WS',
+            'XK',
+            'YE',
+            'YT',
+            'ZA',
+            'ZM',
+            'ZW',
+            'ad',
+            'ae',
+            'af',
+            'ag',
+            'ai',
+            'al',
+            'am',
+            'ao',
+            'aq',
+            'ar',
+            'as',
+            'at',
+            'au',
+            'aw',
+            'ax',
+            'az',
+            'ba',
+            'bb',
+            'bd',
+            'be',
+            'bf',
+            'bg',
+            'bh',
+            'bi',
+            'bj',
+            'bl',
+            'bm',
+            'bn',
+            'bo',
+            'bq',
+            'br',
+            'bs',
+            'bt',
+            'bv',
+            'bw',
+            'by',
+            'bz',
+            'ca',
+            'cc',
+            'cd',
+            'cf',
+            'cg',
+            'ch',
+            'ci',
+            'ck',
+            'cl',
+            'cm',
+            'cn',
+            'co',
+            'cr',
+            'cu',
+            'cv',
+            'cw',
+            'cx',
+            'cy',
+            'cz',
+            'de',
+            'dj',
+            'dk',
+            'dm',
+            'do',
+            'dz',
+            'ec',
+            'ee',
+            'eg',
+            'eh',
+            'er',
+            'es',
+            'et',
+            'fi',
+            'fj',
+            'fk',
+            'fm',
+            'fo',
+            'fr',
+            'ga',
+            'gb',
+            'gd',
+            'ge',
+            'gf',
+            'gg',
+            'gh',
+            'gi',
+            'gl',
+            'gm',
+            'gn',
+            'gp',
+            'gq',
+            'gr',
+            'gs',
+            'gt',
+            'gu',
+            'gw',
+            'gy',
+            'hk',
+            'hm',
+            'hn',
+            'hr',
+            'ht',
+            'hu',
+            'id',
+            'ie',
+            'il',
+            'im',
+            'in',
+            'io',
+            'iq',
+            'ir',
+            'is',
+            'it',
+            'je',
+            'jm',
+            'jo',
+            'jp',
+            'ke',
+            'kg',
+            'kh',
+            'ki',
+            'km',
+            'kn',
+            'kp',
+            'kr',
+            'kw',
+            'ky',
+            'kz',
+            'la',
+            'lb',
+            'lc',
+            'li',
+            'lk',
+            'lr',
+            'ls',
+            'lt',
+            'lu',
+            'lv',
+            'ly',
+            'ma',
+            'mc',
+            'md',
+            'me',
+            'mf',
+            'mg',
+            'mh',
+            'mk',
+            'ml',
+            'mm',
+            'mn',
+            'mo',
+            'mp',
+            'mq',
+            'mr',
+            'ms',
+            'mt',
+            'mu',
+            'mv',
+            'mw',
+            'mx',
+            'my',
+            'mz',
+            'na',
+            'nc',
+            'ne',
+            'nf',
+            'ng',
+            'ni',
+            'nl',
+            'no',
+            'np',
+            'nr',
+            'nu',
+            'nz',
+            'om',
+            'pa',
+            'pe',
+            'pf',
+            'pg',
+            'ph',
+            'pk',
+            'pl',
+            'pm',
+            'pn',
+            'pr',
+            'ps',
+            'pt',
+            'pw',
+            'py',
+            'qa',
+            're',
+            'ro',
+            'rs',
+            'ru',
+            'rw',
+            'sa',
+            'sb',
+            'sc',
+            'sd',
+            'se',
+            'sg',
+            'sh',
+            'si',
+            'sj',
+            'sk',
+            'sl',
+            'sm',
+            'sn',
+            'so',
+            'sr',
+            'ss',
+            'st',
+            'sv',
+            'sx',
+            'sy',
+            'sz',
+            'tc',
+            'td',
+            'tf',
+            'tg',
+            'th',
+            'tj',
+            'tk',
+            'tl',
+            'tm',
+            'tn',
+            'to',
+            'tr',
+            'tt',
+            'tv',
+            'tw',
+            'tz',
+            'ua',
+            'ug',
+            'um',
+            'us',
+            'uy',
+            'uz',
+            'va',
+            'vc',
+            've',
+            'vg',
+            'vi',
+            'vn',
+            'vu',
+            'wf',
+            'ws',
+            'xk',
+            'ye',
+            'yt',
+            'za',
+            'zm',
+            'zw',
+        ]
+        | None
+    ) = Field(None, description="the viewer's country (ISO 3166-1 alpha-2): only films licensed there now", title='Country')
+    max_age: MaxAge | None = Field(
+        None,
+        description="the viewer's age limit: only films rated for this age or younger",
+        title='Max Age',
+    )
 
 
 class DeleteChange(BaseModel):
@@ -222,6 +756,18 @@ class Aliases(RootModel[list[Alias]]):
     )
 
 
+class Attributes(RootModel[str]):
+    root: str = Field(..., max_length=1000)
+
+
+class Attributes1Item(RootModel[str]):
+    root: str = Field(..., max_length=200)
+
+
+class Attributes1(RootModel[list[Attributes1Item]]):
+    root: list[Attributes1Item] = Field(..., max_length=100)
+
+
 class Genre(RootModel[str]):
     root: str = Field(..., max_length=100)
 
@@ -258,6 +804,52 @@ class OriginalTitle(RootModel[str]):
     root: str = Field(None, max_length=500, title='Original Title')
 
 
+class Person(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str = Field(
+        ...,
+        max_length=200,
+        min_length=1,
+        pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+    )
+    role: str | None = Field(
+        None,
+        description='director, cast, writer ... (default cast)',
+        pattern='^[a-z][a-z_ -]{0,39}$',
+    )
+
+
+class People(RootModel[list[Person]]):
+    root: list[Person] = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        max_length=200,
+        title='People',
+    )
+
+
+class Territory(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    country: Literal['AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ', 'BA', 'BB', 'BD', 'BE', 'BF', 'BG', 'BH', 'BI', 'BJ', 'BL', 'BM', 'BN', 'BO', 'BQ', 'BR', 'BS', 'BT', 'BV', 'BW', 'BY', 'BZ', 'CA', 'CC', 'CD', 'CF', 'CG', 'CH', 'CI', 'CK', 'CL', 'CM', 'CN', 'CO', 'CR', 'CU', 'CV', 'CW', 'CX', 'CY', 'CZ', 'DE', 'DJ', 'DK', 'DM', 'DO', 'DZ', 'EC', 'EE', 'EG', 'EH', 'ER', 'ES', 'ET', 'FI', 'FJ', 'FK', 'FM', 'FO', 'FR', 'GA', 'GB', 'GD', 'GE', 'GF', 'GG', 'GH', 'GI', 'GL', 'GM', 'GN', 'GP', 'GQ', 'GR', 'GS', 'GT', 'GU', 'GW', 'GY', 'HK', 'HM', 'HN', 'HR', 'HT', 'HU', 'ID', 'IE', 'IL', 'IM', 'IN', 'IO', 'IQ', 'IR', 'IS', 'IT', 'JE', 'JM', 'JO', 'JP', 'KE', 'KG', 'KH', 'KI', 'KM', 'KN', 'KP', 'KR', 'KW', 'KY', 'KZ', 'LA', 'LB', 'LC', 'LI', 'LK', 'LR', 'LS', 'LT', 'LU', 'LV', 'LY', 'MA', 'MC', 'MD', 'ME', 'MF', 'MG', 'MH', 'MK', 'ML', 'MM', 'MN', 'MO', 'MP', 'MQ', 'MR', 'MS', 'MT', 'MU', 'MV', 'MW', 'MX', 'MY', 'MZ', 'NA', 'NC', 'NE', 'NF', 'NG', 'NI', 'NL', 'NO', 'NP', 'NR', 'NU', 'NZ', 'OM', 'PA', 'PE', 'PF', 'PG', 'PH', 'PK', 'PL', 'PM', 'PN', 'PR', 'PS', 'PT', 'PW', 'PY', 'QA', 'RE', 'RO', 'RS', 'RU', 'RW', 'SA', 'SB', 'SC', 'SD', 'SE', 'SG', 'SH', 'SI', 'SJ', 'SK', 'SL', 'SM', 'SN', 'SO', 'SR', 'SS', 'ST', 'SV', 'SX', 'SY', 'SZ', 'TC', 'TD', 'TF', 'TG', 'TH', 'TJ', 'TK', 'TL', 'TM', 'TN', 'TO', 'TR', 'TT', 'TV', 'TW', 'TZ', 'UA', 'UG', 'UM', 'US', 'UY', 'UZ', 'VA', 'VC', 'VE', 'VG', 'VI', 'VN', 'VU', 'WF', 'WS', 'XK', 'YE', 'YT', 'ZA', 'ZM', 'ZW', 'ad', 'ae', 'af', 'ag', 'ai', 'al', 'am', 'ao', 'aq', 'ar', 'as', 'at', 'au', 'aw', 'ax', 'az', 'ba', 'bb', 'bd', 'be', 'bf', 'bg', 'bh', 'bi', 'bj', 'bl', 'bm', 'bn', 'bo', 'bq', 'br', 'bs', 'bt', 'bv', 'bw', 'by', 'bz', 'ca', 'cc', 'cd', 'cf', 'cg', 'ch', 'ci', 'ck', 'cl', 'cm', 'cn', 'co', 'cr', 'cu', 'cv', 'cw', 'cx', 'cy', 'cz', 'de', 'dj', 'dk', 'dm', 'do', 'dz', 'ec', 'ee', 'eg', 'eh', 'er', 'es', 'et', 'fi', 'fj', 'fk', 'fm', 'fo', 'fr', 'ga', 'gb', 'gd', 'ge', 'gf', 'gg', 'gh', 'gi', 'gl', 'gm', 'gn', 'gp', 'gq', 'gr', 'gs', 'gt', 'gu', 'gw', 'gy', 'hk', 'hm', 'hn', 'hr', 'ht', 'hu', 'id', 'ie', 'il', 'im', 'in', 'io', 'iq', 'ir', 'is', 'it', 'je', 'jm', 'jo', 'jp', 'ke', 'kg', 'kh', 'ki', 'km', 'kn', 'kp', 'kr', 'kw', 'ky', 'kz', 'la', 'lb', 'lc', 'li', 'lk', 'lr', 'ls', 'lt', 'lu', 'lv', 'ly', 'ma', 'mc', 'md', 'me', 'mf', 'mg', 'mh', 'mk', 'ml', 'mm', 'mn', 'mo', 'mp', 'mq', 'mr', 'ms', 'mt', 'mu', 'mv', 'mw', 'mx', 'my', 'mz', 'na', 'nc', 'ne', 'nf', 'ng', 'ni', 'nl', 'no', 'np', 'nr', 'nu', 'nz', 'om', 'pa', 'pe', 'pf', 'pg', 'ph', 'pk', 'pl', 'pm', 'pn', 'pr', 'ps', 'pt', 'pw', 'py', 'qa', 're', 'ro', 'rs', 'ru', 'rw', 'sa', 'sb', 'sc', 'sd', 'se', 'sg', 'sh', 'si', 'sj', 'sk', 'sl', 'sm', 'sn', 'so', 'sr', 'ss', 'st', 'sv', 'sx', 'sy', 'sz', 'tc', 'td', 'tf', 'tg', 'th', 'tj', 'tk', 'tl', 'tm', 'tn', 'to', 'tr', 'tt', 'tv', 'tw', 'tz', 'ua', 'ug', 'um', 'us', 'uy', 'uz', 'va', 'vc', 've', 'vg', 'vi', 'vn', 'vu', 'wf', 'ws', 'xk', 'ye', 'yt', 'za', 'zm', 'zw'] = (
+        Field(..., description='ISO 3166-1 alpha-2, e.g. DK')
+    )
+    from_: AwareDatetime | None = Field(None, alias='from')
+    until: AwareDatetime | None = None
+
+
+class Territories(RootModel[list[Territory]]):
+    root: list[Territory] = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        max_length=300,
+        title='Territories',
+    )
+
+
 class Year(RootModel[int]):
     root: int = Field(None, ge=1870, le=2100, title='Year')
 
@@ -269,6 +861,13 @@ class FilmIn(BaseModel):
     aliases: Aliases | None = Field(
         [], description='null: none', title='Aliases', validate_default=True
     )
+    attributes: (
+        dict[
+            constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
+            Attributes | float | bool | Attributes1,
+        ]
+        | None
+    ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
     available_from: AwareDatetime | None = Field(
         None, description='before it the film is in no answer', title='Available From'
     )
@@ -281,10 +880,58 @@ class FilmIn(BaseModel):
         [], description='null: none', title='Genres', validate_default=True
     )
     image_url: ImageUrl | None = Field(None, title='Image Url')
+    kind: Literal['film', 'movie', 'series', 'show', 'tv series', 'tv show'] | None = (
+        Field(
+            None,
+            description='film or series (Movie and TV Show are read as those)',
+            title='Kind',
+        )
+    )
     language: Language | None = Field(
         None, description='ISO 639-1 code of the synopsis', title='Language'
     )
+    maturity: (
+        Literal[
+            '0',
+            '11',
+            '12',
+            '13',
+            '15',
+            '16',
+            '18',
+            '7',
+            'A',
+            'Approved',
+            'G',
+            'GP',
+            'NC-17',
+            'NR',
+            'Not Rated',
+            'PG',
+            'PG-13',
+            'Passed',
+            'R',
+            'TV-14',
+            'TV-G',
+            'TV-MA',
+            'TV-PG',
+            'TV-Y',
+            'TV-Y7',
+            'TV-Y7-FV',
+            'U',
+            'U/A',
+            'UA',
+            'UR',
+            'Unrated',
+        ]
+        | None
+    ) = Field(None, description="a rating of the maturity scale (the default one's here; RECOMMENDER_MATURITY_SCALE gives another)", title='Maturity')
     original_title: OriginalTitle | None = Field(None, title='Original Title')
+    people: People | None = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        title='People',
+    )
     synopsis: str = Field(
         ...,
         description='embedded as it is',
@@ -292,6 +939,11 @@ class FilmIn(BaseModel):
         min_length=1,
         pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
         title='Synopsis',
+    )
+    territories: Territories | None = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        title='Territories',
     )
     title: str = Field(
         ...,
@@ -317,6 +969,9 @@ class FilmListOut(BaseModel):
 
 class FilmOut(BaseModel):
     aliases: list[str] = Field(..., title='Aliases')
+    attributes: dict[str, Any] | None = Field(
+        None, description="the operator's own fields", title='Attributes'
+    )
     available_from: str | None = Field(
         None,
         description='when it may first be shown (ISO 8601 UTC); only where the film has a window',
@@ -330,9 +985,21 @@ class FilmOut(BaseModel):
     image_url: str | None = Field(
         None, description='a poster, where the catalog has one', title='Image Url'
     )
+    kind: str | None = Field(None, description='film or series', title='Kind')
     language: str | None = Field(..., title='Language')
+    maturity: str | None = Field(
+        None, description='its rating on the maturity scale', title='Maturity'
+    )
     original_title: str | None = Field(..., title='Original Title')
+    people: list[dict[str, str]] | None = Field(
+        None, description='{name, role}: directors and cast', title='People'
+    )
     synopsis: str = Field(..., title='Synopsis')
+    territories: list[dict[str, Any]] | None = Field(
+        None,
+        description='{country, from, until}: where and when; null: everywhere',
+        title='Territories',
+    )
     title: str = Field(..., title='Title')
     year: int | None = Field(..., title='Year')
 
@@ -343,6 +1010,18 @@ class Aliases1Item(RootModel[str]):
 
 class Aliases1(RootModel[list[Aliases1Item]]):
     root: list[Aliases1Item] = Field(None, max_length=100, title='Aliases')
+
+
+class Attributes2(RootModel[str]):
+    root: str = Field(..., max_length=1000)
+
+
+class Attributes3Item(RootModel[str]):
+    root: str = Field(..., max_length=200)
+
+
+class Attributes3(RootModel[list[Attributes3Item]]):
+    root: list[Attributes3Item] = Field(..., max_length=100)
 
 
 class Genres1Item(RootModel[str]):
@@ -357,23 +1036,129 @@ class Language1(RootModel[str]):
     root: str = Field(None, max_length=16, title='Language')
 
 
+class People1Item(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str = Field(
+        ...,
+        max_length=200,
+        min_length=1,
+        pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+    )
+    role: str | None = Field(
+        None,
+        description='director, cast, writer ... (default cast)',
+        pattern='^[a-z][a-z_ -]{0,39}$',
+    )
+
+
+class People1(RootModel[list[People1Item]]):
+    root: list[People1Item] = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        max_length=200,
+        title='People',
+    )
+
+
+class Territories1Item(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    country: Literal['AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ', 'BA', 'BB', 'BD', 'BE', 'BF', 'BG', 'BH', 'BI', 'BJ', 'BL', 'BM', 'BN', 'BO', 'BQ', 'BR', 'BS', 'BT', 'BV', 'BW', 'BY', 'BZ', 'CA', 'CC', 'CD', 'CF', 'CG', 'CH', 'CI', 'CK', 'CL', 'CM', 'CN', 'CO', 'CR', 'CU', 'CV', 'CW', 'CX', 'CY', 'CZ', 'DE', 'DJ', 'DK', 'DM', 'DO', 'DZ', 'EC', 'EE', 'EG', 'EH', 'ER', 'ES', 'ET', 'FI', 'FJ', 'FK', 'FM', 'FO', 'FR', 'GA', 'GB', 'GD', 'GE', 'GF', 'GG', 'GH', 'GI', 'GL', 'GM', 'GN', 'GP', 'GQ', 'GR', 'GS', 'GT', 'GU', 'GW', 'GY', 'HK', 'HM', 'HN', 'HR', 'HT', 'HU', 'ID', 'IE', 'IL', 'IM', 'IN', 'IO', 'IQ', 'IR', 'IS', 'IT', 'JE', 'JM', 'JO', 'JP', 'KE', 'KG', 'KH', 'KI', 'KM', 'KN', 'KP', 'KR', 'KW', 'KY', 'KZ', 'LA', 'LB', 'LC', 'LI', 'LK', 'LR', 'LS', 'LT', 'LU', 'LV', 'LY', 'MA', 'MC', 'MD', 'ME', 'MF', 'MG', 'MH', 'MK', 'ML', 'MM', 'MN', 'MO', 'MP', 'MQ', 'MR', 'MS', 'MT', 'MU', 'MV', 'MW', 'MX', 'MY', 'MZ', 'NA', 'NC', 'NE', 'NF', 'NG', 'NI', 'NL', 'NO', 'NP', 'NR', 'NU', 'NZ', 'OM', 'PA', 'PE', 'PF', 'PG', 'PH', 'PK', 'PL', 'PM', 'PN', 'PR', 'PS', 'PT', 'PW', 'PY', 'QA', 'RE', 'RO', 'RS', 'RU', 'RW', 'SA', 'SB', 'SC', 'SD', 'SE', 'SG', 'SH', 'SI', 'SJ', 'SK', 'SL', 'SM', 'SN', 'SO', 'SR', 'SS', 'ST', 'SV', 'SX', 'SY', 'SZ', 'TC', 'TD', 'TF', 'TG', 'TH', 'TJ', 'TK', 'TL', 'TM', 'TN', 'TO', 'TR', 'TT', 'TV', 'TW', 'TZ', 'UA', 'UG', 'UM', 'US', 'UY', 'UZ', 'VA', 'VC', 'VE', 'VG', 'VI', 'VN', 'VU', 'WF', 'WS', 'XK', 'YE', 'YT', 'ZA', 'ZM', 'ZW', 'ad', 'ae', 'af', 'ag', 'ai', 'al', 'am', 'ao', 'aq', 'ar', 'as', 'at', 'au', 'aw', 'ax', 'az', 'ba', 'bb', 'bd', 'be', 'bf', 'bg', 'bh', 'bi', 'bj', 'bl', 'bm', 'bn', 'bo', 'bq', 'br', 'bs', 'bt', 'bv', 'bw', 'by', 'bz', 'ca', 'cc', 'cd', 'cf', 'cg', 'ch', 'ci', 'ck', 'cl', 'cm', 'cn', 'co', 'cr', 'cu', 'cv', 'cw', 'cx', 'cy', 'cz', 'de', 'dj', 'dk', 'dm', 'do', 'dz', 'ec', 'ee', 'eg', 'eh', 'er', 'es', 'et', 'fi', 'fj', 'fk', 'fm', 'fo', 'fr', 'ga', 'gb', 'gd', 'ge', 'gf', 'gg', 'gh', 'gi', 'gl', 'gm', 'gn', 'gp', 'gq', 'gr', 'gs', 'gt', 'gu', 'gw', 'gy', 'hk', 'hm', 'hn', 'hr', 'ht', 'hu', 'id', 'ie', 'il', 'im', 'in', 'io', 'iq', 'ir', 'is', 'it', 'je', 'jm', 'jo', 'jp', 'ke', 'kg', 'kh', 'ki', 'km', 'kn', 'kp', 'kr', 'kw', 'ky', 'kz', 'la', 'lb', 'lc', 'li', 'lk', 'lr', 'ls', 'lt', 'lu', 'lv', 'ly', 'ma', 'mc', 'md', 'me', 'mf', 'mg', 'mh', 'mk', 'ml', 'mm', 'mn', 'mo', 'mp', 'mq', 'mr', 'ms', 'mt', 'mu', 'mv', 'mw', 'mx', 'my', 'mz', 'na', 'nc', 'ne', 'nf', 'ng', 'ni', 'nl', 'no', 'np', 'nr', 'nu', 'nz', 'om', 'pa', 'pe', 'pf', 'pg', 'ph', 'pk', 'pl', 'pm', 'pn', 'pr', 'ps', 'pt', 'pw', 'py', 'qa', 're', 'ro', 'rs', 'ru', 'rw', 'sa', 'sb', 'sc', 'sd', 'se', 'sg', 'sh', 'si', 'sj', 'sk', 'sl', 'sm', 'sn', 'so', 'sr', 'ss', 'st', 'sv', 'sx', 'sy', 'sz', 'tc', 'td', 'tf', 'tg', 'th', 'tj', 'tk', 'tl', 'tm', 'tn', 'to', 'tr', 'tt', 'tv', 'tw', 'tz', 'ua', 'ug', 'um', 'us', 'uy', 'uz', 'va', 'vc', 've', 'vg', 'vi', 'vn', 'vu', 'wf', 'ws', 'xk', 'ye', 'yt', 'za', 'zm', 'zw'] = (
+        Field(..., description='ISO 3166-1 alpha-2, e.g. DK')
+    )
+    from_: AwareDatetime | None = Field(None, alias='from')
+    until: AwareDatetime | None = None
+
+
+class Territories1(RootModel[list[Territories1Item]]):
+    root: list[Territories1Item] = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        max_length=300,
+        title='Territories',
+    )
+
+
 class FilmPatch(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     aliases: Aliases1 | None = Field(None, title='Aliases')
+    attributes: (
+        dict[
+            constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
+            Attributes2 | float | bool | Attributes3,
+        ]
+        | None
+    ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
     available_from: AwareDatetime | None = Field(None, title='Available From')
     available_until: AwareDatetime | None = Field(None, title='Available Until')
     genres: Genres1 | None = Field(None, title='Genres')
     image_url: ImageUrl | None = Field(None, title='Image Url')
+    kind: Literal['film', 'movie', 'series', 'show', 'tv series', 'tv show'] | None = (
+        Field(
+            None,
+            description='film or series (Movie and TV Show are read as those)',
+            title='Kind',
+        )
+    )
     language: Language1 | None = Field(None, title='Language')
+    maturity: (
+        Literal[
+            '0',
+            '11',
+            '12',
+            '13',
+            '15',
+            '16',
+            '18',
+            '7',
+            'A',
+            'Approved',
+            'G',
+            'GP',
+            'NC-17',
+            'NR',
+            'Not Rated',
+            'PG',
+            'PG-13',
+            'Passed',
+            'R',
+            'TV-14',
+            'TV-G',
+            'TV-MA',
+            'TV-PG',
+            'TV-Y',
+            'TV-Y7',
+            'TV-Y7-FV',
+            'U',
+            'U/A',
+            'UA',
+            'UR',
+            'Unrated',
+        ]
+        | None
+    ) = Field(None, description="a rating of the maturity scale (the default one's here; RECOMMENDER_MATURITY_SCALE gives another)", title='Maturity')
     original_title: OriginalTitle | None = Field(None, title='Original Title')
+    people: People1 | None = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        title='People',
+    )
     synopsis: str | None = Field(
         None,
         max_length=20000,
         min_length=1,
         pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
         title='Synopsis',
+    )
+    territories: Territories1 | None = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        title='Territories',
     )
     title: str | None = Field(
         None,
@@ -405,6 +1190,18 @@ class Aliases2(RootModel[list[Aliases2Item]]):
     )
 
 
+class Attributes4(RootModel[str]):
+    root: str = Field(..., max_length=1000)
+
+
+class Attributes5Item(RootModel[str]):
+    root: str = Field(..., max_length=200)
+
+
+class Attributes5(RootModel[list[Attributes5Item]]):
+    root: list[Attributes5Item] = Field(..., max_length=100)
+
+
 class Genres2Item(RootModel[str]):
     root: str = Field(..., max_length=100)
 
@@ -428,6 +1225,52 @@ class Language2(RootModel[str]):
     )
 
 
+class People2Item(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str = Field(
+        ...,
+        max_length=200,
+        min_length=1,
+        pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+    )
+    role: str | None = Field(
+        None,
+        description='director, cast, writer ... (default cast)',
+        pattern='^[a-z][a-z_ -]{0,39}$',
+    )
+
+
+class People2(RootModel[list[People2Item]]):
+    root: list[People2Item] = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        max_length=200,
+        title='People',
+    )
+
+
+class Territories2Item(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    country: Literal['AD', 'AE', 'AF', 'AG', 'AI', 'AL', 'AM', 'AO', 'AQ', 'AR', 'AS', 'AT', 'AU', 'AW', 'AX', 'AZ', 'BA', 'BB', 'BD', 'BE', 'BF', 'BG', 'BH', 'BI', 'BJ', 'BL', 'BM', 'BN', 'BO', 'BQ', 'BR', 'BS', 'BT', 'BV', 'BW', 'BY', 'BZ', 'CA', 'CC', 'CD', 'CF', 'CG', 'CH', 'CI', 'CK', 'CL', 'CM', 'CN', 'CO', 'CR', 'CU', 'CV', 'CW', 'CX', 'CY', 'CZ', 'DE', 'DJ', 'DK', 'DM', 'DO', 'DZ', 'EC', 'EE', 'EG', 'EH', 'ER', 'ES', 'ET', 'FI', 'FJ', 'FK', 'FM', 'FO', 'FR', 'GA', 'GB', 'GD', 'GE', 'GF', 'GG', 'GH', 'GI', 'GL', 'GM', 'GN', 'GP', 'GQ', 'GR', 'GS', 'GT', 'GU', 'GW', 'GY', 'HK', 'HM', 'HN', 'HR', 'HT', 'HU', 'ID', 'IE', 'IL', 'IM', 'IN', 'IO', 'IQ', 'IR', 'IS', 'IT', 'JE', 'JM', 'JO', 'JP', 'KE', 'KG', 'KH', 'KI', 'KM', 'KN', 'KP', 'KR', 'KW', 'KY', 'KZ', 'LA', 'LB', 'LC', 'LI', 'LK', 'LR', 'LS', 'LT', 'LU', 'LV', 'LY', 'MA', 'MC', 'MD', 'ME', 'MF', 'MG', 'MH', 'MK', 'ML', 'MM', 'MN', 'MO', 'MP', 'MQ', 'MR', 'MS', 'MT', 'MU', 'MV', 'MW', 'MX', 'MY', 'MZ', 'NA', 'NC', 'NE', 'NF', 'NG', 'NI', 'NL', 'NO', 'NP', 'NR', 'NU', 'NZ', 'OM', 'PA', 'PE', 'PF', 'PG', 'PH', 'PK', 'PL', 'PM', 'PN', 'PR', 'PS', 'PT', 'PW', 'PY', 'QA', 'RE', 'RO', 'RS', 'RU', 'RW', 'SA', 'SB', 'SC', 'SD', 'SE', 'SG', 'SH', 'SI', 'SJ', 'SK', 'SL', 'SM', 'SN', 'SO', 'SR', 'SS', 'ST', 'SV', 'SX', 'SY', 'SZ', 'TC', 'TD', 'TF', 'TG', 'TH', 'TJ', 'TK', 'TL', 'TM', 'TN', 'TO', 'TR', 'TT', 'TV', 'TW', 'TZ', 'UA', 'UG', 'UM', 'US', 'UY', 'UZ', 'VA', 'VC', 'VE', 'VG', 'VI', 'VN', 'VU', 'WF', 'WS', 'XK', 'YE', 'YT', 'ZA', 'ZM', 'ZW', 'ad', 'ae', 'af', 'ag', 'ai', 'al', 'am', 'ao', 'aq', 'ar', 'as', 'at', 'au', 'aw', 'ax', 'az', 'ba', 'bb', 'bd', 'be', 'bf', 'bg', 'bh', 'bi', 'bj', 'bl', 'bm', 'bn', 'bo', 'bq', 'br', 'bs', 'bt', 'bv', 'bw', 'by', 'bz', 'ca', 'cc', 'cd', 'cf', 'cg', 'ch', 'ci', 'ck', 'cl', 'cm', 'cn', 'co', 'cr', 'cu', 'cv', 'cw', 'cx', 'cy', 'cz', 'de', 'dj', 'dk', 'dm', 'do', 'dz', 'ec', 'ee', 'eg', 'eh', 'er', 'es', 'et', 'fi', 'fj', 'fk', 'fm', 'fo', 'fr', 'ga', 'gb', 'gd', 'ge', 'gf', 'gg', 'gh', 'gi', 'gl', 'gm', 'gn', 'gp', 'gq', 'gr', 'gs', 'gt', 'gu', 'gw', 'gy', 'hk', 'hm', 'hn', 'hr', 'ht', 'hu', 'id', 'ie', 'il', 'im', 'in', 'io', 'iq', 'ir', 'is', 'it', 'je', 'jm', 'jo', 'jp', 'ke', 'kg', 'kh', 'ki', 'km', 'kn', 'kp', 'kr', 'kw', 'ky', 'kz', 'la', 'lb', 'lc', 'li', 'lk', 'lr', 'ls', 'lt', 'lu', 'lv', 'ly', 'ma', 'mc', 'md', 'me', 'mf', 'mg', 'mh', 'mk', 'ml', 'mm', 'mn', 'mo', 'mp', 'mq', 'mr', 'ms', 'mt', 'mu', 'mv', 'mw', 'mx', 'my', 'mz', 'na', 'nc', 'ne', 'nf', 'ng', 'ni', 'nl', 'no', 'np', 'nr', 'nu', 'nz', 'om', 'pa', 'pe', 'pf', 'pg', 'ph', 'pk', 'pl', 'pm', 'pn', 'pr', 'ps', 'pt', 'pw', 'py', 'qa', 're', 'ro', 'rs', 'ru', 'rw', 'sa', 'sb', 'sc', 'sd', 'se', 'sg', 'sh', 'si', 'sj', 'sk', 'sl', 'sm', 'sn', 'so', 'sr', 'ss', 'st', 'sv', 'sx', 'sy', 'sz', 'tc', 'td', 'tf', 'tg', 'th', 'tj', 'tk', 'tl', 'tm', 'tn', 'to', 'tr', 'tt', 'tv', 'tw', 'tz', 'ua', 'ug', 'um', 'us', 'uy', 'uz', 'va', 'vc', 've', 'vg', 'vi', 'vn', 'vu', 'wf', 'ws', 'xk', 'ye', 'yt', 'za', 'zm', 'zw'] = (
+        Field(..., description='ISO 3166-1 alpha-2, e.g. DK')
+    )
+    from_: AwareDatetime | None = Field(None, alias='from')
+    until: AwareDatetime | None = None
+
+
+class Territories2(RootModel[list[Territories2Item]]):
+    root: list[Territories2Item] = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        max_length=300,
+        title='Territories',
+    )
+
+
 class FilmWithId(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -435,6 +1278,13 @@ class FilmWithId(BaseModel):
     aliases: Aliases2 | None = Field(
         [], description='null: none', title='Aliases', validate_default=True
     )
+    attributes: (
+        dict[
+            constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
+            Attributes4 | float | bool | Attributes5,
+        ]
+        | None
+    ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
     available_from: AwareDatetime | None = Field(
         None, description='before it the film is in no answer', title='Available From'
     )
@@ -448,10 +1298,58 @@ class FilmWithId(BaseModel):
     )
     id: str = Field(..., pattern='^[a-z0-9]+(?:-[a-z0-9]+)*$', title='Id')
     image_url: ImageUrl | None = Field(None, title='Image Url')
+    kind: Literal['film', 'movie', 'series', 'show', 'tv series', 'tv show'] | None = (
+        Field(
+            None,
+            description='film or series (Movie and TV Show are read as those)',
+            title='Kind',
+        )
+    )
     language: Language2 | None = Field(
         None, description='ISO 639-1 code of the synopsis', title='Language'
     )
+    maturity: (
+        Literal[
+            '0',
+            '11',
+            '12',
+            '13',
+            '15',
+            '16',
+            '18',
+            '7',
+            'A',
+            'Approved',
+            'G',
+            'GP',
+            'NC-17',
+            'NR',
+            'Not Rated',
+            'PG',
+            'PG-13',
+            'Passed',
+            'R',
+            'TV-14',
+            'TV-G',
+            'TV-MA',
+            'TV-PG',
+            'TV-Y',
+            'TV-Y7',
+            'TV-Y7-FV',
+            'U',
+            'U/A',
+            'UA',
+            'UR',
+            'Unrated',
+        ]
+        | None
+    ) = Field(None, description="a rating of the maturity scale (the default one's here; RECOMMENDER_MATURITY_SCALE gives another)", title='Maturity')
     original_title: OriginalTitle | None = Field(None, title='Original Title')
+    people: People2 | None = Field(
+        None,
+        description='directors and cast, found by words and filters',
+        title='People',
+    )
     synopsis: str = Field(
         ...,
         description='embedded as it is',
@@ -459,6 +1357,11 @@ class FilmWithId(BaseModel):
         min_length=1,
         pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
         title='Synopsis',
+    )
+    territories: Territories2 | None = Field(
+        None,
+        description='where and when it may be shown (from <= now < until); null: everywhere',
+        title='Territories',
     )
     title: str = Field(
         ...,
@@ -536,6 +1439,46 @@ class PutChange(BaseModel):
     op: Literal['put'] = Field(..., title='Op')
 
 
+class Film1(RootModel[str]):
+    root: str = Field(
+        ...,
+        max_length=300,
+        min_length=1,
+        pattern='[^\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+    )
+
+
+class Filter(RootModel[str]):
+    root: str = Field(
+        None,
+        description='only films this expression holds for, e.g. kind = "series" and genres has "Drama" (docs/rules.md); @name: a named filter of the rules',
+        max_length=2000,
+        min_length=1,
+        title='Filter',
+    )
+
+
+class RankRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    context: ContextIn | None = Field(
+        None, description="the viewer's country and max_age"
+    )
+    films: list[Film1] = Field(
+        ...,
+        description='film ids, 1 to 500',
+        max_length=500,
+        min_length=1,
+        title='Films',
+    )
+    filter: Filter | None = Field(
+        None,
+        description='only films this expression holds for, e.g. kind = "series" and genres has "Drama" (docs/rules.md); @name: a named filter of the rules',
+        title='Filter',
+    )
+
+
 class ReadyOut(BaseModel):
     catalog: dict[str, Any] | None = Field(
         None,
@@ -609,9 +1552,17 @@ class RecommendRequest1(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    context: ContextIn | None = Field(
+        None, description="the viewer's country and max_age"
+    )
     diversity: float | None = Field(0.0, ge=0.0, le=1.0, title='Diversity')
     exclude: list[str] | None = Field(None, max_length=1000, title='Exclude')
     explain: bool | None = Field(False, title='Explain')
+    filter: Filter | None = Field(
+        None,
+        description='only films this expression holds for, e.g. kind = "series" and genres has "Drama" (docs/rules.md); @name: a named filter of the rules',
+        title='Filter',
+    )
     filters: Filters | None = None
     k: int | None = Field(10, ge=1, le=100, title='K')
     min_score: float | None = Field(None, title='Min Score')
@@ -642,9 +1593,17 @@ class RecommendRequest2(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    context: ContextIn | None = Field(
+        None, description="the viewer's country and max_age"
+    )
     diversity: float | None = Field(0.0, ge=0.0, le=1.0, title='Diversity')
     exclude: list[str] | None = Field(None, max_length=1000, title='Exclude')
     explain: bool | None = Field(False, title='Explain')
+    filter: Filter | None = Field(
+        None,
+        description='only films this expression holds for, e.g. kind = "series" and genres has "Drama" (docs/rules.md); @name: a named filter of the rules',
+        title='Filter',
+    )
     filters: Filters | None = None
     k: int | None = Field(10, ge=1, le=100, title='K')
     min_score: float | None = Field(None, title='Min Score')
@@ -760,6 +1719,19 @@ class VariantOut(BaseModel):
     viewers: int = Field(..., title='Viewers')
 
 
+class ViewerOut(BaseModel):
+    country: str | None = Field(
+        ..., description='ISO 3166-1 alpha-2; null: none stored', title='Country'
+    )
+    max_age: int | None = Field(
+        ..., description='the age limit (a kids profile); null: none', title='Max Age'
+    )
+    stored: bool = Field(
+        ..., description='whether the viewer has a stored context', title='Stored'
+    )
+    user: str = Field(..., title='User')
+
+
 class BulkOut(BaseModel):
     changes: list[ChangeOut] = Field(..., title='Changes')
     created: int = Field(..., title='Created')
@@ -845,6 +1817,11 @@ class ResultFilm(BaseModel):
     id: str = Field(..., title='Id')
     image_url: str | None = Field(
         None, description='a poster, where the catalog has one', title='Image Url'
+    )
+    promoted: str | None = Field(
+        None,
+        description='the rule that placed it (a promotion or a pin, RECOMMENDER_RULES); absent: organic',
+        title='Promoted',
     )
     reasons: list[dict[str, Any]] | None = Field(
         None,
