@@ -40,7 +40,8 @@ Territories = Annotated[list[dict[str, Any]] | None, WithJsonSchema(
         {"type": "null"}],
      "description": "where and when it may be shown (from <= now < until); null: everywhere"})]
 _VALUE = {"anyOf": [{"type": "string", "maxLength": facets.MAX_ATTRIBUTE_CHARS},
-                    {"type": "number"}, {"type": "boolean"},
+                    {"type": "number", "minimum": -facets.MAX_EXACT_INT,
+                     "maximum": facets.MAX_EXACT_INT}, {"type": "boolean"},
                     {"type": "array", "maxItems": 100,
                      "items": {"type": "string", "maxLength": facets.MAX_NAME_CHARS}}]}
 Attributes = Annotated[dict[str, Any] | None, WithJsonSchema(

@@ -51,6 +51,8 @@ MAX_TERRITORIES = 300
 MAX_ATTRIBUTES = 50
 MAX_NAME_CHARS = 200
 MAX_ATTRIBUTE_CHARS = 1000
+MAX_EXACT_INT = 2**53
+"""The largest number an attribute may hold: every integer up to it is a float exactly."""
 
 
 class FacetError(ValueError):
@@ -244,8 +246,12 @@ def parse_attributes(value: Any) -> dict[str, Any]:
         if isinstance(item, bool) or item is None:
             out[name] = item
         elif isinstance(item, int | float):
-            if not math.isfinite(item):
-                raise FacetError(at, f"{at} must be a finite number")
+            # a number filters compare as a float: an integer past 2**53 would be another
+            # number there, and one of 400 digits no float at all
+            if not (isinstance(item, int) or math.isfinite(item)) or \
+                    abs(item) > MAX_EXACT_INT:
+                raise FacetError(at, f"{at} must be a number from -{MAX_EXACT_INT:,} to "
+                                 f"{MAX_EXACT_INT:,}")
             out[name] = item
         elif isinstance(item, str):
             if len(item) > MAX_ATTRIBUTE_CHARS:

@@ -760,12 +760,16 @@ class Attributes(RootModel[str]):
     root: str = Field(..., max_length=1000)
 
 
-class Attributes1Item(RootModel[str]):
+class Attributes1(RootModel[float]):
+    root: float = Field(..., ge=-9007199254740992.0, le=9007199254740992.0)
+
+
+class Attributes2Item(RootModel[str]):
     root: str = Field(..., max_length=200)
 
 
-class Attributes1(RootModel[list[Attributes1Item]]):
-    root: list[Attributes1Item] = Field(..., max_length=100)
+class Attributes2(RootModel[list[Attributes2Item]]):
+    root: list[Attributes2Item] = Field(..., max_length=100)
 
 
 class Genre(RootModel[str]):
@@ -864,7 +868,7 @@ class FilmIn(BaseModel):
     attributes: (
         dict[
             constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
-            Attributes | float | bool | Attributes1,
+            Attributes | Attributes1 | bool | Attributes2,
         ]
         | None
     ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
@@ -1012,16 +1016,20 @@ class Aliases1(RootModel[list[Aliases1Item]]):
     root: list[Aliases1Item] = Field(None, max_length=100, title='Aliases')
 
 
-class Attributes2(RootModel[str]):
+class Attributes3(RootModel[str]):
     root: str = Field(..., max_length=1000)
 
 
-class Attributes3Item(RootModel[str]):
+class Attributes4(RootModel[float]):
+    root: float = Field(..., ge=-9007199254740992.0, le=9007199254740992.0)
+
+
+class Attributes5Item(RootModel[str]):
     root: str = Field(..., max_length=200)
 
 
-class Attributes3(RootModel[list[Attributes3Item]]):
-    root: list[Attributes3Item] = Field(..., max_length=100)
+class Attributes5(RootModel[list[Attributes5Item]]):
+    root: list[Attributes5Item] = Field(..., max_length=100)
 
 
 class Genres1Item(RootModel[str]):
@@ -1090,7 +1098,7 @@ class FilmPatch(BaseModel):
     attributes: (
         dict[
             constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
-            Attributes2 | float | bool | Attributes3,
+            Attributes3 | Attributes4 | bool | Attributes5,
         ]
         | None
     ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
@@ -1190,16 +1198,20 @@ class Aliases2(RootModel[list[Aliases2Item]]):
     )
 
 
-class Attributes4(RootModel[str]):
+class Attributes6(RootModel[str]):
     root: str = Field(..., max_length=1000)
 
 
-class Attributes5Item(RootModel[str]):
+class Attributes7(RootModel[float]):
+    root: float = Field(..., ge=-9007199254740992.0, le=9007199254740992.0)
+
+
+class Attributes8Item(RootModel[str]):
     root: str = Field(..., max_length=200)
 
 
-class Attributes5(RootModel[list[Attributes5Item]]):
-    root: list[Attributes5Item] = Field(..., max_length=100)
+class Attributes8(RootModel[list[Attributes8Item]]):
+    root: list[Attributes8Item] = Field(..., max_length=100)
 
 
 class Genres2Item(RootModel[str]):
@@ -1281,7 +1293,7 @@ class FilmWithId(BaseModel):
     attributes: (
         dict[
             constr(pattern=r'^[A-Za-z_][A-Za-z0-9_]{0,63}$'),
-            Attributes4 | float | bool | Attributes5,
+            Attributes6 | Attributes7 | bool | Attributes8,
         ]
         | None
     ) = Field(None, description="the operator's own fields: string, number, boolean or list of strings", title='Attributes')
