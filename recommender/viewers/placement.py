@@ -20,15 +20,20 @@ the context forbids. A placed film carries ``promoted``: the rule's name.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 
+import numpy as np
+
+from recommender.errors import InvalidParameter
 from recommender.search.engine import Engine
 from recommender.search.expressions import Node
 from recommender.search.query import QueryOptions, ResultPage, ScoredFilm
 from recommender.viewers.rules import Rules
 from recommender.viewers.surfaces import Surface
 
+log = logging.getLogger(__name__)
 BOOST_POOL = 3
 """A boosted page is ranked again from this many times its films."""
 
@@ -53,7 +58,9 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
     results = list(page.results)
     if boosts:
         for boost, node in boosts:
-            matching = engine.filters.expression(node)
+            matching = _mask_of(engine, node, boost.name)
+            if matching is None:
+                continue
             for hit in results:
                 row = engine.index.row_of.get(hit.film.id)
                 if row is not None and matching[row]:  # a blend's score may be below 0
@@ -64,6 +71,8 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
         results = results[:k]
         page.query["k"] = k  # the pool was deeper; the answer is the page asked for
     for promotion, node in promotions:
+        if _mask_of(engine, node, promotion.name) is None:
+            continue
         wanted = min(promotion.places, promotion.of_first)
         promoted = run(dataclasses.replace(
             options, k=wanted, offset=0, filter_node=_both(options.filter_node, node))).results
@@ -83,6 +92,17 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
         results = results[:k]
     page.results = results
     return page
+
+
+def _mask_of(engine: Engine, node: Node, rule: str) -> np.ndarray | None:
+    """The films a rule's expression holds for; None where this catalog can't say (an
+    attribute no film has yet): the operator's rule is left out and logged, never a 400
+    that blames the request."""
+    try:
+        return engine.filters.expression(node)
+    except InvalidParameter as exc:
+        log.warning("rule %s left out: %s", rule, exc.message)
+        return None
 
 
 def _both(first: Node | None, second: Node) -> Node:

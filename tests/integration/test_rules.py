@@ -166,3 +166,11 @@ def test_a_bad_rules_file_is_refused_naming_line_and_field(tmp_path, rules, says
     with pytest.raises(RulesError, match="RECOMMENDER_RULES") as refused:
         load_rules(_rules(tmp_path, **rules))
     assert says in str(refused.value)
+
+
+def test_a_rule_on_an_attribute_no_film_has_is_left_out_not_a_400(served):
+    client = served(promote=[{"name": "typo", "surface": "search",
+                              "filter": "attributes.orignal", "places": 1, "of_first": 3}],
+                    boost=[{"name": "typo-too", "filter": "attributes.studio", "factor": 2}])
+    body = _page(client, "/search?q=bokser&k=3&country=DK")
+    assert body["results"] and not any(h.get("promoted") for h in body["results"])
