@@ -268,6 +268,30 @@ def parse_attributes(value: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def kept_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A catalog's fields that no film field takes, as attributes: named as attributes are,
+    a long text cut at :data:`MAX_ATTRIBUTE_CHARS`, at most :data:`MAX_ATTRIBUTES`. A
+    value no attribute can hold (an object, a list of numbers, null) is left out: a field
+    that was never read must not refuse a film it didn't refuse before."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if len(out) >= MAX_ATTRIBUTES:
+            break
+        if isinstance(value, str):
+            value = value[:MAX_ATTRIBUTE_CHARS]
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                continue
+            value = [v[:MAX_NAME_CHARS] for v in value[:100]]
+        elif isinstance(value, bool):
+            pass
+        elif not isinstance(value, int | float) or not (
+                isinstance(value, int) or math.isfinite(value)) or abs(value) > MAX_EXACT_INT:
+            continue
+        out.setdefault(attribute_name(key), value)
+    return out
+
+
 def attribute_name(column: str) -> str:
     """A CSV column's name as an attribute's (letters, digits and _)."""
     name = re.sub(r"[^A-Za-z0-9_]+", "_", column.strip()).strip("_") or "column"

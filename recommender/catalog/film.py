@@ -200,7 +200,8 @@ def check_film(path: str, lineno: int | None, obj: dict[str, Any], language: str
         raise CatalogError(path, f"available_until ({window['available_until']}) must be after "
                            f"available_from ({window['available_from']})", lineno, key)
     assert title is not None
-    extra = {k: v for k, v in obj.items() if k not in FIELDS} if unknown == "keep" else {}
+    extra = facets.kept_fields({k: v for k, v in obj.items() if k not in FIELDS}) \
+        if unknown == "keep" else {}
     try:
         kind = facets.parse_kind(obj.get("kind"))
         maturity = facets.parse_maturity(obj.get("maturity"), scale or DEFAULT_SCALE)

@@ -238,9 +238,9 @@ def _csv_film(path: str, lineno: int, row: dict[str, str], cols: CsvColumns,
                          for name in row[column].split(",") if name.strip()]
     if cols.keep_unmapped:
         mapped = cols.mapped()
-        obj["attributes"] = {facets.attribute_name(column): facets.cell_value(value)
-                             for column, value in row.items()
-                             if column not in mapped and value and value.strip()}
+        obj["attributes"] = facets.kept_fields({
+            column: facets.cell_value(value) for column, value in row.items()
+            if column not in mapped and value and value.strip()})
     if derived is None:
         obj["id"] = row[cols.id or "id"].strip()
     else:

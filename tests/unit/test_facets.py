@@ -91,5 +91,18 @@ def test_a_csv_maps_kind_maturity_people_and_keeps_the_rest(tmp_path):
 
 def test_a_jsonl_catalogs_unknown_fields_are_kept_as_attributes(tmp_path):
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({**BASE, "studio": "Nordisk", "attributes": {"x": 1}}) + "\n")
-    assert load_catalog(path).films[0].attributes == {"studio": "Nordisk", "x": 1}
+    path.write_text(json.dumps({**BASE, "studio": "Nordisk", "attributes": {"x": 1},
+                                "imdb-id": "tt1", "review": "r" * 5000,
+                                "ratings": [{"source": "x"}], "wide": None}) + "\n")
+    kept = load_catalog(path).films[0].attributes
+    # what no attribute can hold (an object, null) is left out, never a refused film
+    assert kept == {"studio": "Nordisk", "x": 1, "imdb_id": "tt1", "review": "r" * 1000}
+
+
+def test_a_wide_csv_keeps_at_most_fifty_columns_and_refuses_no_row(tmp_path):
+    path = tmp_path / "wide.csv"
+    names = [f"c{i}" for i in range(80)]
+    path.write_text("id,title,synopsis," + ",".join(names) + "\n" +
+                    "a,A,s," + ",".join(["x" * 3000] * 80) + "\n", encoding="utf-8")
+    film = load_catalog(path, CsvColumns(id="id")).films[0]
+    assert len(film.attributes) == 50 and film.attributes["c0"] == "x" * 1000
