@@ -151,7 +151,7 @@ def test_keyboard_only(page):
     page.keyboard.press("Enter")
     assert _titles(page)[0] == "Lucky You (2007)"
     page.focus("#q")
-    for _ in range(3):  # search button, filters, first card
+    for _ in range(5):  # search button, country, kids profile, filters, first card
         page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_selector("#film:not([hidden])")
