@@ -18,7 +18,7 @@ as the experiments file is (:mod:`recommender.viewers.experiments`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,10 @@ class Rules:
 
 
 def _seconds(moment: str) -> float:
-    from datetime import datetime
     return datetime.fromisoformat(moment).timestamp()
 
 
-def load_rules(path: str | Path, known_films: Mapping[str, Any] | None = None) -> Rules:
+def load_rules(path: str | Path) -> Rules:
     """The rules of ``path``, checked whole (each expression parsed, each ``@name``
     defined).
 
@@ -174,27 +173,15 @@ def load_rules(path: str | Path, known_films: Mapping[str, Any] | None = None) -
                 if rule.start and rule.until and rule.start >= rule.until:
                     raise refuse([kind, i, "until"], "until must be after from")
                 continue
-            missing = named_filters(_parsed(rule.filter)) - set(parsed.filters) \
-                if _parses(rule.filter) else set()
+            try:
+                node = parse(rule.filter)
+            except InvalidParameter as exc:
+                raise refuse([kind, i, "filter"], exc.message) from None
+            missing = named_filters(node) - set(parsed.filters)
             if missing:
                 raise refuse([kind, i, "filter"], f"@{sorted(missing)[0]} is not a named "
                              "filter of this file")
-            try:
-                parse(rule.filter)
-            except InvalidParameter as exc:
-                raise refuse([kind, i, "filter"], exc.message) from None
             if kind == "promote" and rule.places > rule.of_first:
                 raise refuse([kind, i, "places"], "places must be at most of_first")
     return Rules(parsed, str(where))
 
-
-def _parses(text: str) -> bool:
-    try:
-        parse(text)
-    except InvalidParameter:
-        return False
-    return True
-
-
-def _parsed(text: str) -> Node:
-    return parse(text)
