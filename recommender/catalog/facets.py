@@ -10,6 +10,7 @@ ones); an operator gives their own as a JSON file (``RECOMMENDER_MATURITY_SCALE`
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -90,7 +91,10 @@ class Territory:
                 math.inf if self.end is None else _seconds(self.end))
 
 
+@functools.lru_cache(maxsize=65_536)
 def _seconds(moment: str) -> float:
+    # a catalog's licences share their dates: each state of the live catalog lays out
+    # every film's windows again (search/filters.py), parsed once here
     return datetime.fromisoformat(moment).timestamp()
 
 
