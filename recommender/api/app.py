@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, live: LiveIndex | None = Non
 
     reports.init_app(app, settings, experiments)  # a bad file stops the start, named
     served.rules = rules or (load_rules(settings.rules) if settings.rules else None)
-    MaturityScale.load(settings.maturity_scale)  # a bad scale stops the start, named
+    MaturityScale.once(settings.maturity_scale)  # a bad scale stops the start, named
     for blueprint in (bp, operations.bp, users_api.bp, catalog.bp, reports.bp, web.bp):
         app.register_blueprint(blueprint)
     error_handlers.init_app(app)

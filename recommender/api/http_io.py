@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import jsonify, request
@@ -27,6 +27,7 @@ from recommender.errors import (
     UnsupportedMediaType,
 )
 from recommender.search.engine import Engine
+from recommender.search.expressions import Node
 from recommender.search.query import QueryOptions, ResultPage
 from recommender.storage.viewers import Viewers
 from recommender.strict_json import parse_json
@@ -92,10 +93,10 @@ def ruled(surface: Surface, options: QueryOptions,
     return with_rules(services().rules, surface, engine(), options, run)
 
 
-def named_filters() -> dict[str, Any]:
+def named_filters() -> Mapping[str, Node]:
     """The rules' named filters, for an expression's ``@name``."""
     rules = services().rules
-    return dict(rules.named) if rules is not None else {}
+    return rules.named if rules is not None else {}
 
 
 def new_recommendation_id() -> str:

@@ -91,6 +91,11 @@ class Territory:
                 math.inf if self.end is None else _seconds(self.end))
 
 
+@functools.lru_cache(maxsize=8)
+def _scale(where: str) -> MaturityScale:
+    return MaturityScale.load(where)
+
+
 @functools.lru_cache(maxsize=65_536)
 def _seconds(moment: str) -> float:
     # a catalog's licences share their dates: each state of the live catalog lays out
@@ -114,6 +119,12 @@ class MaturityScale:
     def age(self, rating: str | None) -> int | None:
         """The least age of ``rating``; None: unrated or no rating."""
         return None if rating is None else self.ages.get(rating)
+
+    @classmethod
+    def once(cls, path: str | Path | None) -> MaturityScale:
+        """:meth:`load`, read once per process: each loaded index version asks again, and
+        a file spoiled while serving must never refuse a version (a restart re-reads it)."""
+        return _scale(str(path or ""))
 
     @classmethod
     def load(cls, path: str | Path | None) -> MaturityScale:

@@ -88,7 +88,7 @@ class Engine:
                     index.lexical.analyzer.language))
         self.titles = TitleResolver(index.films)
         index.check_compatible(model=embedder.name)
-        self.scale = MaturityScale.load(self.settings.maturity_scale)
+        self.scale = MaturityScale.once(self.settings.maturity_scale)
         self.filters = FilterMasks(index, self.scale, self.settings.unrated_age)
         self.ranker = Ranker(index, self.settings, self.filters)
         self.neighbours: NeighbourTable | None = None

@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -126,6 +126,38 @@ class ExperimentsError(ValueError):
     """The experiments file can't be used; the message names the file, line and field."""
 
 
+Checked = TypeVar("Checked", bound=BaseModel)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``["promote", 0, "filter"]`` as ``promote[0].filter``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
+def read_checked(where: Path, variable: str, model: type[Checked],
+                 error: type[ValueError]) -> tuple[Checked, str]:
+    """An operator's JSON file (the experiments', the rules'), read and validated against
+    ``model``, and its text (for the line of a later check); ``error`` names the variable,
+    the file, the line and the field of the first problem."""
+    try:
+        text = where.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{variable}: {where} can't be read ({type(exc).__name__}: {exc})") \
+            from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{variable}: {where} line {exc.lineno}, column {exc.colno}: not JSON "
+                    f"({exc.msg})") from None
+    try:
+        return model.model_validate(data), text
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = list(first["loc"])
+        raise error(f"{variable}: {where} line {line_of(text, loc)}, "
+                    f"{field_path(loc) or 'the file'}: {first['msg']}") from None
+
+
 def load_experiments(path: str | Path) -> Experiments:
     """The experiments of ``path``, checked whole.
 
@@ -133,25 +165,8 @@ def load_experiments(path: str | Path) -> Experiments:
         ExperimentsError: missing, unreadable, not JSON, or a field wrong.
     """
     where = Path(path)
-    try:
-        text = where.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} can't be read "
-                               f"({type(exc).__name__}: {exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} line {exc.lineno}, "
-                               f"column {exc.colno}: not JSON ({exc.msg})") from None
-    try:
-        parsed = ExperimentsFile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = list(first["loc"])
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        raise ExperimentsError(f"RECOMMENDER_EXPERIMENTS: {where} line "
-                               f"{line_of(text, loc)}, {field or 'the file'}: "
-                               f"{first['msg']}") from None
+    parsed, text = read_checked(where, "RECOMMENDER_EXPERIMENTS", ExperimentsFile,
+                                ExperimentsError)
     seen: dict[Surface, str] = {}
     for i, experiment in enumerate(parsed.experiments):
         field = f"experiments[{i}]"

@@ -77,7 +77,7 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
         promoted = run(dataclasses.replace(
             options, k=wanted, offset=0, filter_node=_both(options.filter_node, node))).results
         results = promote_into(results, promoted, promotion.name, promotion.of_first, k)
-    allowed = engine.filters.allowed(options, set())
+    allowed = engine.filters.allowed(options, set()) if pins else None
     for pin in sorted(pins, key=lambda p: p.place):
         row = engine.index.row_of.get(pin.film)
         if row is None or (allowed is not None and not allowed[row]) or \

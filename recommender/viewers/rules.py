@@ -17,17 +17,16 @@ as the experiments file is (:mod:`recommender.viewers.experiments`).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recommender.catalog.moments import parse_moment
 from recommender.errors import InvalidParameter
 from recommender.search.expressions import Node, expand, named_filters, parse
-from recommender.viewers.experiments import line_of
+from recommender.viewers.experiments import field_path, line_of, read_checked
 from recommender.viewers.surfaces import Surface
 
 NAME = r"^[A-Za-z0-9_.-]+$"
@@ -132,29 +131,11 @@ def load_rules(path: str | Path) -> Rules:
         RulesError: missing, unreadable, not JSON, or a field wrong (line and field named).
     """
     where = Path(path)
-    try:
-        text = where.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesError(f"RECOMMENDER_RULES: {where} can't be read "
-                         f"({type(exc).__name__}: {exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RulesError(f"RECOMMENDER_RULES: {where} line {exc.lineno}, column {exc.colno}: "
-                         f"not JSON ({exc.msg})") from None
-    try:
-        parsed = RulesFile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = list(first["loc"])
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        raise RulesError(f"RECOMMENDER_RULES: {where} line {line_of(text, loc)}, "
-                         f"{field or 'the file'}: {first['msg']}") from None
+    parsed, text = read_checked(where, "RECOMMENDER_RULES", RulesFile, RulesError)
 
     def refuse(loc: list[Any], why: str) -> RulesError:
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        return RulesError(f"RECOMMENDER_RULES: {where} line {line_of(text, loc)}, {field}: "
-                          f"{why}")
+        return RulesError(f"RECOMMENDER_RULES: {where} line {line_of(text, loc)}, "
+                          f"{field_path(loc)}: {why}")
 
     for name, expression in parsed.filters.items():
         try:
