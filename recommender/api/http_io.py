@@ -22,6 +22,7 @@ from recommender.api.viewer_context import with_context
 from recommender.config import Settings
 from recommender.distribution.live import LiveIndex
 from recommender.errors import (
+    EventsUnavailable,
     InvalidJson,
     InvalidParameter,
     UnsupportedMediaType,
@@ -82,7 +83,14 @@ def context_of(values: dict[str, Any], user: str | None) -> dict[str, Any]:
     if user and (values.get("country") is None or values.get("max_age") is None):
         store = found.viewers
         assert store is not None
-        stored = found.contexts.get(user, lambda u: Viewers(store.open().store).get(u))
+        try:
+            stored = found.contexts.get(user, lambda u: Viewers(store.open().store).get(u))
+        except EventsUnavailable as exc:  # say which part: the viewer's stored context
+            raise EventsUnavailable(
+                f"The viewer {user!r}'s stored context (country, age limit) can't be read: "
+                "the event database is not answering. Send country and max_age with the "
+                "request, or try again shortly.",
+                retry_after=exc.details.get("retry_after", 2)) from None
     return with_context(values, stored, found.settings)
 
 

@@ -214,3 +214,16 @@ def test_a_default_country_and_a_required_one(settings, engine, tmp_path):
     for made in (app, strict):
         if viewers(made).personal is not None:
             viewers(made).personal.store.close()
+
+
+def test_a_viewer_whose_context_cant_be_read_is_a_503_that_says_so(settings, engine, tmp_path):
+    (tmp_path / "a-file").write_text("")  # no database can be made under a file
+    app = create_app(dataclasses.replace(
+        settings, events_url=f"sqlite:///{tmp_path / 'a-file' / 'e.sqlite3'}",
+        catalog_poll_seconds=0), live=LiveIndex.serving(engine))
+    c = app.test_client()
+    r = c.get("/search?q=bokser&user=kid")
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "events_unavailable"
+    assert "stored context" in r.get_json()["error"]["message"] and r.headers["Retry-After"]
+    assert c.get("/search?q=bokser&user=kid&country=DK&max_age=7").status_code == 200
+    assert c.get("/search?q=bokser").status_code == 200
