@@ -74,8 +74,9 @@ def with_rules(rules: Rules | None, surface: Surface, engine: Engine, options: Q
         if _mask_of(engine, node, promotion.name) is None:
             continue
         wanted = min(promotion.places, promotion.of_first)
-        promoted = run(dataclasses.replace(
-            options, k=wanted, offset=0, filter_node=_both(options.filter_node, node))).results
+        found = run(dataclasses.replace(
+            options, k=wanted, offset=0, filter_node=_both(options.filter_node, node)))
+        promoted = found.results or _nearest(engine, found, wanted)
         results = promote_into(results, promoted, promotion.name, promotion.of_first, k)
     allowed = engine.filters.allowed(options, set()) if pins else None
     for pin in sorted(pins, key=lambda p: p.place):
@@ -103,6 +104,16 @@ def _mask_of(engine: Engine, node: Node, rule: str) -> np.ndarray | None:
     except InvalidParameter as exc:
         log.warning("rule %s left out: %s", rule, exc.message)
         return None
+
+
+def _nearest(engine: Engine, found: ResultPage, k: int) -> list[ScoredFilm]:
+    """A search's matching films where none of them alone is close ("nothing close": they
+    are under ``nearest``): the answer they join is close, so the best of them still
+    take the promotion's places (a series the page shows anyway is marked as promoted)."""
+    rows = engine.index.row_of
+    return [ScoredFilm(engine.index.films[rows[d["id"]]], d["score"],
+                       semantic=(d.get("scores") or {}).get("semantic"))
+            for d in found.extra.get("nearest", [])[:k] if d["id"] in rows]
 
 
 def _both(first: Node | None, second: Node) -> Node:
