@@ -170,26 +170,21 @@ class Settings:
     popular_weight: float = 2.0
     """How much what is popular now counts in a warm viewer's ranking, beside the
     collaborative model (1) and the content (0.1), in standard deviations; 0: not at all.
-    This and the four settings after it were chosen by ``scripts/time_grid.py`` on
-    development cut-offs of the MovieLens logs (docs/viewer-quality.md)."""
+    This and the four settings after it (not ``train_half_life_days``) are chosen by
+    ``recommender train`` on the service's own log, unless set here (docs/viewer-quality.md);
+    these defaults were chosen on development cut-offs of the MovieLens logs."""
     popular_half_life_days: float = 90.0
     """An event counts half as much for "popular now" in the viewers' rankings after this
     long (trending, a row of its own, has its own)."""
     popular_activity_half_life_days: float = 180.0
-    """What is popular now counts half as much for a viewer whose newest event is this
-    old (a viewer active now is one of the crowd that makes it popular; one back after a
-    year is better read from their own films); 0: the same for every viewer."""
+    """Popular now counts half as much for a viewer idle this long (0: alike); not tuned."""
     history_half_life_days: float = 180.0
     """A viewer's film counts half as much for their collaborative score when their newest
-    event of it is this much older than their newest event of all; 0: every film of their
-    history counts the same."""
+    event of it is this much older than their newest event of all; 0: all the same."""
     train_half_life_days: float = 0.0
-    """An interaction counts half as much for the collaborative model after this long
-    before the newest event it learns from; 0: every interaction counts the same."""
+    """An interaction counts half as much for the model after this long (0: all alike)."""
     next_weight: float = 0.0
-    """How much "what comes next" counts in a warm viewer's ranking: the films other
-    viewers' histories hold with the viewer's last few (the model's ``next`` matrix), in
-    standard deviations; 0: not at all."""
+    """How much "what comes next" (after the viewer's last few films) counts, in s.d."""
     new_slots: int = 3
     """Places of a viewer's page kept for the films new on the service (arrived within
     ``new_window_days``, not learnt by the model yet) that fit them best; 0: none."""
@@ -224,6 +219,9 @@ class Settings:
     """Impressions older than this are forgotten (checked hourly by each writer)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Least level the server logs (JSON lines on stderr)."""
+    explicit: frozenset[str] = dataclasses.field(default=frozenset(), repr=False,
+                                                 metadata={"internal": True})
+    """Settings given by a variable or flag: training's tuned values never replace them."""
 
     def __post_init__(self) -> None:
         """Refuse a setting out of its range or choices at start-up, naming its variable,
@@ -259,6 +257,8 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
+            if field.metadata.get("internal"):
+                continue
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None and raw != "":
                 if _choices(_hints()[field.name]):  # "Hybrid" means hybrid
@@ -270,7 +270,7 @@ class Settings:
         for name in ("index", "catalog", "cache_dir"):
             if name in values:
                 values[name] = Path(values[name])
-        return cls(**values)
+        return cls(**values, explicit=frozenset(values))
 
     def effective_torch_threads(self) -> int:
         if self.torch_threads > 0:

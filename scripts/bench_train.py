@@ -1,6 +1,6 @@
-"""How long ``recommender train``'s learning takes, and how much memory, by log size: the
-real MovieLens joins and generated logs shaped like them up to 10M events, each size in a
-fresh process (its peak RSS is the process's own).
+"""How long ``recommender train``'s learning takes (its backtest's choosing included),
+and how much memory, by log size: generated logs shaped like MovieLens up to 10M events,
+each size in a fresh process (its peak RSS is the process's own).
 
     python scripts/bench_train.py [--sizes 100000,1000000,10000000] [--films 7787] [--out FILE]
 
@@ -29,7 +29,8 @@ EVENTS_PER_VIEWER = 165
 def _one(size: int, films: int, seed: int) -> dict:
     import numpy as np
 
-    from recommender.viewers import collaborative
+    from recommender.config import Settings
+    from recommender.viewers import training
 
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, films + 1)
@@ -39,14 +40,15 @@ def _one(size: int, films: int, seed: int) -> dict:
     picks = rng.choice(films, size=size, p=weights)
     ts = np.sort(rng.uniform(8.2e8, 1.54e9, size=size))
     catalog = [f"film-{i}" for i in range(films)]
-    events = ((f"u{u}", catalog[f], t) for u, f, t in zip(users.tolist(), picks.tolist(),
-                                                          ts.tolist(), strict=True))
+    events = ((f"u{u}", catalog[f], "view", None, t)
+              for u, f, t in zip(users.tolist(), picks.tolist(), ts.tolist(), strict=True))
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        report = collaborative.train(Path(tmp), events, catalog)
+        report, tuned = training.train_set(Path(tmp), events, catalog, Settings())
         seconds = time.perf_counter() - started
         size_bytes = sum(p.stat().st_size for p in report.path.iterdir())
     return {"events": size, "viewers": viewers, "films_learnt": report.films,
+            "tune_seconds": tuned.seconds if tuned else 0.0,
             "train_seconds": round(seconds, 2), "model_mb": round(size_bytes / 1e6, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 

@@ -125,7 +125,7 @@ def init_app(app: Flask, settings: Settings, live: LiveIndex) -> ViewerStore:
 def _train_when_due(viewers: ViewerStore) -> None:
     """Retrain when it is due (one worker of the machine at a time); the watcher then takes
     the model as usual."""
-    from recommender.viewers import collaborative
+    from recommender.viewers import training
 
     config = viewers.settings
     while True:
@@ -133,9 +133,7 @@ def _train_when_due(viewers: ViewerStore) -> None:
         try:
             store = viewers.open().store
             films = [f.id for f in viewers.live.engine().index.films]
-            report = collaborative.train_if_due(config.index, store, films,
-                                                config.train_every_seconds,
-                                                config.train_half_life_days)
+            report = training.train_if_due(config, store, films)
             if report is not None:
                 log.info("trained the collaborative model: %s (%s)",
                          report.path, report.why_not or f"{report.events} events")

@@ -82,6 +82,8 @@ def configuration_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for field in dataclasses.fields(Settings):
+        if field.metadata.get("internal"):
+            continue
         variable = f"`{ENV_PREFIX}{field.name.upper()}`"
         flag = ", ".join(f"`{f}`" for f in flags.get(field.name, [])) or ""
         doc = docs.get(field.name, "").replace("``", "`").replace("|", "\\|")

@@ -42,6 +42,9 @@ def add_parsers(sub: Any) -> None:
                     help="write no model from fewer events than this (default 100)")
     tr.add_argument("--max-films", type=int, default=None,
                     help="learn at most this many films, the most watched (default 20000)")
+    tr.add_argument("--no-tune", action="store_true",
+                    help="don't choose the ranking's weights and half-lives by backtesting "
+                    "on the log: the settings' values serve")
     eu = sub.add_parser("eval-users", help="score per-user recommendations on an event log "
                         "(leave-last-out, beside trending and random)")
     eu.add_argument("--events", required=True, help="JSON Lines event log, as events import "
@@ -163,15 +166,15 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
 
     from recommender.index.store import load_index
     from recommender.storage import default_url, open_store
-    from recommender.viewers import collaborative
+    from recommender.viewers import collaborative, training
 
     index = load_index(settings.index)
     url = settings.events_url or default_url(settings.index)
     store = open_store(url)
     try:
-        report = collaborative.train(
-            Path(settings.index), store.interactions(), [f.id for f in index.films],
-            half_life_days=settings.train_half_life_days,
+        report, tuned = training.train_set(
+            Path(settings.index), store.timeline(), [f.id for f in index.films], settings,
+            tuning=not args.no_tune,
             lam=args.ease_lambda if args.ease_lambda is not None else
             collaborative.DEFAULT_LAMBDA,
             min_events=args.min_events if args.min_events is not None else
@@ -185,7 +188,8 @@ def train(args: argparse.Namespace, settings: Settings) -> int:
               "trending as before", file=sys.stderr)
         return 2
     print(f"trained {report.path}\n  {report.events:,} events of {report.viewers:,} viewers, "
-          f"{report.films:,} films learnt (of {len(index):,}) in {report.seconds:.1f} s")
+          f"{report.films:,} films learnt (of {len(index):,}) in {report.seconds:.1f} s\n"
+          f"{training.tuned_summary(tuned)}")
     return 0
 
 

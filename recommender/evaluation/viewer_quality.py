@@ -41,6 +41,7 @@ from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
 from recommender.viewers.baselines import Baselines
 from recommender.viewers.personal import DAY, Personalizer, event_weight, open_personalizer
+from recommender.viewers.training import train_set
 
 POSITIVE = 0.5
 """An event of at least this weight is taste (the same cut as a "because you liked" row)."""
@@ -165,7 +166,8 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
                    modes: Sequence[str] = ("hybrid",), min_history: int = 1, seed: int = 0,
                    progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
                    cold_fraction: float = 0.0, split_by: str = "last",
-                   cut: float = 0.9, cold_new: bool = True) -> dict[str, Any]:
+                   cut: float = 0.9, cold_new: bool = True, tuning: bool = True
+                   ) -> dict[str, Any]:
     """Score the service's per-user recommendations (one per mode), its content ranking
     alone, the baselines (:mod:`recommender.viewers.baselines`), trending and random on ``events``.
 
@@ -177,6 +179,8 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
     says of the films it adds, else nothing says when they came. ``cut`` is the
     time split's cut-off, as the share of the events before it. The report's ``hits``
     are each model's per-viewer hits (1 or 0), in viewer order, for pooling several cuts.
+    ``tuning``: the model's backtest chooses the ranking's values on the history, as
+    ``recommender train`` does (off: the settings' own values serve).
     """
     events = _each_once(events)
     split = split_by_time(events, min_history, cut) if split_by == "time" else \
@@ -212,10 +216,12 @@ def evaluate_users(engine: Engine, events: Sequence[Event], settings: Settings, 
         try:
             for start in range(0, len(split.history), STORE_BATCH):
                 store.add(split.history[start:start + STORE_BATCH])
-            trained = collaborative.train(
-                Path(tmp), ((e.user, e.film_id, e.ts or now) for e in split.history),
-                [f.id for f in engine.index.films],
-                half_life_days=settings.train_half_life_days)
+            # trained as `recommender train` trains: its backtest chooses the ranking's
+            # values on this history alone (nothing after the clock)
+            trained, _ = train_set(
+                Path(tmp), ((e.user, e.film_id, e.type, e.value, e.ts or now)
+                            for e in split.history),
+                [f.id for f in engine.index.films], settings, tuning=tuning)
             model = collaborative.load(trained.path) if trained.path else None
             # the hidden films are the films a catalog adds: the live catalog records when
             # (a day before the clock here), as it would for films added this week

@@ -107,20 +107,27 @@ class EventStore(Database):
             return [tuple(row) for row in cur.fetchall()]
 
     def interactions(self, page: int = 50_000) -> Iterator[tuple[str, str, float]]:
-        """(user, film, ts) of every event, in the order they arrived, read a page at a
-        time (by the arrival number, so a long read holds no transaction open)."""
+        """(user, film, ts) of every event but clicks, in the order they arrived, read a
+        page at a time (by the arrival number, so a long read holds no transaction open)."""
+        for user, film, _, _, ts in self.timeline(page):
+            yield user, film, ts
+
+    def timeline(self, page: int = 50_000
+                 ) -> Iterator[tuple[str, str, str, float | None, float]]:
+        """(user, film, type, value, ts) of every event but clicks, as
+        :meth:`interactions` reads them: what training backtests its choices on."""
         after = 0
         while True:
             with self.transaction(write=False) as cur:
-                cur.execute(self.sql("SELECT seq, user_id, film_id, ts FROM events "
-                                      "WHERE seq > ? AND type <> 'click' ORDER BY seq "
-                                      "LIMIT ?"), (after, page))
+                cur.execute(self.sql("SELECT seq, user_id, film_id, type, value, ts FROM "
+                                      "events WHERE seq > ? AND type <> 'click' ORDER BY "
+                                      "seq LIMIT ?"), (after, page))
                 rows = cur.fetchall()
             if not rows:
                 return
             after = rows[-1][0]
-            for _, user, film, ts in rows:
-                yield user, film, float(ts)
+            for _, user, film, type_, value, ts in rows:
+                yield user, film, type_, None if value is None else float(value), float(ts)
 
     def count(self) -> int:
         with self.transaction(write=False) as cur:

@@ -35,6 +35,7 @@ import logging
 import secrets
 import shutil
 import time
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,11 @@ class CollaborativeModel:
     def version(self) -> str:
         return str(self.manifest["version"])
 
+    @property
+    def tuned(self) -> dict[str, float]:
+        """The ranking's values training chose on the log (:mod:`.tuning`); empty: none."""
+        return dict((self.manifest.get("tuned") or {}).get("values") or {})
+
     def summary(self, now: float | None = None) -> dict[str, Any]:
         """What /ready, /admin/status and the metrics say of it."""
         trained = self.manifest["trained_at_ts"]
@@ -96,7 +102,8 @@ class CollaborativeModel:
                 "trained_at": self.manifest["trained_at"],
                 "age_seconds": round((now or time.time()) - trained, 1),
                 "bytes": int(self.weights.nbytes +
-                             (self.next.nbytes if self.next is not None else 0))}
+                             (self.next.nbytes if self.next is not None else 0)),
+                "tuned": self.manifest.get("tuned")}
 
     def rows_of(self, films: Iterable[str]) -> tuple[list[str], np.ndarray]:
         """The ``films`` the model knows, and their rows of ``weights`` (read once: a
@@ -201,7 +208,39 @@ def next_weights(matrix: Any) -> np.ndarray:
     return together
 
 
-def train(out: Path, events: Iterable[tuple[str, str, float]], catalog_films: Sequence[str],
+def matrix_of(users: np.ndarray, films: np.ndarray, n_films: int,
+              max_films: int = MAX_FILMS, newest: np.ndarray | None = None,
+              half_life_days: float = 0.0) -> tuple[Any, np.ndarray]:
+    """Viewers x films as :func:`interaction_matrix` makes it, from arrays of codes (a
+    viewer's, a film's place in the catalog): each pair once, over the ``max_films`` most
+    interacted-with films; and the learnt films' places. With ``half_life_days``, a pair
+    counts ``0.5 ** (age / half-life)`` of its newest event (``newest``: each event's time)
+    before the newest of all, instead of 1."""
+    from scipy import sparse
+
+    key = users.astype(np.int64) * n_films + films.astype(np.int64)
+    if half_life_days and newest is not None and len(key):
+        order = np.lexsort((newest, key))  # by pair, newest last
+        last = np.r_[key[order][1:] != key[order][:-1], True]
+        pairs, times = key[order][last], newest[order][last]
+        data = (0.5 ** (np.maximum(float(newest.max()) - times, 0.0)
+                        / (half_life_days * 86_400.0))).astype(np.float32)
+    else:
+        pairs = np.unique(key)
+        data = np.ones(len(pairs), dtype=np.float32)
+    user, film = np.divmod(pairs, n_films)
+    counts = np.bincount(film, minlength=n_films)
+    learnt = np.argsort(-counts, kind="stable")[:min(max_films, int((counts > 0).sum()))]
+    column = np.full(n_films, -1, dtype=np.int64)
+    column[learnt] = np.arange(len(learnt))
+    kept = column[film] >= 0
+    viewers, row = np.unique(user[kept], return_inverse=True)
+    matrix = sparse.csr_matrix((data[kept], (row, column[film[kept]])),
+                               shape=(len(viewers), len(learnt)))
+    return matrix, learnt
+
+
+def train(out: Path, events: Iterable[tuple[Any, str, float]], catalog_films: Sequence[str],
           *, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
           min_events: int = MIN_EVENTS, keep_versions: int = 3,
           source: str = "", half_life_days: float = 0.0) -> TrainReport:
@@ -210,37 +249,59 @@ def train(out: Path, events: Iterable[tuple[str, str, float]], catalog_films: Se
     ``half_life_days``: each interaction counts ``0.5 ** (age / half-life)`` before the
     newest event (its viewer's newest event of the film), instead of 1."""
     started = time.perf_counter()
+    column = {f: j for j, f in enumerate(catalog_films)}
+    codes: dict[Any, int] = {}
+    users, films, times = array("q"), array("q"), array("d")
     first, last, read = float("inf"), float("-inf"), 0
-    pairs = []
-    newest: dict[tuple[str, str], float] = {}
     for user, film, ts in events:
         read += 1
         first, last = min(first, ts), max(last, ts)
-        pairs.append((user, film))
-        if half_life_days:
-            newest[(user, film)] = max(ts, newest.get((user, film), ts))
+        j = column.get(film)
+        if j is not None:
+            users.append(codes.setdefault(user, len(codes)))
+            films.append(j)
+            times.append(ts)
+    return train_arrays(out, np.frombuffer(users, dtype=np.int64),
+                        np.frombuffer(films, dtype=np.int64),
+                        np.frombuffer(times, dtype=np.float64), catalog_films, read=read,
+                        span=(first, last), started=started, lam=lam, max_films=max_films,
+                        min_events=min_events, keep_versions=keep_versions, source=source,
+                        half_life_days=half_life_days)
+
+
+def train_arrays(out: Path, users: np.ndarray, films: np.ndarray, times: np.ndarray,
+                 catalog_films: Sequence[str], *, read: int, span: tuple[float, float],
+                 started: float, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
+                 min_events: int = MIN_EVENTS, keep_versions: int = 3, source: str = "",
+                 half_life_days: float = 0.0, extra: dict[str, Any] | None = None
+                 ) -> TrainReport:
+    """:func:`train` from arrays of codes (``films``: places in ``catalog_films``): what
+    :mod:`recommender.viewers.training` hands it after its backtest; ``extra`` goes into
+    the manifest (the tuned values)."""
     if read < min_events:
         return TrainReport(None, 0, 0, read, time.perf_counter() - started,
                            f"{read} events; a model needs at least {min_events}")
-    values = {pair: 0.5 ** (max(last - ts, 0.0) / (half_life_days * 86_400.0))
-              for pair, ts in newest.items()} if half_life_days else None
-    matrix, users, films = interaction_matrix(pairs, catalog_films, max_films, values)
+    matrix, learnt = matrix_of(users, films, len(catalog_films), max_films, times,
+                               half_life_days)
     weights = ease_weights(matrix, lam)
     popularity = np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel()
     seconds = time.perf_counter() - started
     stamp = datetime.now(UTC)
+    first, last = span
     manifest = {"version": f"{stamp:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}",
                 "algorithm": ALGORITHM, "parameters": {"lambda": lam, "max_films": max_films,
                                "half_life_days": half_life_days},
-                "events": read, "viewers": len(users), "films": len(films),
+                "events": read, "viewers": int(matrix.shape[0]), "films": len(learnt),
                 "interactions": int(matrix.nnz), "source": source,
                 "time_range": [datetime.fromtimestamp(first, UTC).isoformat(),
                                datetime.fromtimestamp(last, UTC).isoformat()],
                 "trained_at": stamp.isoformat(timespec="seconds"),
-                "trained_at_ts": stamp.timestamp(), "train_seconds": round(seconds, 3)}
-    path = _write(Path(out), manifest, weights, films, popularity, keep_versions,
-                  next_weights(matrix))
-    return TrainReport(path, len(films), len(users), read, time.perf_counter() - started)
+                "trained_at_ts": stamp.timestamp(), "train_seconds": round(seconds, 3),
+                **(extra or {})}
+    path = _write(Path(out), manifest, weights, [catalog_films[int(j)] for j in learnt],
+                  popularity, keep_versions, next_weights(matrix))
+    return TrainReport(path, len(learnt), int(matrix.shape[0]), read,
+                       time.perf_counter() - started)
 
 
 def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list[str],
@@ -262,28 +323,6 @@ def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list
         if old.resolve() != final.resolve():
             shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def train_if_due(index: Path, store: Any, catalog_films: Sequence[str],
-                 every_seconds: float, half_life_days: float = 0.0) -> TrainReport | None:
-    """Train when the current model is older than ``every_seconds`` (or there is none),
-    unless another process of this machine is training now (a lock); None: not due."""
-    import fcntl
-
-    folder = Path(index) / MODELS
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".train.lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return None
-        current = current_path(index)
-        if current is not None:
-            trained = json.loads((current / MANIFEST).read_text())["trained_at_ts"]
-            if time.time() - trained < every_seconds:
-                return None
-        return train(Path(index), store.interactions(), catalog_films,
-                     source=getattr(store, "kind", ""), half_life_days=half_life_days)
 
 
 # -- loading -------------------------------------------------------------------------------

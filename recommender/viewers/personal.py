@@ -40,6 +40,7 @@ from recommender.viewers.recency import (
 from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores, Source
 from recommender.viewers.sources.base import Needs
 from recommender.viewers.sources.new import NewSource
+from recommender.viewers.tuning import applied
 
 __all__ = ["DAY", "Personalizer", "Profile", "build_profile", "decayed", "event_weight",
            "open_personalizer"]
@@ -120,10 +121,11 @@ class Personalizer:
         echo = {"user": user, "history": profile.events, "include_seen": include_seen}
         liked = {f: w for f, w in profile.liked.items() if f in engine.index.row_of}
         if source in (None, "collaborative") and profile.weights:
-            weights = RankingWeights.from_settings(self.settings)
+            settings = self.ranking_settings()
+            weights = RankingWeights.from_settings(settings)
             if source is not None:
                 weights = weights.alone(source)
-            context = Context(engine, profile, self.clock(), self.settings, liked)
+            context = Context(engine, profile, self.clock(), settings, liked)
             scores = self.scores(context, weights)
             if "collaborative" in scores:
                 results = rank(engine, scores, weights, options, exclude)
@@ -154,7 +156,7 @@ class Personalizer:
                 ) -> ResultPage:
         """What is popular now: :meth:`trending` counted as the ranking's popular-now is
         (``popular_half_life_days``, over the window that half-life reads)."""
-        half_life = self.settings.popular_half_life_days
+        half_life = self.ranking_settings().popular_half_life_days
         return self.trending(engine, options, WINDOW_HALF_LIVES * half_life, exclude,
                              half_life_days=half_life)
 
@@ -195,6 +197,12 @@ class Personalizer:
         return ResultPage(echo, hits[options.offset:wanted], len(hits) > wanted)
 
     # -- inside ------------------------------------------------------------------------
+
+    def ranking_settings(self) -> Settings:
+        """The settings the ranking serves with: the model's tuned values in, where the
+        operator gave none explicitly (:func:`~recommender.viewers.tuning.applied`)."""
+        model = self.model()
+        return applied(self.settings, model.tuned) if model is not None else self.settings
 
     def scores(self, context: Context, weights: RankingWeights) -> dict[str, Scores]:
         """What each source that counts (its weight above 0) has for this viewer."""

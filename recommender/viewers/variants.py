@@ -22,7 +22,10 @@ def with_weights(personal: Personalizer, ranking: Ranking) -> Personalizer:
     if not ranking.weights:
         return personal
     view = copy.copy(personal)
-    view.settings = dataclasses.replace(personal.settings, **ranking.weights)
+    # the variant's own values are explicit: the model's tuned ones never replace them
+    view.settings = dataclasses.replace(personal.settings, **ranking.weights,
+                                        explicit=personal.settings.explicit |
+                                        set(ranking.weights))
     return view
 
 
