@@ -172,7 +172,9 @@ class ReadyOut(BaseModel):
                                                   "served (the one named is)")
     collaborative: dict[str, Any] | None = Field(
         None, description="the collaborative model serving: version, algorithm, films, "
-        "events, trained_at, age_seconds, bytes (null: none trained yet)")
+        "events, trained_at, age_seconds, bytes, tuned (the ranking's values its training "
+        "chose on the log, and the backtest's figures; null: not tuned) (null: none "
+        "trained yet)")
     collaborative_refused: str | None = Field(None, description="why the newest model "
                                               "isn't the one serving")
     catalog: dict[str, Any] | None = Field(

@@ -55,6 +55,7 @@ def train_a_seed_copy(tmp_path, seed_index_dir):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "trained" in done.stdout and "150 events of 60 viewers" in done.stdout
+    assert "ranking: not tuned:" in done.stdout  # 60 viewers: too few to backtest on
     return index, url
 
 

@@ -1499,7 +1499,7 @@ class ReadyOut(BaseModel):
     )
     collaborative: dict[str, Any] | None = Field(
         None,
-        description='the collaborative model serving: version, algorithm, films, events, trained_at, age_seconds, bytes (null: none trained yet)',
+        description="the collaborative model serving: version, algorithm, films, events, trained_at, age_seconds, bytes, tuned (the ranking's values its training chose on the log, and the backtest's figures; null: not tuned) (null: none trained yet)",
         title='Collaborative',
     )
     collaborative_refused: str | None = Field(
