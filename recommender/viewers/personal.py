@@ -68,6 +68,7 @@ class Personalizer:
         needs = Needs(model=lambda: self.model(), counts=self.counts, arrivals=arrivals,
                       vectors=self._vectors)
         self._vectors_of: tuple[str, np.ndarray] | None = None
+        self._ranking: tuple[tuple[int, str], Settings] | None = None
         self.sources: dict[str, Source] = {name: make(needs) for name, make in SOURCES.items()}
         """Every source of the ranking (:data:`recommender.viewers.sources.SOURCES`)."""
 
@@ -202,7 +203,13 @@ class Personalizer:
         """The settings the ranking serves with: the model's tuned values in, where the
         operator gave none explicitly (:func:`~recommender.viewers.tuning.applied`)."""
         model = self.model()
-        return applied(self.settings, model.tuned) if model is not None else self.settings
+        if model is None:
+            return self.settings
+        key = (id(self.settings), model.version)  # a settings object checked costs 0.6 ms
+        cached = self._ranking
+        if cached is None or cached[0] != key:
+            cached = self._ranking = (key, applied(self.settings, model.tuned))
+        return cached[1]
 
     def scores(self, context: Context, weights: RankingWeights) -> dict[str, Scores]:
         """What each source that counts (its weight above 0) has for this viewer."""
