@@ -30,6 +30,10 @@ from recommender.viewers.sources import RankingWeights, Scores
 
 REASON_ORDER = ("collaborative", "content", "popular")
 """Whose reason a film of the blend carries: the first of these that scored it."""
+OWN_TERMS = frozenset({*REASON_ORDER, "new"})
+"""The sources the blend weighs in its own way; every other source adds its weight (the
+field of :class:`~recommender.viewers.sources.RankingWeights` of its name) times its
+values, and a film that owes it more than the model says why by its reason."""
 
 
 def blend(scores: Mapping[str, Scores], weights: RankingWeights) -> np.ndarray:
@@ -44,9 +48,10 @@ def blend(scores: Mapping[str, Scores], weights: RankingWeights) -> np.ndarray:
     popular = scores.get("popular")
     if popular is not None and weights.popular:
         total = total + (weights.popular * popular.scale) * popular.values
-    following = scores.get("next")
-    if following is not None and weights.next:
-        total = total + weights.next * following.values
+    for name, other in scores.items():
+        weight = getattr(weights, name, 0.0) if name not in OWN_TERMS else 0.0
+        if weight:
+            total = total + weight * other.values
     return total
 
 
@@ -56,7 +61,9 @@ def rank(engine: Engine, scores: Mapping[str, Scores], weights: RankingWeights,
     filters, with ``new_slots`` places kept for the new films that fit best."""
     index = engine.index
     total = blend(scores, weights)
-    base, new, following = scores["collaborative"], scores.get("new"), scores.get("next")
+    base, new = scores["collaborative"], scores.get("new")
+    others = [(getattr(weights, name, 0.0), other) for name, other in scores.items()
+              if name not in OWN_TERMS]
     fresh = None
     if new is not None and weights.new_slots:
         fresh = new.values > 0
@@ -77,9 +84,10 @@ def rank(engine: Engine, scores: Mapping[str, Scores], weights: RankingWeights,
     for row, value in ranked[options.offset:]:
         hit = ScoredFilm(index.films[row], value, semantic=float(semantic[row]))
         hit.reasons = reasons[0].reason(row)
-        if following is not None and weights.next * following.values[row] > \
-                weights.collaborative * base.values[row]:  # it owes most to the last films
-            hit.reasons = following.reason(row)
+        owed = weights.collaborative * base.values[row]
+        for weight, other in others:
+            if weight * other.values[row] > owed:  # it owes more to this source
+                hit.reasons, owed = other.reason(row), weight * other.values[row]
         if fresh is not None and fresh[row] and new is not None:
             hit.reasons[0] = new.reason(row)[0]
         hits.append(hit)

@@ -20,8 +20,11 @@ On disk, beside the index's versions (``recommender train`` writes it)::
     <index>/models/versions/<version>/{manifest.json, weights.npy, next.npy, films.json,
                                        popularity.npy}
 
-``next.npy`` is what the "what comes next" source reads (:func:`next_weights`); a version
-trained before it has none, and that source then has nothing to say.
+Beside ``weights.npy``, a version holds one ``<source>.npy`` for each source of the
+ranking that learns from the same interactions (``learn`` in
+:mod:`recommender.viewers.sources`; "what comes next" writes ``next.npy``): the model
+maps them all as ``learned``; a version trained before a source has none for it, and that
+source then has nothing to say.
 
 written to a temporary folder and renamed into place; servers map ``weights.npy`` read-only
 (one copy in the page cache for every worker) and take a new version within their reload
@@ -36,8 +39,8 @@ import secrets
 import shutil
 import time
 from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,8 +59,8 @@ VERSIONS = "versions"
 WEIGHTS = "weights.npy"
 FILMS = "films.json"
 POPULARITY = "popularity.npy"
-NEXT = "next.npy"
 MANIFEST = "manifest.json"
+OWN_FILES = (WEIGHTS, FILMS, POPULARITY, MANIFEST)
 ALGORITHM = "ease"
 DEFAULT_LAMBDA = 100.0
 """EASE's L2 weight, chosen on a development split of the MovieLens x IMDb log (the
@@ -78,9 +81,8 @@ class CollaborativeModel:
     film_ids: list[str]
     weights: np.ndarray
     popularity: np.ndarray
-    next: np.ndarray | None = None
-    """``next[i, j]``: how much a viewer's recent film ``i`` says they watch ``j`` next
-    (:func:`next_weights`); None in a version trained before it."""
+    learned: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each learning source's films x films matrix, by the source's name, mapped."""
 
     def __post_init__(self) -> None:
         self.row_of = {f: i for i, f in enumerate(self.film_ids)}
@@ -102,7 +104,7 @@ class CollaborativeModel:
                 "trained_at": self.manifest["trained_at"],
                 "age_seconds": round((now or time.time()) - trained, 1),
                 "bytes": int(self.weights.nbytes +
-                             (self.next.nbytes if self.next is not None else 0)),
+                             sum(m.nbytes for m in self.learned.values())),
                 "tuned": self.manifest.get("tuned")}
 
     def rows_of(self, films: Iterable[str]) -> tuple[list[str], np.ndarray]:
@@ -192,22 +194,6 @@ class TrainReport:
     """Why no model was written (too few events), where none was."""
 
 
-def next_weights(matrix: Any) -> np.ndarray:
-    """Films x films: how often two films share a viewer, each viewer counted ``1 /
-    sqrt(films they interacted with)``. Asked with a viewer's last few films, it is the
-    session-kNN of Ludewig and Jannach (2018) over every viewer at once: the films of the
-    viewers whose histories hold those films, the viewers with short, focused histories
-    counting most (a cosine over viewers, summed). The diagonal is 0."""
-    from scipy import sparse
-
-    binary = (matrix > 0).astype(np.float32)
-    lengths = np.asarray(binary.sum(axis=1), dtype=np.float32).ravel()
-    scaled = sparse.diags(1.0 / np.sqrt(np.maximum(lengths, 1.0))) @ binary
-    together = np.asarray((binary.T @ scaled).todense(), dtype=np.float32)
-    np.fill_diagonal(together, 0.0)
-    return together
-
-
 def matrix_of(users: np.ndarray, films: np.ndarray, n_films: int,
               max_films: int = MAX_FILMS, newest: np.ndarray | None = None,
               half_life_days: float = 0.0) -> tuple[Any, np.ndarray]:
@@ -243,7 +229,8 @@ def matrix_of(users: np.ndarray, films: np.ndarray, n_films: int,
 def train(out: Path, events: Iterable[tuple[Any, str, float]], catalog_films: Sequence[str],
           *, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
           min_events: int = MIN_EVENTS, keep_versions: int = 3,
-          source: str = "", half_life_days: float = 0.0) -> TrainReport:
+          source: str = "", half_life_days: float = 0.0,
+          learners: Mapping[str, Callable[[Any], np.ndarray]] | None = None) -> TrainReport:
     """Learn a model from ``events`` ((user, film, ts) of every event) and write it as a new
     current version under ``out/models/``; with fewer than ``min_events``, write none.
     ``half_life_days``: each interaction counts ``0.5 ** (age / half-life)`` before the
@@ -266,18 +253,20 @@ def train(out: Path, events: Iterable[tuple[Any, str, float]], catalog_films: Se
                         np.frombuffer(times, dtype=np.float64), catalog_films, read=read,
                         span=(first, last), started=started, lam=lam, max_films=max_films,
                         min_events=min_events, keep_versions=keep_versions, source=source,
-                        half_life_days=half_life_days)
+                        half_life_days=half_life_days, learners=learners)
 
 
 def train_arrays(out: Path, users: np.ndarray, films: np.ndarray, times: np.ndarray,
                  catalog_films: Sequence[str], *, read: int, span: tuple[float, float],
                  started: float, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
                  min_events: int = MIN_EVENTS, keep_versions: int = 3, source: str = "",
-                 half_life_days: float = 0.0, extra: dict[str, Any] | None = None
+                 half_life_days: float = 0.0, extra: dict[str, Any] | None = None,
+                 learners: Mapping[str, Callable[[Any], np.ndarray]] | None = None
                  ) -> TrainReport:
     """:func:`train` from arrays of codes (``films``: places in ``catalog_films``): what
     :mod:`recommender.viewers.training` hands it after its backtest; ``extra`` goes into
-    the manifest (the tuned values)."""
+    the manifest (the tuned values); ``learners``: each learning source's ``learn``, by
+    its name, given the same viewers x films matrix."""
     if read < min_events:
         return TrainReport(None, 0, 0, read, time.perf_counter() - started,
                            f"{read} events; a model needs at least {min_events}")
@@ -299,20 +288,22 @@ def train_arrays(out: Path, users: np.ndarray, films: np.ndarray, times: np.ndar
                 "trained_at_ts": stamp.timestamp(), "train_seconds": round(seconds, 3),
                 **(extra or {})}
     path = _write(Path(out), manifest, weights, [catalog_films[int(j)] for j in learnt],
-                  popularity, keep_versions, next_weights(matrix))
+                  popularity, keep_versions,
+                  {name: learn(matrix) for name, learn in (learners or {}).items()})
     return TrainReport(path, len(learnt), int(matrix.shape[0]), read,
                        time.perf_counter() - started)
 
 
 def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list[str],
-           popularity: np.ndarray, keep: int, following: np.ndarray) -> Path:
+           popularity: np.ndarray, keep: int, learned: dict[str, np.ndarray]) -> Path:
     versions = out / MODELS / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     final = versions / manifest["version"]
     with staged_folder(final) as tmp:
         np.save(tmp / WEIGHTS, weights)
         np.save(tmp / POPULARITY, popularity)
-        np.save(tmp / NEXT, following)
+        for name, matrix in learned.items():
+            np.save(tmp / f"{name}.npy", matrix)
         write_file(tmp / FILMS, json.dumps(films, ensure_ascii=False).encode())
         manifest["files"] = {p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
                              for p in sorted(tmp.iterdir())}
@@ -350,8 +341,9 @@ def load(folder: Path) -> CollaborativeModel:
         films = json.loads((folder / FILMS).read_text(encoding="utf-8"))
         weights = np.load(folder / WEIGHTS, mmap_mode="r")
         popularity = np.load(folder / POPULARITY)
-        following = np.load(folder / NEXT, mmap_mode="r") if NEXT in manifest["files"] \
-            else None
+        learned = {name[:-4]: np.load(folder / name, mmap_mode="r")
+                   for name in manifest["files"]
+                   if name.endswith(".npy") and name not in OWN_FILES}
     except IndexMismatch:
         raise
     except (OSError, ValueError, KeyError) as exc:
@@ -359,6 +351,6 @@ def load(folder: Path) -> CollaborativeModel:
                                public=f"model version {folder.name} can't be read") from None
     if weights.shape != (len(films), len(films)) or popularity.shape != (len(films),) or \
             not np.isfinite(np.asarray(popularity)).all() or \
-            (following is not None and following.shape != weights.shape):
+            any(m.shape != weights.shape for m in learned.values()):
         raise IndexMismatch(f"model version {folder.name} is inconsistent; train again")
-    return CollaborativeModel(folder, manifest, films, weights, popularity, following)
+    return CollaborativeModel(folder, manifest, films, weights, popularity, learned)

@@ -15,6 +15,7 @@ from typing import Any
 from recommender.config import Settings
 from recommender.viewers import collaborative
 from recommender.viewers.collaborative import TrainReport
+from recommender.viewers.sources import learners
 from recommender.viewers.tuning import Log, Tuned, tune
 
 
@@ -37,7 +38,8 @@ def train_set(out: Path, timeline: Iterable[tuple[str, str, str, float | None, f
         started=started, lam=lam, max_films=max_films, min_events=min_events,
         keep_versions=keep_versions, source=source,
         half_life_days=settings.train_half_life_days,
-        extra={"tuned": tuned.to_dict()} if tuned is not None else None)
+        extra={"tuned": tuned.to_dict()} if tuned is not None else None,
+        learners=learners())
     return report, tuned
 
 

@@ -35,11 +35,11 @@ import numpy as np
 
 from recommender.config import Settings
 from recommender.viewers.blend import blend
-from recommender.viewers.collaborative import DEFAULT_LAMBDA, MAX_FILMS, ease_weights, next_weights
+from recommender.viewers.collaborative import DEFAULT_LAMBDA, MAX_FILMS, ease_weights
 from recommender.viewers.profile import SEEN_TYPES
 from recommender.viewers.recency import DAY, WINDOW_HALF_LIVES, event_weight, trending_weight
 from recommender.viewers.sources.base import RankingWeights, Scores, standardised
-from recommender.viewers.sources.next import RECENT, RECENT_DECAY
+from recommender.viewers.sources.next import RECENT, RECENT_DECAY, NextSource
 
 TUNABLE = ("popular_weight", "popular_half_life_days", "next_weight",
            "history_half_life_days")
@@ -297,7 +297,7 @@ def _prepare(log: Log, cut: float, settings: Settings, lam: float, max_films: in
                                                      int((counts > 0).sum()))]
     matrix = had[:, learnt]
     matrix = matrix[np.diff(matrix.indptr) > 0]
-    model, following = ease_weights(matrix, lam), next_weights(matrix)
+    model, following = ease_weights(matrix, lam), NextSource.learn(matrix)
     profiles = _Profiles(log, end, users, cut, settings)
     collaborative = {h: profiles.collaborative(model, learnt, h, n_films)
                      for h in groups[2]["history_half_life_days"]}

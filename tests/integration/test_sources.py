@@ -15,7 +15,7 @@ from recommender.storage import Event, open_store
 from recommender.viewers import collaborative
 from recommender.viewers.blend import blend, rank
 from recommender.viewers.personal import DAY, Personalizer
-from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores
+from recommender.viewers.sources import SOURCES, Context, RankingWeights, Scores, learners
 from tests.conftest import ROCKY_IDS
 
 NOW = time.time()
@@ -30,7 +30,8 @@ def world(tmp_path, engine, settings):
     events = [Event(f"v{i}", f, "rating", 4.5, ts=NOW - 30 * DAY + i)
               for i in range(60) for f in (ROCKY_IDS[i % 5], ROCKY_IDS[(i + 1) % 5])]
     store.add(events)
-    trained = collaborative.train(tmp_path, ((e.user, e.film_id, e.ts) for e in events), films)
+    trained = collaborative.train(tmp_path, ((e.user, e.film_id, e.ts) for e in events), films,
+                                  learners=learners())
     model = collaborative.load(trained.path)
     outsider = next(f for f in films if f not in ROCKY_IDS)
     new = next(f for f in films if f not in model.row_of)
@@ -143,20 +144,21 @@ def test_train_writes_the_next_matrix_and_a_version_without_it_still_loads(tmp_p
     films = [f.id for f in engine.index.films]
     events = [(f"v{i}", f, NOW - i) for i in range(60)
               for f in (ROCKY_IDS[i % 5], ROCKY_IDS[(i + 1) % 5])]
-    trained = collaborative.train(tmp_path / "a", events, films)
+    trained = collaborative.train(tmp_path / "a", events, films, learners=learners())
     model = collaborative.load(trained.path)
-    assert model.next is not None and model.next.shape == model.weights.shape
-    assert float(np.abs(np.diag(model.next)).max()) == 0.0
-    together = model.next[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[1]]]
-    apart = model.next[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[2]]]
+    following = model.learned["next"]  # learnt by the source's own `learn`, written as next.npy
+    assert following.shape == model.weights.shape and (trained.path / "next.npy").is_file()
+    assert float(np.abs(np.diag(following)).max()) == 0.0
+    together = following[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[1]]]
+    apart = following[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[2]]]
     assert together > 0 and apart == 0  # only neighbours in the log share viewers
     old = tmp_path / "old"
     shutil.copytree(trained.path, old)
-    (old / collaborative.NEXT).unlink()
+    (old / "next.npy").unlink()
     manifest = json.loads((old / collaborative.MANIFEST).read_text())
-    del manifest["files"][collaborative.NEXT]
+    del manifest["files"]["next.npy"]
     (old / collaborative.MANIFEST).write_text(json.dumps(manifest))
-    assert collaborative.load(old).next is None
+    assert "next" not in collaborative.load(old).learned
 
 
 def test_what_comes_next_lifts_the_films_watched_after_the_viewers_last_and_says_so(

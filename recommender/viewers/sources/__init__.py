@@ -9,6 +9,11 @@ a source of this registry to serve it alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
 from recommender.viewers.sources.base import Context, RankingWeights, Scores, Source
 from recommender.viewers.sources.collaborative import CollaborativeSource
 from recommender.viewers.sources.content import ContentSource
@@ -25,4 +30,12 @@ SOURCES: dict[str, type[Source]] = {
 }
 """Every source by the name the blend's weights and the experiments use."""
 
-__all__ = ["SOURCES", "Context", "RankingWeights", "Scores", "Source"]
+
+def learners() -> dict[str, Callable[[Any], np.ndarray]]:
+    """Each source that learns from the interactions at training (its static ``learn``:
+    viewers x films -> films x films), by name: ``recommender train`` writes what each
+    learns beside the model, and the model maps it as ``learned[name]``."""
+    return {name: source.learn for name, source in SOURCES.items()  # type: ignore[attr-defined]
+            if callable(getattr(source, "learn", None))}
+
+__all__ = ["SOURCES", "Context", "RankingWeights", "Scores", "Source", "learners"]

@@ -72,8 +72,11 @@ class Scores:
     closest known films are): the blend adds the content's likeness there."""
 
 
-def _bounds(low: float, high: float | None = None) -> dict[str, Any]:
-    return {"low": low, "high": high}
+def _bounds(low: float, high: float | None = None, setting: str | None = None
+            ) -> dict[str, Any]:
+    """A weight's metadata: its bounds, and the setting (``Settings`` field) it is read
+    from, where the operator sets it."""
+    return {"low": low, "high": high, "setting": setting}
 
 
 @dataclass(frozen=True)
@@ -86,17 +89,17 @@ class RankingWeights:
     """The films' likeness to the viewer's (chosen on development splits, blend.py)."""
     cold_content: float = field(default=1.0, metadata=_bounds(0.0, 10.0))
     """Likeness added again for films the model never saw (only where content counts)."""
-    popular: float = field(default=2.0, metadata=_bounds(0.0, 100.0))
+    popular: float = field(default=2.0, metadata=_bounds(0.0, 100.0, "popular_weight"))
     """What is popular now (``popular_weight``)."""
-    new_slots: int = field(default=3, metadata=_bounds(0, 100))
+    new_slots: int = field(default=3, metadata=_bounds(0, 100, "new_slots"))
     """Places kept for films new on the service (``new_slots``)."""
-    next: float = field(default=0.0, metadata=_bounds(0.0, 10.0))
+    next: float = field(default=0.0, metadata=_bounds(0.0, 10.0, "next_weight"))
     """What comes next after the viewer's last films (``next_weight``)."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> RankingWeights:
-        return cls(popular=settings.popular_weight, new_slots=settings.new_slots,
-                   next=settings.next_weight)
+        return cls(**{f.name: getattr(settings, f.metadata["setting"])
+                      for f in dataclasses.fields(cls) if f.metadata["setting"]})
 
     def alone(self, source: str) -> RankingWeights:
         """One source on, every other off: an experiment's variant of that source."""
