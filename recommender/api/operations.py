@@ -14,6 +14,7 @@ from recommender.api.services import events_status, services
 from recommender.errors import IndexUnavailable
 from recommender.search.engine import Engine
 from recommender.search.query import QueryOptions
+from recommender.viewers.tuning import provenance
 
 bp = Blueprint("operations", __name__)
 
@@ -52,6 +53,9 @@ def admin_status() -> Any:
                     "collaborative": {**live.model.summary(), "path": str(live.model.path)}
                     if live.model else None,
                     "collaborative_refused": live.model_error,
+                    # the ranking's weights and half-lives serving, and whence each
+                    "ranking": provenance(http_io.settings(),
+                                          live.model.tuned if live.model else {}),
                     "catalog": live.catalog.status(),
                     "rules": rules.to_dict() if (rules := services().rules) else None,
                     "context": {"default_country": http_io.settings().default_country or None,

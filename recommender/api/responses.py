@@ -200,6 +200,10 @@ class AdminStatusOut(BaseModel):
     rules: dict[str, Any] | None = Field(None, description="the rules in force (docs/rules.md)")
     context: dict[str, Any] | None = Field(None, description="the default country, whether "
                                            "one is required, the maturity scale")
+    ranking: dict[str, Any] | None = Field(
+        None, description="the per-viewer ranking's weights and half-lives serving, each "
+        "with `value` and `from`: explicit (a variable or flag), tuned (the serving model's "
+        "training chose it on the log) or default")
 
 
 class ViewerOut(BaseModel):

@@ -303,7 +303,9 @@ def _write(out: Path, manifest: dict[str, Any], weights: np.ndarray, films: list
         np.save(tmp / WEIGHTS, weights)
         np.save(tmp / POPULARITY, popularity)
         for name, matrix in learned.items():
-            np.save(tmp / f"{name}.npy", matrix)
+            # rows in order on disk: a request reads a few rows of the mapped file, and a
+            # matrix in column order would have it touch every page of it
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(matrix))
         write_file(tmp / FILMS, json.dumps(films, ensure_ascii=False).encode())
         manifest["files"] = {p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
                              for p in sorted(tmp.iterdir())}

@@ -163,6 +163,16 @@ def applied(settings: Settings, tuned: Mapping[str, float]) -> Settings:
     return dataclasses.replace(settings, **chosen) if chosen else settings
 
 
+def provenance(settings: Settings, tuned: Mapping[str, float]) -> dict[str, Any]:
+    """Each tunable value the ranking serves with, and where it comes from: ``explicit``
+    (a variable or flag), ``tuned`` (the serving model's training chose it) or
+    ``default``: what ``/admin/status`` shows."""
+    served = applied(settings, tuned)
+    return {name: {"value": getattr(served, name),
+                   "from": "explicit" if name in settings.explicit else
+                   "tuned" if name in tuned else "default"} for name in TUNABLE}
+
+
 @dataclass
 class _Cut:
     """One backtest cut-off: its viewers' matrices, ready for every candidate."""

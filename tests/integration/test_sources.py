@@ -148,6 +148,7 @@ def test_train_writes_the_next_matrix_and_a_version_without_it_still_loads(tmp_p
     model = collaborative.load(trained.path)
     following = model.learned["next"]  # learnt by the source's own `learn`, written as next.npy
     assert following.shape == model.weights.shape and (trained.path / "next.npy").is_file()
+    assert following.flags["C_CONTIGUOUS"]  # a row read touches its own pages, not all
     assert float(np.abs(np.diag(following)).max()) == 0.0
     together = following[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[1]]]
     apart = following[model.row_of[ROCKY_IDS[0]], model.row_of[ROCKY_IDS[2]]]

@@ -24,6 +24,11 @@ class AdminStatusOut(BaseModel):
     )
     last_reload_error: str | None = Field(..., title='Last Reload Error')
     model: str = Field(..., title='Model')
+    ranking: dict[str, Any] | None = Field(
+        None,
+        description="the per-viewer ranking's weights and half-lives serving, each with `value` and `from`: explicit (a variable or flag), tuned (the serving model's training chose it on the log) or default",
+        title='Ranking',
+    )
     rules: dict[str, Any] | None = Field(
         None, description='the rules in force (docs/rules.md)', title='Rules'
     )
