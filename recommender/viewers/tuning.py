@@ -158,8 +158,9 @@ class Tuned:
 def applied(settings: Settings, tuned: Mapping[str, float]) -> Settings:
     """``settings`` with the tuned values in, except where the operator (or an
     experiment's variant) gave the setting explicitly."""
-    chosen: dict[str, Any] = {k: float(v) for k, v in tuned.items() if k in TUNABLE
-              and k not in settings.explicit and getattr(settings, k) != v}
+    chosen: dict[str, Any] = {k: float(v) for k, v in tuned.items()
+                              if k in TUNABLE and k not in settings.explicit
+                              and getattr(settings, k) != v}
     return dataclasses.replace(settings, **chosen) if chosen else settings
 
 
@@ -194,8 +195,10 @@ def tune(log: Log, settings: Settings, lam: float = DEFAULT_LAMBDA,
     rng = np.random.default_rng(SEED)
     pace = max(float(log.ts[-1] - log.ts[int(len(log) * CUTS[0])]) / DAY, 1 / 24) \
         if len(log) else 1.0
-    groups = [{name: tuple(sorted({round(v * pace, 3) if name.endswith("_days") else v
-                                   for v in values} | {float(getattr(settings, name))}))
+    # an explicit setting is held at its value; the others are tried around it
+    groups = [{name: (float(getattr(settings, name)),) if name in settings.explicit else
+               tuple(sorted({round(v * pace, 3) if name.endswith("_days") else v
+                             for v in values} | {float(getattr(settings, name))}))
                for name, values in group.items()} for group in GROUPS]
     cuts: list[_Cut] = []
     labels: list[str] = []
@@ -212,13 +215,14 @@ def tune(log: Log, settings: Settings, lam: float = DEFAULT_LAMBDA,
     if viewers < MIN_VIEWERS:
         return Tuned(why_not=f"{viewers} viewer-cuts to backtest on (at least "
                      f"{MIN_VIEWERS} needed): the settings' values are kept",
-                     viewers=viewers, cuts=labels, seconds=time.perf_counter() - started)
+                     viewers=viewers, cuts=labels,
+                     seconds=round(time.perf_counter() - started, 2))
     best, best_hits = base, _hits(cuts, base, settings)
     own, tried = best_hits, 1
     for group in groups:
         for combo in itertools.product(*group.values()):
             candidate = {**best, **dict(zip(group, combo, strict=True))}
-            if candidate == best or any(k in settings.explicit for k in group):
+            if candidate == best:
                 continue
             tried += 1
             hits = _hits(cuts, candidate, settings)
@@ -309,10 +313,11 @@ def _prepare(log: Log, cut: float, settings: Settings, lam: float, max_films: in
     matrix = matrix[np.diff(matrix.indptr) > 0]
     model, following = ease_weights(matrix, lam), NextSource.learn(matrix)
     profiles = _Profiles(log, end, users, cut, settings)
+    tried = {name: values for group in groups for name, values in group.items()}
     collaborative = {h: profiles.collaborative(model, learnt, h, n_films)
-                     for h in groups[2]["history_half_life_days"]}
+                     for h in tried["history_half_life_days"]}
     popular = {h: _popular(log, end, cut, h, settings.trending_max_events)
-               for h in groups[0]["popular_half_life_days"]}
+               for h in tried["popular_half_life_days"]}
     baseline = np.zeros(n_films)
     np.add.at(baseline, log.film[:end], _decayed(cut - log.ts[:end], 30.0))
     return _Cut(log.film[after[first]], profiles.seen, profiles.idle, collaborative,

@@ -54,6 +54,8 @@ def test_a_setting_given_explicitly_is_never_tuned_over():
     assert "popular_half_life_days" in settings.explicit
     tuned = tune(Log.read_from(drifting_log(36.5), FILMS), settings)
     assert "popular_half_life_days" not in tuned.values and tuned.values
+    # the others of its group are still chosen, around the value held
+    assert tuned.values["popular_weight"] != settings.popular_weight
     served = applied(settings, {**tuned.values, "popular_half_life_days": 1.0})
     assert served.popular_half_life_days == 42.0
     assert served.popular_weight == tuned.values["popular_weight"]
