@@ -170,9 +170,9 @@ class Settings:
     popular_weight: float = 2.0
     """How much what is popular now counts in a warm viewer's ranking, beside the
     collaborative model (1) and the content (0.1), in standard deviations; 0: not at all.
-    This and the four settings after it (not ``train_half_life_days``) are chosen by
-    ``recommender train`` on the service's own log, unless set here (docs/viewer-quality.md);
-    these defaults were chosen on development cut-offs of the MovieLens logs."""
+    This, ``popular_half_life_days``, ``history_half_life_days`` and ``next_weight`` are
+    chosen by ``recommender train`` on the service's own log unless set here (docs/viewer-
+    quality.md); these defaults were chosen on development cut-offs of MovieLens logs."""
     popular_half_life_days: float = 90.0
     """An event counts half as much for "popular now" in the viewers' rankings after this
     long (trending, a row of its own, has its own)."""
