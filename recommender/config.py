@@ -183,7 +183,7 @@ class Settings:
     event of it is this much older than their newest event of all; 0: all the same."""
     train_half_life_days: float = 0.0
     """An interaction counts half as much for the model after this long (0: all alike)."""
-    next_weight: float = 0.0
+    next_weight: float = 0.5
     """How much "what comes next" (after the viewer's last few films) counts, in s.d."""
     new_slots: int = 3
     """Places of a viewer's page kept for the films new on the service (arrived within

@@ -184,6 +184,22 @@ def ease_weights(matrix: Any, lam: float = DEFAULT_LAMBDA) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Interactions:
+    """What training hands each learning source (``learn`` in
+    :mod:`recommender.viewers.sources`): the model's viewers x films matrix and the events
+    it was made from, in order."""
+
+    matrix: Any
+    """Viewers x learnt films (scipy CSR), as the model learns it."""
+    learnt: np.ndarray
+    """Each matrix column's film, as its place in the catalog."""
+    users: np.ndarray
+    films: np.ndarray
+    """Each event's viewer (a code) and film (its place in the catalog)."""
+    times: np.ndarray
+
+
+@dataclass(frozen=True)
 class TrainReport:
     path: Path | None
     films: int
@@ -230,7 +246,8 @@ def train(out: Path, events: Iterable[tuple[Any, str, float]], catalog_films: Se
           *, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
           min_events: int = MIN_EVENTS, keep_versions: int = 3,
           source: str = "", half_life_days: float = 0.0,
-          learners: Mapping[str, Callable[[Any], np.ndarray]] | None = None) -> TrainReport:
+          learners: Mapping[str, Callable[[Interactions], np.ndarray]] | None = None
+          ) -> TrainReport:
     """Learn a model from ``events`` ((user, film, ts) of every event) and write it as a new
     current version under ``out/models/``; with fewer than ``min_events``, write none.
     ``half_life_days``: each interaction counts ``0.5 ** (age / half-life)`` before the
@@ -261,12 +278,12 @@ def train_arrays(out: Path, users: np.ndarray, films: np.ndarray, times: np.ndar
                  started: float, lam: float = DEFAULT_LAMBDA, max_films: int = MAX_FILMS,
                  min_events: int = MIN_EVENTS, keep_versions: int = 3, source: str = "",
                  half_life_days: float = 0.0, extra: dict[str, Any] | None = None,
-                 learners: Mapping[str, Callable[[Any], np.ndarray]] | None = None
+                 learners: Mapping[str, Callable[[Interactions], np.ndarray]] | None = None
                  ) -> TrainReport:
     """:func:`train` from arrays of codes (``films``: places in ``catalog_films``): what
     :mod:`recommender.viewers.training` hands it after its backtest; ``extra`` goes into
     the manifest (the tuned values); ``learners``: each learning source's ``learn``, by
-    its name, given the same viewers x films matrix."""
+    its name, given the same :class:`Interactions`."""
     if read < min_events:
         return TrainReport(None, 0, 0, read, time.perf_counter() - started,
                            f"{read} events; a model needs at least {min_events}")
@@ -289,7 +306,8 @@ def train_arrays(out: Path, users: np.ndarray, films: np.ndarray, times: np.ndar
                 **(extra or {})}
     path = _write(Path(out), manifest, weights, [catalog_films[int(j)] for j in learnt],
                   popularity, keep_versions,
-                  {name: learn(matrix) for name, learn in (learners or {}).items()})
+                  {name: learn(Interactions(matrix, learnt, users, films, times))
+                   for name, learn in (learners or {}).items()})
     return TrainReport(path, len(learnt), int(matrix.shape[0]), read,
                        time.perf_counter() - started)
 

@@ -16,7 +16,8 @@ from recommender.config import Settings
 from recommender.viewers import collaborative
 from recommender.viewers.collaborative import TrainReport
 from recommender.viewers.sources import learners
-from recommender.viewers.tuning import Log, Tuned, tune
+from recommender.viewers.timeline import Log
+from recommender.viewers.tuning import Tuned, tune
 
 
 def train_set(out: Path, timeline: Iterable[tuple[str, str, str, float | None, float]],

@@ -26,8 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +34,16 @@ import numpy as np
 
 from recommender.config import Settings
 from recommender.viewers.blend import blend
-from recommender.viewers.collaborative import DEFAULT_LAMBDA, MAX_FILMS, ease_weights
-from recommender.viewers.profile import SEEN_TYPES
-from recommender.viewers.recency import DAY, WINDOW_HALF_LIVES, event_weight, trending_weight
+from recommender.viewers.collaborative import (
+    DEFAULT_LAMBDA,
+    MAX_FILMS,
+    Interactions,
+    ease_weights,
+)
+from recommender.viewers.recency import DAY, WINDOW_HALF_LIVES
 from recommender.viewers.sources.base import RankingWeights, Scores, standardised
 from recommender.viewers.sources.next import RECENT, RECENT_DECAY, NextSource
+from recommender.viewers.timeline import Log
 
 TUNABLE = ("popular_weight", "popular_half_life_days", "next_weight",
            "history_half_life_days")
@@ -59,7 +63,7 @@ GROUPS: tuple[dict[str, tuple[float, ...]], ...] = (
 )
 """Candidates, searched a group at a time; the half-lives in units of :data:`PACE`, 0
 meaning "never halved"."""
-CUTS = (0.9, 0.85, 0.8, 0.75, 0.7)
+CUTS = (0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5)
 """Backtest cut-offs, as the share of the log's events before each, taken in this order
 until :data:`ENOUGH` viewer-cuts are found: a busy log needs one, a small one all."""
 ENOUGH = 1000
@@ -68,70 +72,17 @@ MAX_VIEWERS = 1000
 BACKTEST_FILMS = 3000
 """Films the backtest's models learn at most (the most watched): its inverse is the
 backtest's cost, and a film past them is seldom anyone's first ten."""
+BACKTEST_EVENTS = 2_000_000
+"""Events before a cut-off the backtest's "what comes next" learns its transitions from
+at most (the newest): its cost grows with them, its choices hardly."""
 MIN_VIEWERS = 50
 """Fewer viewer-cuts than this choose nothing: the settings' own values are kept."""
 K = 10
+GUARD = 1.645
+"""How many standard errors a candidate must win by (one-sided 95%; 1 let the joins'
+100-odd viewer-cuts move the values by noise: docs/viewer-quality.md)."""
 POSITIVE = 0.5
 SEED = 0
-
-
-@dataclass
-class Log:
-    """Every event (clicks left out) as arrays, oldest first: what training learns from
-    and the backtest replays."""
-
-    user: np.ndarray
-    """The viewer's code (their order of first appearance)."""
-    film: np.ndarray
-    """The film's place in ``films``."""
-    ts: np.ndarray
-    weight: np.ndarray
-    """:func:`~recommender.viewers.recency.event_weight` of each event."""
-    trend: np.ndarray
-    """What each adds to a film's popular-now count."""
-    seen: np.ndarray
-    films: list[str]
-    read: int = 0
-    """Events read, those of films gone from the catalog too."""
-    span: tuple[float, float] = (0.0, 0.0)
-
-    @classmethod
-    def read_from(cls, events: Iterable[tuple[str, str, str, float | None, float]],
-                  films: list[str]) -> Log:
-        """(user, film, type, value, ts) events; those of films not in ``films`` are
-        counted in ``read`` and left out."""
-        column = {f: j for j, f in enumerate(films)}
-        users: dict[str, int] = {}
-        kinds: dict[tuple[str, float | None], int] = {}
-        u, f, k = array("q"), array("q"), array("q")
-        t = array("d")
-        read, first, last = 0, float("inf"), float("-inf")
-        for user, film, type_, value, ts in events:
-            read += 1
-            first, last = min(first, ts), max(last, ts)
-            j = column.get(film)
-            if j is None or type_ == "click":
-                continue
-            u.append(users.setdefault(user, len(users)))
-            f.append(j)
-            t.append(ts)
-            k.append(kinds.setdefault((type_, value), len(kinds)))
-        # each (type, value) weighed once, by the service's own functions
-        table = list(kinds)
-        weight = np.array([event_weight(*kv) for kv in table] or [0.0], dtype=np.float32)
-        trend = np.array([trending_weight(*kv) for kv in table] or [0.0], dtype=np.float32)
-        seen = np.array([kv[0] in SEEN_TYPES for kv in table] or [False])
-        kind = np.frombuffer(k, dtype=np.int64)
-        times = np.frombuffer(t, dtype=np.float64)
-        order = np.argsort(times, kind="stable")
-        kind = kind[order]
-        return cls(np.frombuffer(u, dtype=np.int64)[order],
-                   np.frombuffer(f, dtype=np.int64)[order], times[order], weight[kind],
-                   trend[kind], seen[kind], list(films), read,
-                   (first, last) if read else (0.0, 0.0))
-
-    def __len__(self) -> int:
-        return len(self.ts)
 
 
 @dataclass
@@ -238,12 +189,13 @@ def tune(log: Log, settings: Settings, lam: float = DEFAULT_LAMBDA,
 
 
 def _better(hits: np.ndarray, than: np.ndarray) -> bool:
-    """More films found, by more than one standard error of the paired difference: on a
-    small log a candidate must win clearly to move off the values already there."""
+    """More films found, by more than :data:`GUARD` standard errors of the paired
+    difference (one-sided 95%): on a small log a candidate must win clearly to move off
+    the values already there."""
     difference = hits.astype(np.float64) - than
     error = float(difference.std(ddof=1)) / np.sqrt(len(difference)) if len(difference) > 1 \
         else 0.0
-    return float(difference.mean()) > max(error, 0.0) and difference.sum() > 0
+    return float(difference.mean()) > GUARD * error and difference.sum() > 0
 
 
 def _hits(cuts: list[_Cut], values: dict[str, float], settings: Settings) -> np.ndarray:
@@ -311,7 +263,10 @@ def _prepare(log: Log, cut: float, settings: Settings, lam: float, max_films: in
                                                      int((counts > 0).sum()))]
     matrix = had[:, learnt]
     matrix = matrix[np.diff(matrix.indptr) > 0]
-    model, following = ease_weights(matrix, lam), NextSource.learn(matrix)
+    model = ease_weights(matrix, lam)
+    begin = max(end - BACKTEST_EVENTS, 0)  # the transitions: the newest events only
+    following = NextSource.learn(Interactions(matrix, learnt, log.user[begin:end],
+                                              log.film[begin:end], log.ts[begin:end]))
     profiles = _Profiles(log, end, users, cut, settings)
     tried = {name: values for group in groups for name, values in group.items()}
     collaborative = {h: profiles.collaborative(model, learnt, h, n_films)

@@ -14,8 +14,9 @@ from recommender.config import Settings
 from recommender.storage import open_store
 from recommender.viewers import collaborative
 from recommender.viewers.personal import open_personalizer
+from recommender.viewers.timeline import Log
 from recommender.viewers.training import train_set, tuned_summary
-from recommender.viewers.tuning import MIN_VIEWERS, TUNABLE, Log, applied, tune
+from recommender.viewers.tuning import MIN_VIEWERS, TUNABLE, applied, tune
 
 DAY = 86_400.0
 FILMS = [f"film-{i}" for i in range(120)]
@@ -62,7 +63,7 @@ def test_a_setting_given_explicitly_is_never_tuned_over():
 
 
 def test_too_few_viewers_keep_the_settings_and_say_why():
-    tuned = tune(Log.read_from(drifting_log(36.5)[:300], FILMS), Settings())
+    tuned = tune(Log.read_from(drifting_log(36.5)[:60], FILMS), Settings())  # 3 viewers
     assert tuned.values == {} and tuned.why_not and "viewer-cuts" in tuned.why_not
     assert "not tuned" in tuned_summary(tuned)
 

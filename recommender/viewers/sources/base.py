@@ -93,7 +93,7 @@ class RankingWeights:
     """What is popular now (``popular_weight``)."""
     new_slots: int = field(default=3, metadata=_bounds(0, 100, "new_slots"))
     """Places kept for films new on the service (``new_slots``)."""
-    next: float = field(default=0.0, metadata=_bounds(0.0, 10.0, "next_weight"))
+    next: float = field(default=0.5, metadata=_bounds(0.0, 10.0, "next_weight"))
     """What comes next after the viewer's last films (``next_weight``)."""
 
     @classmethod
