@@ -33,6 +33,7 @@ poll, as they take an index version.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -94,7 +95,7 @@ class CollaborativeModel:
     @property
     def tuned(self) -> dict[str, float]:
         """The ranking's values training chose on the log (:mod:`.tuning`); empty: none."""
-        return dict((self.manifest.get("tuned") or {}).get("values") or {})
+        return dict((self.manifest.get("tuned") or {}).get("values") or {})  # checked by load
 
     def summary(self, now: float | None = None) -> dict[str, Any]:
         """What /ready, /admin/status and the metrics say of it."""
@@ -373,4 +374,26 @@ def load(folder: Path) -> CollaborativeModel:
             not np.isfinite(np.asarray(popularity)).all() or \
             any(m.shape != weights.shape for m in learned.values()):
         raise IndexMismatch(f"model version {folder.name} is inconsistent; train again")
+    _check_tuned(folder, manifest.get("tuned"))
     return CollaborativeModel(folder, manifest, films, weights, popularity, learned)
+
+
+def _check_tuned(folder: Path, tuned: Any) -> None:
+    """The manifest's tuned values are settings every worker will rank with: a value no
+    setting may take (an edited manifest) refuses the version here, once, rather than
+    fail each request that applies it."""
+    from recommender.config import Settings
+
+    values = tuned.get("values") if isinstance(tuned, dict) else {} if tuned is None else None
+    try:
+        if not isinstance(values, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values.values()):
+            raise ValueError("not a map of numbers")
+        defaults = Settings()
+        if not all(isinstance(getattr(defaults, str(k), None), float) for k in values):
+            raise ValueError("a name that is no weight or half-life")
+        checked: dict[str, Any] = {str(k): float(v) for k, v in values.items()}
+        dataclasses.replace(defaults, **checked)  # each value held to its setting's range
+    except (TypeError, ValueError) as exc:
+        raise IndexMismatch(f"model version {folder.name}: its tuned values can't serve "
+                            f"({exc}); train again") from None

@@ -109,3 +109,19 @@ def test_the_backtest_is_the_same_whatever_the_clock_unit(pressed):
     assert math.isclose(other.values["popular_half_life_days"],
                         base.values["popular_half_life_days"] * pressed, rel_tol=0.05,
                         abs_tol=2e-3)
+
+
+@pytest.mark.parametrize("values", [{"popular_weight": "lots"}, {"popular_half_life_days": -1},
+                                    {"index": 2.0}, {"popular_weight": True}, "nonsense"])
+def test_a_manifest_whose_tuned_values_no_setting_may_take_is_refused_at_load(tmp_path, values):
+    """An edited manifest fails the version once, where it is loaded (the server keeps
+    the model it has and says why), not every request that would rank with it."""
+    from recommender.errors import IndexMismatch
+
+    report, _ = train_set(tmp_path, drifting_log(36.5), FILMS, Settings())
+    manifest_path = report.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["tuned"]["values"] = values
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="tuned values can't serve"):
+        collaborative.load(report.path)
