@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from recommender.config import Settings
+from recommender.viewers.baselines import DECAY_DAYS
 from recommender.viewers.blend import blend
 from recommender.viewers.collaborative import (
     DEFAULT_LAMBDA,
@@ -274,7 +275,7 @@ def _prepare(log: Log, cut: float, settings: Settings, lam: float, max_films: in
     popular = {h: _popular(log, end, cut, h, settings.trending_max_events)
                for h in tried["popular_half_life_days"]}
     baseline = np.zeros(n_films)
-    np.add.at(baseline, log.film[:end], _decayed(cut - log.ts[:end], 30.0))
+    np.add.at(baseline, log.film[:end], _decayed(cut - log.ts[:end], DECAY_DAYS))
     return _Cut(log.film[after[first]], profiles.seen, profiles.idle, collaborative,
                 profiles.following(following, learnt, n_films), popular, baseline)
 
